@@ -1,0 +1,349 @@
+//! Node configuration: defaults, then `lapor.toml`, then `LAPOR_*` environment variables with `__` between
+//! levels (`LAPOR_DATABASE__URL`, `LAPOR_NODE__TIMEZONE`), then command-line flags.
+//!
+//! Unknown keys are errors, so a typo never silently falls back to a default. Secrets can come from files
+//! (`database.url_file`), which are refused when other users may read them. `lapor config example` prints the
+//! documented defaults; `deploy/lapor.example.toml` is that output and CI fails when it is stale.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use chrono::NaiveDate;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::NodeZone;
+
+/// Whether this node is a regional node or the national hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// A city, regency or province node.
+    #[default]
+    Regional,
+    /// The national hub.
+    Hub,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Who this node is.
+    pub node: NodeConfig,
+    /// The HTTP server.
+    pub http: HttpConfig,
+    /// Where data is kept.
+    pub database: DatabaseConfig,
+    /// Working days.
+    pub calendar: CalendarConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[node]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Node id, unique in the federation; prefixes every report id (e.g. `kupangkota`).
+    pub id: String,
+    /// Short upper-case code that prefixes tracking codes (e.g. `KPG`).
+    pub code: String,
+    /// Name shown to citizens.
+    pub name: String,
+    /// `regional` or `hub`.
+    pub role: NodeRole,
+    /// Time zone for deadlines and display: `WIB`, `WITA` or `WIT`.
+    pub timezone: NodeZone,
+    /// Directory for the SQLite database and attachments.
+    pub data_dir: PathBuf,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            id: "local".into(),
+            code: "LPR".into(),
+            name: "LAPOR! Node".into(),
+            role: NodeRole::Regional,
+            timezone: NodeZone::WIB,
+            data_dir: PathBuf::from("./lapor-data"),
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest accepted JSON body in bytes.
+    pub max_body_bytes: usize,
+    /// Lifetime of a login session in hours.
+    pub session_hours: i64,
+    /// Mark cookies `Secure` (set when the node is served over HTTPS, as it must be in production).
+    pub secure_cookies: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 64 * 1024,
+            session_hours: 12,
+            secure_cookies: false,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://...` for PostgreSQL, `sqlite://PATH` for SQLite; empty means `<data_dir>/lapor.db`.
+    pub url: String,
+    /// File holding the URL (for passwords); refused when readable by other users.
+    pub url_file: Option<PathBuf>,
+}
+
+/// `[calendar]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// Regional holidays on top of the shipped national list, e.g. `["2026-12-05"]`.
+    pub extra_holidays: Vec<NaiveDate>,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: String,
+    /// Filter in `tracing` syntax, e.g. `info` or `lapor_node=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// Documentation of every key, printed into the example config. A test checks that every key has one.
+pub const DOCS: &[(&str, &str)] = &[
+    ("node", "Who this node is."),
+    ("node.id", "Node id, unique in the federation; prefixes every report id (e.g. \"kupangkota\")."),
+    ("node.code", "Short upper-case code that prefixes tracking codes (e.g. \"KPG\")."),
+    ("node.name", "Name shown to citizens."),
+    ("node.role", "\"regional\" or \"hub\"."),
+    ("node.timezone", "Time zone for deadlines and display: \"WIB\", \"WITA\" or \"WIT\"."),
+    ("node.data_dir", "Directory for the SQLite database and attachments."),
+    ("http", "The HTTP server."),
+    ("http.listen", "Address to listen on."),
+    ("http.max_body_bytes", "Largest accepted JSON body in bytes."),
+    ("http.session_hours", "Lifetime of a login session in hours."),
+    ("http.secure_cookies", "Mark cookies Secure (set it when the node is served over HTTPS, as it must be in production)."),
+    ("database", "Where data is kept."),
+    ("database.url", "\"postgres://...\" for PostgreSQL, \"sqlite://PATH\" for SQLite; empty means <data_dir>/lapor.db."),
+    ("database.url_file", "File holding the URL (for passwords); refused when readable by other users."),
+    ("calendar", "Working days."),
+    ("calendar.extra_holidays", "Regional holidays on top of the shipped national list, e.g. [\"2026-12-05\"]."),
+    ("log", "Logging."),
+    ("log.format", "\"text\" for people, \"json\" for log collectors."),
+    ("log.level", "Filter in tracing syntax, e.g. \"info\" or \"lapor_node=debug,info\"."),
+];
+
+impl Config {
+    /// Loads defaults, then `file` (or `./lapor.toml` when it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Self::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                fig = fig.merge(Toml::file(path));
+            }
+            None if Path::new("lapor.toml").exists() => fig = fig.merge(Toml::file("lapor.toml")),
+            None => {}
+        }
+        fig = fig.merge(
+            Env::prefixed("LAPOR_")
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
+        let config: Self = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let id_ok =
+            !self.node.id.is_empty()
+                && self.node.id.len() <= 64
+                && self.node.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                });
+        if !id_ok {
+            bail!(
+                "node.id `{}` must be 1..=64 of a-z, 0-9, `-` and `.`",
+                self.node.id
+            );
+        }
+        let code_ok = (2..=8).contains(&self.node.code.len())
+            && self
+                .node
+                .code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !code_ok {
+            bail!(
+                "node.code `{}` must be 2..=8 of A-Z and 0-9",
+                self.node.code
+            );
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.http.max_body_bytes) {
+            bail!("http.max_body_bytes must be between 1024 and 16777216");
+        }
+        if !(1..=24 * 30).contains(&self.http.session_hours) {
+            bail!("http.session_hours must be between 1 and 720");
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!(
+                "log.format must be `text` or `json`, not `{}`",
+                self.log.format
+            );
+        }
+        Ok(())
+    }
+
+    /// The database URL: from `database.url_file`, else `database.url`, else SQLite under the data directory.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(file) = &self.database.url_file {
+            check_secret_file(file)?;
+            let url = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            return Ok(url.trim().to_owned());
+        }
+        if self.database.url.is_empty() {
+            Ok(format!(
+                "sqlite://{}",
+                self.node.data_dir.join("lapor.db").display()
+            ))
+        } else {
+            Ok(self.database.url.clone())
+        }
+    }
+
+    /// The documented example configuration (`lapor config example`).
+    pub fn example() -> anyhow::Result<String> {
+        let value = toml::Value::try_from(Self::default())?;
+        let mut out = String::from(
+            "# Example configuration of a LAPOR! node, generated by `lapor config example`.\n\
+             # Every key may also be set in the environment: LAPOR_<SECTION>__<KEY>, e.g. LAPOR_DATABASE__URL.\n",
+        );
+        let toml::Value::Table(sections) = value else {
+            bail!("configuration did not serialise to a table");
+        };
+        for (name, section) in &sections {
+            let toml::Value::Table(keys) = section else {
+                continue;
+            };
+            writeln!(out, "\n# {}\n[{name}]", doc(name)?)?;
+            for (key, v) in keys {
+                writeln!(
+                    out,
+                    "# {}
+{key} = {v}",
+                    doc(&format!("{name}.{key}"))?
+                )?;
+            }
+            // Optional keys do not serialise; show them commented out.
+            for (path, text) in DOCS {
+                if let Some(key) = path.strip_prefix(&format!("{name}.")) {
+                    if !keys.contains_key(key) {
+                        writeln!(out, "# {text}\n# {key} = \"...\"")?;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn doc(key: &str) -> anyhow::Result<&'static str> {
+    DOCS.iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, d)| *d)
+        .with_context(|| format!("configuration key `{key}` has no documentation in config::DOCS"))
+}
+
+/// Refuses a secret file that other users can read.
+pub fn check_secret_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            bail!(
+                "secret file {} is readable by other users (mode {:o}); run `chmod 600` on it",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_documented() {
+        Config::default().check().unwrap();
+        let example = Config::example().unwrap();
+        assert!(example.contains("[database]"));
+        let parsed: Config = toml::from_str(&example).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<Config>("[node]\nidd = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut c = Config::default();
+        c.node.code = "kp g".into();
+        assert!(c.check().unwrap_err().to_string().contains("node.code"));
+    }
+
+    #[test]
+    fn world_readable_secret_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db-url");
+        std::fs::write(&path, "postgres://u:p@h/db").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(check_secret_file(&path).is_err());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        check_secret_file(&path).unwrap();
+    }
+}

@@ -1,0 +1,184 @@
+//! Extractors: bodies are parsed and authentication resolved before a handler runs, and every rejection is a
+//! problem document naming what is wrong.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::service::{App, Viewer};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "lapor_session";
+
+/// A JSON body, rejected with a problem document when malformed, of the wrong type, with unknown fields, or
+/// over the size limit.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_problem(&rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Kirim data sebagai application/json",
+            "Send the body as application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "JSON tidak dapat dibaca",
+            "The body is not valid JSON",
+        )
+        .detail(inner_message(e)),
+        JsonRejection::JsonDataError(e) => {
+            let msg = inner_message(e);
+            let code = if msg.contains("unknown field") {
+                "unknown_field"
+            } else if msg.contains("missing field") {
+                "missing_field"
+            } else {
+                "invalid_field"
+            };
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "Isi JSON tidak sesuai format",
+                "The JSON does not have the expected shape",
+            )
+            .detail(msg)
+        }
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "Data yang dikirim terlalu besar",
+                "The body is too large",
+            )
+        }
+        other => ApiError::new(
+            other.status(),
+            "bad_request",
+            "Permintaan tidak valid",
+            "Bad request",
+        )
+        .detail(other.body_text()),
+    }
+}
+
+/// The innermost error message (serde's own words with the line and column), without axum's prefix.
+fn inner_message(e: &dyn std::error::Error) -> String {
+    let mut current: &dyn std::error::Error = e;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// Query parameters, rejected with a problem document.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Self(v)),
+            Err(e) => Err(query_problem(&e)),
+        }
+    }
+}
+
+fn query_problem(e: &QueryRejection) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        "Parameter alamat tidak valid",
+        "Invalid query parameters",
+    )
+    .detail(inner_message(e))
+}
+
+/// The bearer token of a request: `Authorization: Bearer ...` or the session cookie.
+pub fn token_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = auth.strip_prefix("Bearer ") {
+            return Some(t.trim().to_owned());
+        }
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl FromRequestParts<App> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let Some(token) = token_of(&parts.headers) else {
+            return Ok(Self::Public);
+        };
+        match app.viewer_for_token(&token).await? {
+            Some(v) => Ok(v),
+            // A token that was sent but is unknown or expired is an error, not a silent downgrade to public.
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_expired",
+                "Sesi atau token tidak berlaku; silakan masuk lagi",
+                "Session or token is invalid or expired; log in again",
+            )),
+        }
+    }
+}
+
+/// The tracking secret a reporter sent in `X-Tracking-Secret`.
+pub struct TrackingSecret(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for TrackingSecret {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get("x-tracking-secret")
+            .map(|v| v.to_str().map(|s| s.trim().to_owned()))
+            .transpose()
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_header",
+                    "Header X-Tracking-Secret tidak valid",
+                    "Invalid X-Tracking-Secret header",
+                )
+            })?;
+        Ok(Self(value.filter(|s| !s.is_empty())))
+    }
+}

@@ -1,0 +1,43 @@
+//! Liveness, readiness and the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use lapor_schemas::api::Health;
+
+use crate::service::App;
+
+fn health(app: &App, status: &str) -> Health {
+    Health {
+        status: status.into(),
+        node: app.config.node.id.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn healthz(State(app): State<App>) -> Json<Health> {
+    Json(health(&app, "ok"))
+}
+
+/// The node can serve: its database answers.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Health>) {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(health(&app, "ok"))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(health(&app, "database unavailable")),
+            )
+        }
+    }
+}
+
+/// The OpenAPI document of the JSON API, generated from the code.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::super::openapi())
+}

@@ -1,0 +1,8 @@
+//! One handler per endpoint, grouped by resource. Handlers translate: extract, call the application, shape.
+
+pub mod agencies;
+pub mod auth;
+pub mod categories;
+pub mod health;
+pub mod reports;
+pub mod users;

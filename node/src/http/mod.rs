@@ -1,0 +1,157 @@
+//! The HTTP surface. Every route of the node is listed in [`router`]; handlers live in `handlers/`.
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use self::error::{ApiError, Lang, LANG};
+use self::handlers::{agencies, auth, categories, health, reports, users};
+use crate::service::App;
+
+/// The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the schema types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "LAPOR! node API", description = "JSON API of a federated SP4N-LAPOR! node. Errors are application/problem+json."),
+    paths(
+        health::healthz, health::readyz,
+        auth::login, auth::logout, auth::create_token, auth::bootstrap,
+        users::me, users::list, users::create, users::update,
+        agencies::list, agencies::get, agencies::create, agencies::update,
+        categories::list, categories::create, categories::update,
+        reports::create, reports::list, reports::get, reports::stats,
+        reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::acknowledge,
+        reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
+    ),
+    components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Picks the response language: `?lang=en|id`, else `Accept-Language`, else Indonesian.
+fn lang_of(req: &Request) -> Lang {
+    let query = req.uri().query().unwrap_or("");
+    if query.split('&').any(|kv| kv == "lang=en") {
+        return Lang::En;
+    }
+    if query.split('&').any(|kv| kv == "lang=id") {
+        return Lang::Id;
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match accept
+        .split(',')
+        .next()
+        .map(|l| l.trim().to_ascii_lowercase())
+    {
+        Some(l) if l.starts_with("en") => Lang::En,
+        _ => Lang::Id,
+    }
+}
+
+async fn language(req: Request, next: Next) -> Response {
+    let lang = lang_of(&req);
+    LANG.scope(lang, next.run(req)).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::route_not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Metode tidak didukung untuk alamat ini",
+        "Method not allowed for this route",
+    )
+}
+
+/// Every route of the node.
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(health::openapi))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/tokens", post(auth::create_token))
+        .route("/auth/bootstrap", post(auth::bootstrap))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/me", get(users::me))
+        .route("/users/{id}", patch(users::update))
+        .route("/agencies", get(agencies::list).post(agencies::create))
+        .route("/agencies/{id}", get(agencies::get).patch(agencies::update))
+        .route(
+            "/categories",
+            get(categories::list).post(categories::create),
+        )
+        .route("/categories/{id}", patch(categories::update))
+        .route("/reports", get(reports::list).post(reports::create))
+        .route("/reports/{key}", get(reports::get))
+        .route("/reports/{key}/verify", post(reports::verify))
+        .route("/reports/{key}/hold", post(reports::hold))
+        .route("/reports/{key}/supplement", post(reports::supplement))
+        .route("/reports/{key}/not-authority", post(reports::not_authority))
+        .route("/reports/{key}/acknowledge", post(reports::acknowledge))
+        .route("/reports/{key}/respond", post(reports::respond))
+        .route("/reports/{key}/reply", post(reports::reply))
+        .route("/reports/{key}/accept", post(reports::accept))
+        .route("/reports/{key}/rate", post(reports::rate))
+        .route("/reports/{key}/archive", post(reports::archive))
+        .route("/reports/{key}/privacy", post(reports::privacy))
+        .route("/stats", get(reports::stats))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+
+    let body_limit = app.config.http.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(language))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}

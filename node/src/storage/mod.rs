@@ -1,0 +1,203 @@
+//! The storage contract and its two implementations.
+//!
+//! One trait, [`Store`], with coarse domain-level methods that each own their transaction; one implementation
+//! for embedded SQLite ([`sqlite::SqliteStore`], the default) and one for PostgreSQL
+//! ([`postgres::PgStore`], the hub). Both keep times as integer milliseconds (UTC) and run their own
+//! migrations from `migrations/sqlite` and `migrations/postgres`. The conformance suite in
+//! `node/tests/storage.rs` runs the same assertions against both.
+//!
+//! Report changes are guarded by the report's `version`: a caller reads, computes a
+//! [`Transition`](crate::domain::Transition) with the pure lifecycle, and [`Store::report_transition`]
+//! commits it only if nobody changed the report in between ([`StorageError::Conflict`] otherwise).
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lapor_schemas::api::{Category, Count};
+
+use crate::domain::{
+    AgencyRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord, TimelineRecord,
+    Transition, UserRecord,
+};
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The record does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique key is taken, or the record changed since it was read.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database refused the data (a reference to a missing row, a check).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Result of storage calls.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Counts for dashboards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsRow {
+    /// Total.
+    pub total: i64,
+    /// Per status id.
+    pub by_status: Vec<Count>,
+    /// Per category id (`none` for uncategorised).
+    pub by_category: Vec<Count>,
+    /// Current deadline missed.
+    pub overdue: i64,
+    /// Escalated.
+    pub escalated: i64,
+}
+
+/// The storage contract every backend implements.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Reads a node setting.
+    async fn meta_get(&self, key: &str) -> Result<Option<String>>;
+    /// Writes a node setting.
+    async fn meta_put(&self, key: &str, value: &str) -> Result<()>;
+    /// Creates the first admin, consuming the bootstrap secret stored under meta key `bootstrap_secret_sha256`
+    /// whose value must equal `secret_hash`, in one transaction. `Conflict` when the secret is wrong or used.
+    async fn bootstrap_admin(&self, secret_hash: &str, admin: &UserRecord) -> Result<()>;
+
+    /// Creates an agency. `Conflict` if the id is taken, `Invalid` if the parent is missing.
+    async fn agency_create(&self, agency: &AgencyRecord) -> Result<()>;
+    /// Updates name, region code and active flag of an agency.
+    async fn agency_update(&self, agency: &AgencyRecord) -> Result<()>;
+    /// One agency.
+    async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>>;
+    /// Every agency, by path.
+    async fn agency_list(&self) -> Result<Vec<AgencyRecord>>;
+
+    /// Inserts or updates a category.
+    async fn category_upsert(&self, category: &Category) -> Result<()>;
+    /// Inserts the categories whose ids are not there yet.
+    async fn category_seed(&self, categories: &[Category]) -> Result<()>;
+    /// One category.
+    async fn category_get(&self, id: &str) -> Result<Option<Category>>;
+    /// Every category, by id.
+    async fn category_list(&self) -> Result<Vec<Category>>;
+
+    /// Creates a user. `Conflict` if the username is taken.
+    async fn user_create(&self, user: &UserRecord) -> Result<()>;
+    /// Updates display name, password hash and active flag.
+    async fn user_update(&self, user: &UserRecord) -> Result<()>;
+    /// One user by id.
+    async fn user_get(&self, id: &str) -> Result<Option<UserRecord>>;
+    /// One user by login name.
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
+    /// Every user, by username.
+    async fn user_list(&self) -> Result<Vec<UserRecord>>;
+    /// Number of users.
+    async fn user_count(&self) -> Result<i64>;
+
+    /// Stores a session or API token.
+    async fn session_create(&self, session: &SessionRecord) -> Result<()>;
+    /// The live session with this token hash and its active user.
+    async fn session_lookup(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<(SessionRecord, UserRecord)>>;
+    /// Ends a session.
+    async fn session_delete(&self, token_hash: &str) -> Result<()>;
+
+    /// Stores a new report, its identity (if any) and its first timeline entry, durably, in one transaction.
+    async fn report_insert(
+        &self,
+        report: &Report,
+        identity: Option<&ReporterIdentity>,
+        entry: &TimelineRecord,
+    ) -> Result<()>;
+    /// One report by id.
+    async fn report_get(&self, id: &str) -> Result<Option<Report>>;
+    /// One report by tracking code.
+    async fn report_by_tracking_code(&self, code: &str) -> Result<Option<Report>>;
+    /// The reporter identity of a report.
+    async fn report_identity(&self, id: &str) -> Result<Option<ReporterIdentity>>;
+    /// The timeline of a report, oldest first.
+    async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>>;
+    /// Commits a transition if the stored version is `transition.report.version - 1`; appends the entry with
+    /// the next `seq` and erases the identity when asked. `Conflict` when the report changed meanwhile.
+    async fn report_transition(&self, transition: &Transition) -> Result<()>;
+    /// A page of reports and the total count.
+    async fn report_list(&self, filter: &ReportFilter) -> Result<(Vec<Report>, i64)>;
+    /// Reports for which a worker command may be due at `now` (a superset is fine).
+    async fn report_due(&self, now: Millis, limit: i64) -> Result<Vec<Report>>;
+    /// Counts over the reports `filter` selects (paging fields ignored).
+    async fn report_stats(&self, filter: &ReportFilter) -> Result<StatsRow>;
+}
+
+/// The store as the rest of the node holds it.
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store a database URL names: `sqlite://PATH` (or a bare path) or `postgres://...`.
+pub async fn open(url: &str) -> anyhow::Result<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(
+            path,
+        ))?))
+    }
+}
+
+/// Hides the password in a database URL for logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Turns a free-text query into whole-word tokens, dropping everything the search engines treat as syntax.
+pub fn search_tokens(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .take(16)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn tokens_drop_syntax() {
+        assert_eq!(
+            search_tokens("jalan \"rusak\" OR*  NEAR("),
+            vec!["jalan", "rusak", "or", "near"]
+        );
+    }
+}
