@@ -84,14 +84,19 @@ fn init_tracing(config: &Config) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // The example is the documented defaults: it must not depend on (or fail because of) a local config.
+    if let Command::Config {
+        action: ConfigAction::Example,
+    } = cli.command
+    {
+        print!("{}", Config::example()?);
+        return Ok(());
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Config {
             action: ConfigAction::Example,
-        } => {
-            print!("{}", Config::example()?);
-            Ok(())
-        }
+        } => unreachable!("handled above"),
         Command::Config {
             action: ConfigAction::Check,
         } => {

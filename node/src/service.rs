@@ -40,6 +40,9 @@ pub enum AppError {
     /// The tracking secret is missing or wrong.
     #[error("tracking secret missing or wrong")]
     BadSecret,
+    /// The one-time bootstrap secret is wrong or was used already.
+    #[error("bootstrap secret wrong or used")]
+    BadBootstrapSecret,
     /// Input failed validation.
     #[error("invalid input")]
     Validation(Vec<FieldError>),
@@ -496,7 +499,7 @@ impl App {
             .await
         {
             Ok(()) => Ok(user_view(&user)),
-            Err(StorageError::Conflict(_)) => Err(AppError::BadSecret),
+            Err(StorageError::Conflict(_)) => Err(AppError::BadBootstrapSecret),
             Err(e) => Err(e.into()),
         }
     }
@@ -507,7 +510,12 @@ impl App {
         viewer: &Viewer,
         req: wire::CreateUser,
     ) -> AppResult<wire::User> {
-        viewer.require_role(&[Role::Admin, Role::NodeOperator])?;
+        let me = viewer.require_role(&[Role::Admin, Role::NodeOperator])?;
+        if req.role == Role::Admin && me.role != Role::Admin {
+            return Err(AppError::Forbidden(
+                "only an admin may create admin accounts".into(),
+            ));
+        }
         let mut c = Checker::new();
         check_username(&mut c, &req.username);
         check_password(&mut c, &req.password);
@@ -572,6 +580,11 @@ impl App {
             .user_get(id)
             .await?
             .ok_or(AppError::NotFound("user"))?;
+        if user.role == Role::Admin && me.role != Role::Admin {
+            return Err(AppError::Forbidden(
+                "only an admin may change an admin account".into(),
+            ));
+        }
         let mut c = Checker::new();
         c.opt_text("display_name", req.display_name.as_ref(), 100);
         if let Some(p) = &req.password {
@@ -1188,14 +1201,16 @@ impl App {
         }
     }
 
-    /// Runs a lifecycle command on a report, retrying when it changed concurrently.
+    /// Runs a lifecycle command on a report, retrying when it changed concurrently. Returns the new state and
+    /// the access the actor had when acting (they keep seeing the result of their own action, e.g. after
+    /// sending a report back with not-authority, which takes it out of their scope).
     pub async fn act(
         &self,
         viewer: &Viewer,
         key: &str,
         secret: Option<&str>,
         cmd: Command,
-    ) -> AppResult<Report> {
+    ) -> AppResult<(Report, Access)> {
         for _ in 0..5 {
             let (report, access) = self.load(viewer, key, secret).await?;
             let actor = match (viewer.user(), access) {
@@ -1225,7 +1240,7 @@ impl App {
             match self.store.report_transition(&transition).await {
                 Ok(()) => {
                     tracing::info!(report.id = %report.id, action = cmd.name(), "report changed");
-                    return Ok(transition.report);
+                    return Ok((transition.report, access));
                 }
                 Err(StorageError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),

@@ -441,6 +441,10 @@ async fn hold_supplement_and_not_authority(t: TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "submitted");
     assert!(r.body.get("agency_id").is_none());
+    assert_eq!(
+        r.body["timeline"].as_array().unwrap().last().unwrap()["note"],
+        "Jalan nasional, bukan wewenang kota."
+    );
     // Back in the admin queue, out of the officer's view.
     let r = t
         .req(
@@ -782,6 +786,13 @@ async fn accounts_tokens_and_assisted_intake(t: TestApp) {
     // The bootstrap secret works once.
     let r = t
         .req("POST", "/api/v1/auth/bootstrap", None, None, Some(json!({"secret": t.bootstrap, "username": "evil", "password": "password-1234", "display_name": "Evil"})))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "bootstrap_secret_invalid");
+    // Only an admin creates admins; a node operator cannot.
+    let operator = t.user(&admin, "it.kota", "node_operator", None).await;
+    let r = t
+        .req("POST", "/api/v1/users", Some(&operator), None, Some(json!({"username": "admin2", "password": "password-1234", "display_name": "X", "role": "admin"})))
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // An officer logs a phone call on a citizen's behalf.

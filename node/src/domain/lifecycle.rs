@@ -489,6 +489,10 @@ pub fn apply(
             (TimelineAction::Escalated, None)
         }
     };
+    if erase_identity {
+        // Anonymity also cuts the link to the reporter's account.
+        next.reporter_user_id = None;
+    }
     next.updated_at = now;
     next.version = report.version + 1;
     let (actor_id, actor_name, actor_agency) = match actor {

@@ -254,6 +254,12 @@ impl From<AppError> for ApiError {
                 "Kode rahasia laporan tidak ada atau salah",
                 "The report's tracking secret is missing or wrong",
             ),
+            AppError::BadBootstrapSecret => Self::new(
+                StatusCode::FORBIDDEN,
+                "bootstrap_secret_invalid",
+                "Kode bootstrap salah atau sudah dipakai",
+                "The bootstrap secret is wrong or was used already",
+            ),
             AppError::Validation(errors) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",

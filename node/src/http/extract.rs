@@ -121,14 +121,15 @@ fn query_problem(e: &QueryRejection) -> ApiError {
 
 /// The bearer token of a request: `Authorization: Bearer ...` or the session cookie.
 pub fn token_of(headers: &axum::http::HeaderMap) -> Option<String> {
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(t) = auth.strip_prefix("Bearer ") {
-            return Some(t.trim().to_owned());
-        }
-    }
+    bearer_of(headers).or_else(|| cookie_of(headers))
+}
+
+fn bearer_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    auth.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+}
+
+fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -143,20 +144,28 @@ impl FromRequestParts<App> for Viewer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let Some(token) = token_of(&parts.headers) else {
-            return Ok(Self::Public);
-        };
-        match app.viewer_for_token(&token).await? {
-            Some(v) => Ok(v),
-            // A token that was sent but is unknown or expired is an error, not a silent downgrade to public.
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "session_expired",
-                "Sesi atau token tidak berlaku; silakan masuk lagi",
-                "Session or token is invalid or expired; log in again",
-            )),
+        if let Some(token) = bearer_of(&parts.headers) {
+            // A bearer token that is unknown or expired is an error, not a silent downgrade to public.
+            return match app.viewer_for_token(&token).await? {
+                Some(v) => Ok(v),
+                None => Err(session_expired()),
+            };
+        }
+        // A stale session cookie must not lock a citizen out of public pages: it just counts as logged out.
+        match cookie_of(&parts.headers) {
+            Some(token) => Ok(app.viewer_for_token(&token).await?.unwrap_or(Self::Public)),
+            None => Ok(Self::Public),
         }
     }
+}
+
+fn session_expired() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "session_expired",
+        "Sesi atau token tidak berlaku; silakan masuk lagi",
+        "Session or token is invalid or expired; log in again",
+    )
 }
 
 /// The tracking secret a reporter sent in `X-Tracking-Secret`.

@@ -159,7 +159,7 @@ impl TestApp {
             .await
     }
 
-    /// Sends one request with a raw body.
+    /// Sends one request with a raw body. A token `cookie:X` is sent as the session cookie instead.
     pub async fn raw(
         &self,
         method: &str,
@@ -169,8 +169,12 @@ impl TestApp {
         body: Option<String>,
     ) -> Resp {
         let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
+        match token.map(|t| (t, t.strip_prefix("cookie:"))) {
+            Some((_, Some(cookie))) => {
+                req = req.header("cookie", format!("lapor_session={cookie}"))
+            }
+            Some((t, None)) => req = req.header("authorization", format!("Bearer {t}")),
+            None => {}
         }
         if let Some(s) = secret {
             req = req.header("x-tracking-secret", s);

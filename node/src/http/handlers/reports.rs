@@ -8,7 +8,7 @@ use lapor_schemas::api::{
     RateRequest, ReportPage, ReportView, Stats, VerifyRequest,
 };
 use lapor_schemas::problem::Problem;
-use lapor_schemas::{ReportKind, ReportStatus};
+use lapor_schemas::{ReportKind, ReportStatus, Role};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -144,10 +144,7 @@ async fn act(
     secret: Option<String>,
     cmd: Command,
 ) -> ApiResult<Json<ReportView>> {
-    let report = app.act(viewer, key, secret.as_deref(), cmd).await?;
-    let access = app
-        .access(viewer, secret.as_deref(), &report)
-        .unwrap_or(crate::service::Access::Public);
+    let (report, access) = app.act(viewer, key, secret.as_deref(), cmd).await?;
     Ok(Json(app.view(&report, access).await?))
 }
 
@@ -161,6 +158,8 @@ pub async fn verify(
     Path(key): Path<String>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Json<ReportView>> {
+    // Who asks comes first: nothing is looked up for someone who may not verify.
+    viewer.require_role(&[Role::Admin])?;
     let agency = app.agency_target(&req.agency_id).await?;
     if let Some(cat) = &req.category {
         if app
@@ -168,7 +167,7 @@ pub async fn verify(
             .category_get(cat)
             .await
             .map_err(crate::service::AppError::from)?
-            .is_none()
+            .is_none_or(|c| !c.active)
         {
             return Err(crate::service::AppError::Validation(vec![
                 lapor_schemas::problem::FieldError {
@@ -365,6 +364,7 @@ pub async fn archive(
     Path(key): Path<String>,
     ApiJson(req): ApiJson<ArchiveRequest>,
 ) -> ApiResult<Json<ReportView>> {
+    viewer.require_role(&[Role::Admin])?;
     let duplicate_of = match &req.duplicate_of {
         Some(k) => Some(app.original_of(k).await?),
         None => None,
