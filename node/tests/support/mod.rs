@@ -171,7 +171,7 @@ impl TestApp {
         let mut req = Request::builder().method(method).uri(uri);
         match token.map(|t| (t, t.strip_prefix("cookie:"))) {
             Some((_, Some(cookie))) => {
-                req = req.header("cookie", format!("lapor_session={cookie}"))
+                req = req.header("cookie", format!("lapor_session={cookie}"));
             }
             Some((t, None)) => req = req.header("authorization", format!("Bearer {t}")),
             None => {}
