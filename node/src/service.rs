@@ -475,6 +475,32 @@ impl App {
             .await
     }
 
+    /// Opens a reporter account; the citizen's reports filed while logged in are listed as theirs.
+    pub async fn register(&self, req: wire::RegisterRequest) -> AppResult<wire::User> {
+        let mut c = Checker::new();
+        check_username(&mut c, &req.username);
+        check_password(&mut c, &req.password);
+        c.text("display_name", &req.display_name, 1, 100);
+        c.finish()?;
+        let user = UserRecord {
+            id: tracking::new_local_id(),
+            username: req.username,
+            password_hash: hash_password_blocking(req.password).await?,
+            display_name: req.display_name.trim().to_owned(),
+            role: Role::Reporter,
+            agency_id: None,
+            active: true,
+            created_at: self.now(),
+        };
+        self.store.user_create(&user).await.map_err(|e| match e {
+            StorageError::Conflict(_) => {
+                AppError::Conflict(format!("username `{}` is taken", user.username))
+            }
+            other => other.into(),
+        })?;
+        Ok(user_view(&user))
+    }
+
     /// Creates the first admin with the one-time bootstrap secret.
     pub async fn bootstrap(&self, req: wire::BootstrapRequest) -> AppResult<wire::User> {
         let mut c = Checker::new();

@@ -902,6 +902,39 @@ async fn accounts_tokens_and_assisted_intake(t: TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
+    // A citizen opens a reporter account; reports filed while logged in are theirs to list and act on.
+    let r = t
+        .req("POST", "/api/v1/auth/register", None, None, Some(json!({"username": "maria.ndolu", "password": "rahasia-sekali", "display_name": "Maria"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["role"], "reporter");
+    let maria = t.login("maria.ndolu", "rahasia-sekali").await;
+    let mine = t
+        .req(
+            "POST",
+            "/api/v1/reports",
+            Some(&maria),
+            None,
+            Some(report_body()),
+        )
+        .await;
+    let mine_code = mine.body["tracking_code"].as_str().unwrap().to_owned();
+    let list = t
+        .req("GET", "/api/v1/reports", Some(&maria), None, None)
+        .await;
+    assert_eq!(list.body["total"], 1, "{}", list.body);
+    let r = t
+        .req(
+            "GET",
+            &format!("/api/v1/reports/{mine_code}"),
+            Some(&maria),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["reporter"]["name"], "Maria Ndolu");
+    let r = t.req("POST", "/api/v1/auth/register", None, None, Some(json!({"username": "maria.ndolu", "password": "rahasia-sekali", "display_name": "Maria"}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
     // Times are shown in the node's zone.
     let r = t
         .req("GET", &format!("/api/v1/reports/{id}"), None, None, None)

@@ -508,6 +508,18 @@ pub struct CreateTokenRequest {
     pub days: Option<i64>,
 }
 
+/// `POST /api/v1/auth/register`: a citizen opens a reporter account (optional; tracking works without one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Login name: 3..=64 of lowercase letters, digits, `.`, `_`, `-`.
+    pub username: String,
+    /// At least 10 characters.
+    pub password: String,
+    /// Name shown on the reporter's own pages.
+    pub display_name: String,
+}
+
 /// `POST /api/v1/auth/bootstrap`: create the first admin with the one-time secret printed at first start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

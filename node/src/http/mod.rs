@@ -24,7 +24,7 @@ use crate::service::App;
     info(title = "LAPOR! node API", description = "JSON API of a federated SP4N-LAPOR! node. Errors are application/problem+json."),
     paths(
         health::healthz, health::readyz,
-        auth::login, auth::logout, auth::create_token, auth::bootstrap,
+        auth::login, auth::logout, auth::create_token, auth::bootstrap, auth::register,
         users::me, users::list, users::create, users::update,
         agencies::list, agencies::get, agencies::create, agencies::update,
         categories::list, categories::create, categories::update,
@@ -105,6 +105,7 @@ pub fn router(app: App) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/tokens", post(auth::create_token))
         .route("/auth/bootstrap", post(auth::bootstrap))
+        .route("/auth/register", post(auth::register))
         .route("/users", get(users::list).post(users::create))
         .route("/users/me", get(users::me))
         .route("/users/{id}", patch(users::update))

@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lapor_schemas::api::{BootstrapRequest, CreateTokenRequest, LoginRequest, TokenResponse, User};
+use lapor_schemas::api::{
+    BootstrapRequest, CreateTokenRequest, LoginRequest, RegisterRequest, TokenResponse, User,
+};
 use lapor_schemas::problem::Problem;
 
 use crate::http::error::ApiResult;
@@ -60,6 +62,16 @@ pub async fn create_token(
         StatusCode::CREATED,
         Json(app.create_api_token(&viewer, req).await?),
     ))
+}
+
+/// Opens a reporter account for a citizen (optional: reports can be tracked by code and secret alone).
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = User), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn register(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    Ok((StatusCode::CREATED, Json(app.register(req).await?)))
 }
 
 /// Creates the first admin with the one-time secret `lapor serve` printed at first start.
