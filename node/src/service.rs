@@ -478,47 +478,66 @@ impl App {
     /// Opens a reporter account; the citizen's reports filed while logged in are listed as theirs.
     pub async fn register(&self, req: wire::RegisterRequest) -> AppResult<wire::User> {
         let mut c = Checker::new();
-        check_username(&mut c, &req.username);
-        check_password(&mut c, &req.password);
-        c.text("display_name", &req.display_name, 1, 100);
+        check_account(&mut c, &req.username, &req.password, &req.display_name);
         c.finish()?;
-        let user = UserRecord {
+        let user = self
+            .new_account(
+                req.username,
+                req.password,
+                &req.display_name,
+                Role::Reporter,
+                None,
+            )
+            .await?;
+        self.insert_account(&user).await?;
+        Ok(user_view(&user))
+    }
+
+    /// A new active account record; the password is hashed off the async threads.
+    async fn new_account(
+        &self,
+        username: String,
+        password: String,
+        display_name: &str,
+        role: Role,
+        agency_id: Option<String>,
+    ) -> AppResult<UserRecord> {
+        Ok(UserRecord {
             id: tracking::new_local_id(),
-            username: req.username,
-            password_hash: hash_password_blocking(req.password).await?,
-            display_name: req.display_name.trim().to_owned(),
-            role: Role::Reporter,
-            agency_id: None,
+            username,
+            password_hash: hash_password_blocking(password).await?,
+            display_name: display_name.trim().to_owned(),
+            role,
+            agency_id,
             active: true,
             created_at: self.now(),
-        };
-        self.store.user_create(&user).await.map_err(|e| match e {
+        })
+    }
+
+    /// Stores a new account; a taken username is a conflict that names it.
+    async fn insert_account(&self, user: &UserRecord) -> AppResult<()> {
+        self.store.user_create(user).await.map_err(|e| match e {
             StorageError::Conflict(_) => {
                 AppError::Conflict(format!("username `{}` is taken", user.username))
             }
             other => other.into(),
-        })?;
-        Ok(user_view(&user))
+        })
     }
 
     /// Creates the first admin with the one-time bootstrap secret.
     pub async fn bootstrap(&self, req: wire::BootstrapRequest) -> AppResult<wire::User> {
         let mut c = Checker::new();
-        check_username(&mut c, &req.username);
-        check_password(&mut c, &req.password);
-        c.text("display_name", &req.display_name, 1, 100);
+        check_account(&mut c, &req.username, &req.password, &req.display_name);
         c.finish()?;
-        let hash = hash_password_blocking(req.password).await?;
-        let user = UserRecord {
-            id: tracking::new_local_id(),
-            username: req.username,
-            password_hash: hash,
-            display_name: req.display_name.trim().to_owned(),
-            role: Role::Admin,
-            agency_id: None,
-            active: true,
-            created_at: self.now(),
-        };
+        let user = self
+            .new_account(
+                req.username,
+                req.password,
+                &req.display_name,
+                Role::Admin,
+                None,
+            )
+            .await?;
         match self
             .store
             .bootstrap_admin(&tracking::sha256_hex(&req.secret), &user)
@@ -543,9 +562,7 @@ impl App {
             ));
         }
         let mut c = Checker::new();
-        check_username(&mut c, &req.username);
-        check_password(&mut c, &req.password);
-        c.text("display_name", &req.display_name, 1, 100);
+        check_account(&mut c, &req.username, &req.password, &req.display_name);
         let agency_id = clean(req.agency_id);
         match (req.role.is_agency_scoped(), &agency_id) {
             (true, None) => c.fail(
@@ -568,22 +585,16 @@ impl App {
             _ => {}
         }
         c.finish()?;
-        let user = UserRecord {
-            id: tracking::new_local_id(),
-            username: req.username,
-            password_hash: hash_password_blocking(req.password).await?,
-            display_name: req.display_name.trim().to_owned(),
-            role: req.role,
-            agency_id,
-            active: true,
-            created_at: self.now(),
-        };
-        self.store.user_create(&user).await.map_err(|e| match e {
-            StorageError::Conflict(_) => {
-                AppError::Conflict(format!("username `{}` is taken", user.username))
-            }
-            other => other.into(),
-        })?;
+        let user = self
+            .new_account(
+                req.username,
+                req.password,
+                &req.display_name,
+                req.role,
+                agency_id,
+            )
+            .await?;
+        self.insert_account(&user).await?;
         Ok(user_view(&user))
     }
 
@@ -1426,6 +1437,13 @@ impl App {
 
 async fn hash_password_blocking(password: String) -> AppResult<String> {
     blocking(move || hash_password(&password)).await?
+}
+
+/// The checks every new account passes: login name, password, display name.
+fn check_account(c: &mut Checker, username: &str, password: &str, display_name: &str) {
+    check_username(c, username);
+    check_password(c, password);
+    c.text("display_name", display_name, 1, 100);
 }
 
 fn check_username(c: &mut Checker, username: &str) {
