@@ -6,8 +6,9 @@
 // report ids they hold (`a`..`e`, `p`..`u`).
 #![allow(clippy::expect_used, clippy::many_single_char_names)]
 
+mod support;
+
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::NaiveDate;
 use lapor_node::domain::{
@@ -17,7 +18,7 @@ use lapor_node::domain::{
 use lapor_node::storage::{self, DynStore, StorageError};
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
-use sqlx::Connection as _;
+use support::Backend;
 
 const DAY: Millis = 86_400_000;
 /// 2025-01-06T00:00:00Z.
@@ -26,73 +27,25 @@ const T0: Millis = 1_736_121_600_000;
 // ---------------------------------------------------------------------------------------------------------------
 // Harness
 
-/// Runs `test` against a fresh SQLite store in a temporary directory.
-async fn run_sqlite<F, Fut>(test: F)
+/// Runs `test` against a fresh store on `backend` (see `support::fresh_db`: a SQLite file in a temporary
+/// directory, or a PostgreSQL database created from `TEST_DATABASE_URL` and dropped afterwards, also when the
+/// test panics). The PostgreSQL variant is skipped when the variable is unset.
+async fn run<F, Fut>(backend: Backend, test: F)
 where
     F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("lapor.db");
-    let store = storage::open(path.to_str().expect("utf-8 path"))
-        .await
-        .expect("open sqlite");
-    store.migrate().await.expect("migrate sqlite");
-    assert_eq!(store.backend(), "sqlite");
-    test(store).await;
-}
-
-static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// Runs `test` against a fresh PostgreSQL database created from `TEST_DATABASE_URL`, dropping it afterwards
-/// (also when the test panics). Skips when the variable is unset.
-async fn run_postgres<F, Fut>(name: &str, test: F)
-where
-    F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-        println!("skipped {name} on PostgreSQL: TEST_DATABASE_URL is not set");
+    let Some(db) = support::fresh_db(backend).await else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let short: String = name.chars().take(24).collect();
-    let db = format!(
-        "lapor_t_{short}_{}_{}_{nanos}",
-        std::process::id(),
-        DB_COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut url = url::Url::parse(&base).expect("TEST_DATABASE_URL is a URL");
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("connect to TEST_DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    url.set_path(&format!("/{db}"));
-
-    let store = storage::open(url.as_str()).await.expect("open postgres");
-    store.migrate().await.expect("migrate postgres");
-    assert_eq!(store.backend(), "postgres");
-    // Spawned so that a failing assertion still lets us drop the database below.
-    let outcome = lapor_node::tasks::spawn_named("storage-conformance", test(store)).await;
-
-    let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
-    if let Err(e) = dropped {
-        eprintln!("could not drop test database {db}: {e}");
-    }
-    let _ = admin.close().await;
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("test task failed: {e}"),
-        }
-    }
+    let store = storage::open(&db.url).await.expect("open store");
+    store.migrate().await.expect("migrate");
+    let expected = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(store.backend(), expected);
+    test(store).await;
 }
 
 /// Declares each test once per backend: `sqlite::NAME` and `postgres::NAME`.
@@ -102,7 +55,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::run_sqlite(super::$name).await;
+                    super::run(super::Backend::Sqlite, super::$name).await;
                 }
             )*
         }
@@ -110,7 +63,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::run_postgres(stringify!($name), super::$name).await;
+                    super::run(super::Backend::Postgres, super::$name).await;
                 }
             )*
         }
