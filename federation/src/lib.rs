@@ -3,11 +3,18 @@
 
 pub mod canonical;
 pub mod envelope;
+pub mod keys;
 pub mod log;
+pub mod seal;
+pub mod transport;
+pub mod wire;
 
 pub use canonical::{decode_canonical, CanonicalError, Value};
 pub use envelope::{
     verify_push, verify_received, Batch, BlobHash, EnvelopeError, Event, EventId, KeyLookup,
     KeyRing, PushRequest, SignedEvent, VerifiedPush,
 };
+pub use keys::{key_id_for, revocation_payload, rotation_payload, KeyEntry, KeyError, KeyLog};
 pub use log::{classify, Classification, Equivocation, Link, LogHead, OriginState};
+pub use seal::{open, seal, EncryptionSecret, SealError};
+pub use wire::{CatchUpRequest, LogPage, PushResponse, Rejected};
