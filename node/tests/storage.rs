@@ -8,14 +8,20 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
+use lapor_federation::{BlobHash, EnvelopeError, Event, SignedEvent, Value};
 use lapor_node::domain::{
     AgencyRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, SessionRecord,
     TimelineRecord, Transition, UserRecord,
 };
-use lapor_node::storage::{self, DynStore, StorageError};
+use lapor_node::storage::{
+    self, AcceptOutcome, DynStore, Effect, EventDraft, EventSigner, InboxEvent, Incoming, KeyRow,
+    OriginHead, OwnerRow, PeerRecord, PushOutcome, StorageError,
+};
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
 use support::Backend;
@@ -86,6 +92,14 @@ conformance!(
     report_list_order_and_paging,
     report_due,
     report_stats,
+    fed_authoring_with_report_changes,
+    fed_concurrent_authoring,
+    fed_accept_outcomes,
+    fed_snapshot_effects,
+    fed_inbox_and_push_txns,
+    fed_peers,
+    fed_keys,
+    fed_consumes,
 );
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -219,7 +233,7 @@ fn transition(
 
 async fn insert(store: &DynStore, r: &Report) {
     store
-        .report_insert(r, None, &created(r))
+        .report_insert(r, None, &created(r), None)
         .await
         .expect("report_insert");
 }
@@ -662,7 +676,7 @@ async fn report_insert_and_read(store: DynStore) {
         email: None,
     };
     store
-        .report_insert(&r, Some(&identity), &created(&r))
+        .report_insert(&r, Some(&identity), &created(&r), None)
         .await
         .expect("insert");
     assert_eq!(store.report_get(&r.id).await.expect("get"), Some(r.clone()));
@@ -697,7 +711,7 @@ async fn report_insert_and_read(store: DynStore) {
     // Every optional field survives the round trip.
     let full = full_report("r2", T0 + 1);
     store
-        .report_insert(&full, None, &created(&full))
+        .report_insert(&full, None, &created(&full), None)
         .await
         .expect("insert full");
     assert_eq!(
@@ -712,7 +726,7 @@ async fn report_insert_and_read(store: DynStore) {
     // An empty identity is not stored.
     let r3 = report("r3", "Anonim", "Tanpa identitas", T0 + 2);
     store
-        .report_insert(&r3, Some(&ReporterIdentity::default()), &created(&r3))
+        .report_insert(&r3, Some(&ReporterIdentity::default()), &created(&r3), None)
         .await
         .expect("insert");
     assert_eq!(store.report_identity(&r3.id).await.expect("identity"), None);
@@ -728,6 +742,7 @@ async fn report_insert_and_read(store: DynStore) {
                 ..ReporterIdentity::default()
             }),
             &created(&dup_code),
+            None,
         )
         .await
         .expect_err("duplicate code");
@@ -745,7 +760,7 @@ async fn report_insert_and_read(store: DynStore) {
     let mut dup_id = report("r1", "Dup", "Dup", T0 + 3);
     dup_id.tracking_code = "TST-OTHER".into();
     let err = store
-        .report_insert(&dup_id, None, &created(&dup_id))
+        .report_insert(&dup_id, None, &created(&dup_id), None)
         .await
         .expect_err("duplicate id");
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
@@ -772,7 +787,7 @@ async fn report_transition_appends_and_guards_version(store: DynStore) {
     t1.report.agency_path = Some("/pemkot/dinas-pu/".into());
     t1.report.followup_due_at = Some(T0 + 6 * DAY);
     t1.report.title = "Jalan rusak parah".into();
-    store.report_transition(&t1).await.expect("verify");
+    store.report_transition(&t1, None).await.expect("verify");
     let after1 = store.report_get(&r.id).await.expect("get").expect("exists");
     assert_eq!(after1, t1.report);
     assert_eq!(after1.version, 2);
@@ -784,7 +799,10 @@ async fn report_transition_appends_and_guards_version(store: DynStore) {
         T0 + 2 * DAY,
         "diterima",
     );
-    store.report_transition(&t2).await.expect("acknowledge");
+    store
+        .report_transition(&t2, None)
+        .await
+        .expect("acknowledge");
     let after2 = store.report_get(&r.id).await.expect("get").expect("exists");
     assert_eq!(after2.version, 3);
     assert_eq!(after2.status, ReportStatus::InProgress);
@@ -818,7 +836,10 @@ async fn report_transition_appends_and_guards_version(store: DynStore) {
         T0 + 3 * DAY,
         "stale",
     );
-    let err = store.report_transition(&stale).await.expect_err("stale");
+    let err = store
+        .report_transition(&stale, None)
+        .await
+        .expect_err("stale");
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
     // So is one that skips ahead.
     let mut ahead = transition(
@@ -829,7 +850,10 @@ async fn report_transition_appends_and_guards_version(store: DynStore) {
         "ahead",
     );
     ahead.report.version += 1;
-    let err = store.report_transition(&ahead).await.expect_err("ahead");
+    let err = store
+        .report_transition(&ahead, None)
+        .await
+        .expect_err("ahead");
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
     assert_eq!(
         store.report_get(&r.id).await.expect("get"),
@@ -849,7 +873,7 @@ async fn report_transition_appends_and_guards_version(store: DynStore) {
         "",
     );
     let err = store
-        .report_transition(&ghost)
+        .report_transition(&ghost, None)
         .await
         .expect_err("missing report");
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
@@ -868,7 +892,7 @@ async fn report_transition_erases_identity(store: DynStore) {
         email: Some("rahmat@example.org".into()),
     };
     store
-        .report_insert(&r, Some(&identity), &created(&r))
+        .report_insert(&r, Some(&identity), &created(&r), None)
         .await
         .expect("insert");
 
@@ -880,7 +904,7 @@ async fn report_transition_erases_identity(store: DynStore) {
         T0 + 1,
         "ok",
     );
-    store.report_transition(&t1).await.expect("verify");
+    store.report_transition(&t1, None).await.expect("verify");
     assert_eq!(
         store.report_identity(&r.id).await.expect("identity"),
         Some(identity)
@@ -896,7 +920,10 @@ async fn report_transition_erases_identity(store: DynStore) {
     t2.report.anonymous = true;
     t2.report.confidential = true;
     t2.erase_identity = true;
-    store.report_transition(&t2).await.expect("raise privacy");
+    store
+        .report_transition(&t2, None)
+        .await
+        .expect("raise privacy");
     assert_eq!(store.report_identity(&r.id).await.expect("identity"), None);
     let got = store.report_get(&r.id).await.expect("get").expect("exists");
     assert!(got.anonymous && got.confidential);
@@ -1155,7 +1182,7 @@ async fn report_list_full_text(store: DynStore) {
         "ok",
     );
     t.report.body = "Jembatan retak".into();
-    store.report_transition(&t).await.expect("edit");
+    store.report_transition(&t, None).await.expect("edit");
     assert!(sorted_ids(&store, &q("lubang")).await.is_empty());
     assert_eq!(sorted_ids(&store, &q("jembatan")).await, vec!["a"]);
 }
@@ -1275,7 +1302,7 @@ async fn run_all(store: &DynStore, attempts: &[Transition]) -> Vec<Result<(), St
             let (store, t) = (store.clone(), t.clone());
             let (tx, rx) = tokio::sync::oneshot::channel();
             lapor_node::tasks::spawn_named("transition", async move {
-                let _ = tx.send(store.report_transition(&t).await);
+                let _ = tx.send(store.report_transition(&t, None).await);
             });
             rx
         })
@@ -1403,4 +1430,1231 @@ async fn report_stats(store: DynStore) {
         .expect("stats");
     assert_eq!(searched.total, 2);
     assert_eq!(searched.escalated, 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Federation
+
+/// Signs as `node` with a fixed key and remembers every event it signed.
+struct TestSigner {
+    node: String,
+    key: ed25519_dalek::SigningKey,
+    signed: Mutex<Vec<Event>>,
+}
+
+impl TestSigner {
+    fn new(node: &str, seed: u8) -> Arc<Self> {
+        Arc::new(Self {
+            node: node.to_owned(),
+            key: ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
+            signed: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Every event signed so far, by sequence number (signing order is not commit order).
+    fn signed(&self) -> Vec<Event> {
+        let mut v = self.signed.lock().expect("signed").clone();
+        v.sort_by_key(|e| e.origin_seq);
+        v
+    }
+
+    fn public_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().as_bytes())
+    }
+}
+
+impl EventSigner for TestSigner {
+    fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    fn sign(&self, mut event: Event) -> Result<SignedEvent, EnvelopeError> {
+        event.key_id = "k1".into();
+        self.signed.lock().expect("signed").push(event.clone());
+        event.sign(&self.key)
+    }
+}
+
+fn payload(note: &str) -> Value {
+    let mut map = BTreeMap::new();
+    map.insert("note".to_owned(), Value::String(note.to_owned()));
+    Value::Object(map)
+}
+
+fn draft(signer: &Arc<TestSigner>, kind: &str, report_id: &str, at: Millis) -> EventDraft {
+    EventDraft {
+        signer: signer.clone(),
+        kind: kind.to_owned(),
+        report_id: report_id.to_owned(),
+        payload: payload(kind),
+        blobs: Vec::new(),
+        authored_at: at,
+        destinations: vec!["hub".into()],
+        consumes: None,
+    }
+}
+
+/// An event another node authored at `seq` after `prev` (its id as hex).
+fn remote(
+    signer: &TestSigner,
+    seq: u64,
+    prev: Option<&str>,
+    report_id: &str,
+    epoch: u64,
+    note: &str,
+) -> SignedEvent {
+    let event = Event {
+        v: lapor_federation::envelope::FORMAT_VERSION,
+        kind: "report.updated".into(),
+        origin: signer.node.clone(),
+        origin_seq: seq,
+        origin_prev: prev.map(|p| p.parse().expect("hex id")),
+        report_id: report_id.to_owned(),
+        report_epoch: epoch,
+        report_prev: Vec::new(),
+        authored_at_ms: T0 + seq as i64,
+        key_id: String::new(),
+        payload: payload(note),
+        blobs: Vec::new(),
+    };
+    signer.sign(event).expect("sign")
+}
+
+fn incoming(ev: &SignedEvent, effect: Effect) -> Incoming {
+    let e = ev.event();
+    Incoming {
+        inbox_id: None,
+        id: ev.id().to_string(),
+        origin: e.origin.clone(),
+        origin_seq: e.origin_seq as i64,
+        origin_prev: e.origin_prev.map(|p| p.to_string()),
+        kind: e.kind.clone(),
+        report_id: e.report_id.clone(),
+        report_epoch: e.report_epoch as i64,
+        authored_at: e.authored_at_ms,
+        wire: ev.wire_bytes().to_vec(),
+        effect,
+        destinations: vec!["hub".into()],
+    }
+}
+
+async fn accept_one(store: &DynStore, item: Incoming, now: Millis) -> AcceptOutcome {
+    let mut out = store
+        .events_accept(&[item], now)
+        .await
+        .expect("events_accept");
+    assert_eq!(out.len(), 1);
+    out.remove(0)
+}
+
+async fn head_of(store: &DynStore, origin: &str) -> Option<OriginHead> {
+    store
+        .origin_heads()
+        .await
+        .expect("origin_heads")
+        .into_iter()
+        .find(|h| h.origin == origin)
+}
+
+fn key_row(origin: &str, key_id: &str, public: &str, from: i64) -> KeyRow {
+    KeyRow {
+        origin: origin.to_owned(),
+        key_id: key_id.to_owned(),
+        public_key: public.to_owned(),
+        enc_public: None,
+        valid_from_seq: from,
+        retired_after_seq: None,
+        revoked_from_seq: None,
+    }
+}
+
+fn snapshot(r: &Report, note: &str) -> Effect {
+    let mut entry = created(r);
+    entry.note = Some(note.to_owned());
+    Effect::Snapshot {
+        report: Box::new(r.clone()),
+        entry,
+    }
+}
+
+async fn fed_authoring_with_report_changes(store: DynStore) {
+    let me = TestSigner::new("node-a", 7);
+    let r = report("r1", "Jalan rusak", "Lubang besar", T0);
+    let sealed = b"sealed identity".to_vec();
+    let blob = BlobHash::of(&sealed).to_string();
+    let mut created_ev = draft(&me, "report.created", &r.id, T0);
+    created_ev.blobs = vec![(blob.clone(), sealed.clone())];
+    created_ev.destinations = vec!["hub".into(), "node-k".into()];
+    store
+        .report_insert(&r, None, &created(&r), Some(&created_ev))
+        .await
+        .expect("insert with event");
+
+    let t1 = transition(
+        &r,
+        ReportStatus::Verified,
+        TimelineAction::Verified,
+        T0 + DAY,
+        "ok",
+    );
+    store
+        .report_transition(&t1, Some(&draft(&me, "report.verified", &r.id, T0 + DAY)))
+        .await
+        .expect("transition with event");
+
+    // A stale transition authors nothing: the event is part of the failed transaction.
+    let stale = transition(
+        &r,
+        ReportStatus::Archived,
+        TimelineAction::Archived,
+        T0 + DAY,
+        "x",
+    );
+    let err = store
+        .report_transition(
+            &stale,
+            Some(&draft(&me, "report.archived", &r.id, T0 + DAY)),
+        )
+        .await
+        .expect_err("stale");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+
+    // A key event is no report: no owner, no report_prev.
+    let key_ev = store
+        .event_append(&draft(&me, "node.key_rotated", "node-a:node", T0 + 2 * DAY))
+        .await
+        .expect("append");
+    assert_eq!(key_ev.event().origin_seq, 3);
+
+    let signed: Vec<Event> = me
+        .signed()
+        .into_iter()
+        .filter(|e| e.kind != "report.archived")
+        .collect();
+    assert_eq!(
+        signed.iter().map(|e| e.origin_seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let ids: Vec<String> = signed
+        .iter()
+        .map(|e| e.id().expect("id").to_string())
+        .collect();
+    assert_eq!(ids[2], key_ev.id().to_string());
+    assert_eq!(signed[0].origin_prev, None);
+    assert_eq!(
+        signed[1].origin_prev.map(|p| p.to_string()),
+        Some(ids[0].clone())
+    );
+    assert_eq!(
+        signed[2].origin_prev.map(|p| p.to_string()),
+        Some(ids[1].clone())
+    );
+    assert!(signed[0].report_prev.is_empty());
+    assert_eq!(
+        signed[1]
+            .report_prev
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![ids[0].clone()]
+    );
+    assert!(signed[2].report_prev.is_empty());
+    assert!(signed.iter().all(|e| e.report_epoch == 0));
+    assert_eq!(signed[0].blobs.len(), 1);
+
+    let head = head_of(&store, "node-a").await.expect("own head");
+    assert_eq!(
+        (head.head_seq, head.head_id.as_deref()),
+        (3, Some(ids[2].as_str()))
+    );
+    assert!(!head.frozen);
+
+    let owner = store
+        .report_owner(&r.id)
+        .await
+        .expect("owner")
+        .expect("owned");
+    assert_eq!(
+        owner,
+        OwnerRow {
+            report_id: r.id.clone(),
+            owner: "node-a".into(),
+            epoch: 0,
+            last_event_id: Some(ids[1].clone()),
+        }
+    );
+    assert_eq!(
+        store.report_owner("node-a:node").await.expect("owner"),
+        None
+    );
+
+    let events = store.report_events(&r.id).await.expect("report_events");
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (
+                e.origin_seq,
+                e.kind.as_str(),
+                e.state.as_str(),
+                e.report_epoch
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, "report.created", "applied", 0),
+            (2, "report.verified", "applied", 0)
+        ]
+    );
+    assert_eq!(events[0].id, ids[0]);
+    let wires = store
+        .events_after("node-a", 0, 10)
+        .await
+        .expect("events_after");
+    assert_eq!(wires.len(), 3);
+    assert_eq!(wires[0], events[0].wire);
+    assert_eq!(wires[2], key_ev.wire_bytes());
+    assert_eq!(
+        store.events_after("node-a", 1, 1).await.expect("page"),
+        vec![events[1].wire.clone()]
+    );
+    assert_eq!(
+        store
+            .events_after("node-a", 3, 10)
+            .await
+            .expect("after head"),
+        Vec::<Vec<u8>>::new()
+    );
+    let got = store
+        .event_get(&ids[1])
+        .await
+        .expect("event_get")
+        .expect("held");
+    assert_eq!(got, events[1]);
+    assert_eq!(
+        store.event_get(&"0".repeat(64)).await.expect("event_get"),
+        None
+    );
+
+    // The outbox: one row per destination, in commit order.
+    let hub = store.outbox_after("hub", 0, 10).await.expect("outbox hub");
+    assert_eq!(hub.len(), 3);
+    assert!(hub.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(
+        hub.iter().map(|(_, w)| w.clone()).collect::<Vec<_>>(),
+        wires
+    );
+    let k = store.outbox_after("node-k", 0, 10).await.expect("outbox k");
+    assert_eq!(k.len(), 1);
+    assert_eq!(k[0].1, wires[0]);
+    assert_eq!(
+        store
+            .outbox_after("hub", hub[0].0, 1)
+            .await
+            .expect("page")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .outbox_backlog("hub", hub[0].0)
+            .await
+            .expect("backlog"),
+        (2, Some(T0 + DAY))
+    );
+    assert_eq!(
+        store
+            .outbox_backlog("hub", hub[2].0)
+            .await
+            .expect("backlog"),
+        (0, None)
+    );
+    assert_eq!(
+        store.outbox_backlog("nobody", 0).await.expect("backlog"),
+        (0, None)
+    );
+    // A destination enrolled later gets the whole log queued, in order, once.
+    assert_eq!(
+        store
+            .outbox_backfill("node-k", "node-a", T0 + 9)
+            .await
+            .expect("backfill"),
+        2
+    );
+    assert_eq!(
+        store
+            .outbox_backfill("node-k", "node-a", T0 + 9)
+            .await
+            .expect("backfill"),
+        0
+    );
+    assert_eq!(
+        store
+            .outbox_backfill("node-k", "node-z", T0 + 9)
+            .await
+            .expect("backfill"),
+        0
+    );
+    let k = store.outbox_after("node-k", 0, 10).await.expect("outbox k");
+    assert_eq!(k.into_iter().map(|(_, w)| w).collect::<Vec<_>>(), wires);
+
+    assert_eq!(
+        store.blob_get(&blob).await.expect("blob"),
+        Some(sealed.clone())
+    );
+    store
+        .blob_put(&blob, b"other", T0)
+        .await
+        .expect("idempotent put");
+    assert_eq!(store.blob_get(&blob).await.expect("blob"), Some(sealed));
+    assert_eq!(store.blob_get("nope").await.expect("blob"), None);
+
+    // The report and timeline changed as without an event.
+    assert_eq!(
+        store.report_get(&r.id).await.expect("get"),
+        Some(t1.report.clone())
+    );
+    assert_eq!(
+        store.report_timeline(&r.id).await.expect("timeline").len(),
+        2
+    );
+}
+
+async fn fed_concurrent_authoring(store: DynStore) {
+    let me = TestSigner::new("node-a", 7);
+    let pending: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            let d = draft(&me, "contribution.note", &format!("node-x:r{i}"), T0 + i);
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            lapor_node::tasks::spawn_named("append", async move {
+                let _ = tx.send(store.event_append(&d).await);
+            });
+            rx
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for rx in pending {
+        let signed = rx.await.expect("append task").expect("event_append");
+        seqs.push(signed.event().origin_seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=20).collect::<Vec<u64>>());
+    let head = head_of(&store, "node-a").await.expect("head");
+    assert_eq!(head.head_seq, 20);
+    let signed = me.signed();
+    assert_eq!(signed.len(), 20, "every draft signed exactly once");
+    for w in signed.windows(2) {
+        assert_eq!(w[1].origin_prev, Some(w[0].id().expect("id")));
+    }
+    assert_eq!(
+        store
+            .events_after("node-a", 0, 100)
+            .await
+            .expect("log")
+            .len(),
+        20
+    );
+    assert_eq!(
+        store
+            .outbox_after("hub", 0, 100)
+            .await
+            .expect("outbox")
+            .len(),
+        20
+    );
+}
+
+async fn fed_accept_outcomes(store: DynStore) {
+    let b = TestSigner::new("node-b", 9);
+    let rid = "node-b:r1";
+    let b1 = remote(&b, 1, None, rid, 0, "one");
+    let b1_id = b1.id().to_string();
+    let key = key_row("node-b", "k1", &b.public_hex(), 1);
+    assert_eq!(
+        accept_one(&store, incoming(&b1, Effect::Keys(vec![key.clone()])), T0).await,
+        AcceptOutcome::Applied
+    );
+    assert_eq!(store.key_list().await.expect("keys"), vec![key]);
+    assert_eq!(
+        accept_one(&store, incoming(&b1, Effect::Store), T0).await,
+        AcceptOutcome::Duplicate
+    );
+
+    let b2 = remote(&b, 2, Some(&b1_id), rid, 0, "two");
+    let b3 = remote(&b, 3, Some(&b2.id().to_string()), rid, 0, "three");
+    // b3 arrives first, through the inbox: a gap, and it stays there.
+    store
+        .inbox_insert(
+            "node-b",
+            "txn-1",
+            "{}",
+            &[InboxEvent {
+                event_id: b3.id().to_string(),
+                origin: "node-b".into(),
+                origin_seq: 3,
+                wire: b3.wire_bytes().to_vec(),
+            }],
+            T0,
+        )
+        .await
+        .expect("inbox_insert");
+    let inbox = store.inbox_load(10).await.expect("inbox");
+    assert_eq!(inbox.len(), 1);
+    let mut gap_item = incoming(&b3, Effect::Store);
+    gap_item.inbox_id = Some(inbox[0].id);
+    assert_eq!(
+        accept_one(&store, gap_item.clone(), T0).await,
+        AcceptOutcome::Gap { head_seq: 1 }
+    );
+    assert_eq!(store.inbox_load(10).await.expect("inbox").len(), 1);
+
+    // A b2 that does not follow b1 breaks the chain; its inbox row goes.
+    store
+        .inbox_insert(
+            "node-b",
+            "txn-2",
+            "{}",
+            &[InboxEvent {
+                event_id: "bogus".into(),
+                origin: "node-b".into(),
+                origin_seq: 2,
+                wire: b"{}".to_vec(),
+            }],
+            T0,
+        )
+        .await
+        .expect("inbox_insert");
+    let bogus_row = store
+        .inbox_load(10)
+        .await
+        .expect("inbox")
+        .into_iter()
+        .find(|r| r.event_id == "bogus")
+        .expect("bogus row");
+    let other = remote(&b, 2, Some(&"ab".repeat(32)), rid, 0, "other chain");
+    let mut other_in = incoming(&other, Effect::Store);
+    other_in.inbox_id = Some(bogus_row.id);
+    assert_eq!(
+        accept_one(&store, other_in, T0).await,
+        AcceptOutcome::BrokenChain
+    );
+    assert_eq!(store.inbox_load(10).await.expect("inbox").len(), 1);
+    assert_eq!(
+        store.event_get(&other.id().to_string()).await.expect("get"),
+        None
+    );
+
+    // b2 (a contribution) then b3 in one batch: pending, then stored; the gap row is gone.
+    let out = store
+        .events_accept(&[incoming(&b2, Effect::Pending), gap_item], T0 + 1)
+        .await
+        .expect("accept");
+    assert_eq!(out, vec![AcceptOutcome::Pending, AcceptOutcome::Stored]);
+    assert!(store.inbox_load(10).await.expect("inbox").is_empty());
+    let pending = store.events_pending(10).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, b2.id().to_string());
+    assert_eq!(
+        store
+            .event_get(&b3.id().to_string())
+            .await
+            .expect("get")
+            .expect("held")
+            .state,
+        "stored"
+    );
+    let head = head_of(&store, "node-b").await.expect("head");
+    assert_eq!(
+        (head.head_seq, head.head_id),
+        (3, Some(b3.id().to_string()))
+    );
+    // Accepted events are queued for forwarding.
+    assert_eq!(
+        store
+            .outbox_after("hub", 0, 10)
+            .await
+            .expect("outbox")
+            .len(),
+        3
+    );
+
+    // An event that is valid but refused by the federation module is quarantined, and the log goes on.
+    let b4 = remote(&b, 4, Some(&b3.id().to_string()), rid, 0, "four");
+    let refused = Effect::Quarantine {
+        code: "unknown_type".into(),
+        reason: "no such type".into(),
+    };
+    assert_eq!(
+        accept_one(&store, incoming(&b4, refused), T0 + 2).await,
+        AcceptOutcome::Quarantined
+    );
+    let q = store.quarantine_list(10).await.expect("quarantine");
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        (
+            q[0].event_id.as_str(),
+            q[0].origin_seq,
+            q[0].code.as_str(),
+            q[0].at
+        ),
+        (b4.id().to_string().as_str(), 4, "unknown_type", T0 + 2)
+    );
+    // Quarantining a held event by hand.
+    store
+        .event_quarantine(&b3.id().to_string(), "manual", "operator", T0 + 3)
+        .await
+        .expect("event_quarantine");
+    let q = store.quarantine_list(10).await.expect("quarantine");
+    assert_eq!(
+        q.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+        vec!["manual", "unknown_type"],
+        "newest first"
+    );
+    assert_eq!(store.quarantine_list(1).await.expect("quarantine").len(), 1);
+    assert_eq!(
+        store
+            .event_get(&b3.id().to_string())
+            .await
+            .expect("get")
+            .expect("held")
+            .state,
+        "quarantined"
+    );
+    let err = store
+        .event_quarantine(&"0".repeat(64), "manual", "x", T0)
+        .await
+        .expect_err("unknown event");
+    assert!(matches!(err, StorageError::NotFound), "{err:?}");
+
+    // A second event at seq 4: equivocation, the origin freezes and nothing more of it is accepted.
+    let b4x = remote(
+        &b,
+        4,
+        Some(&b3.id().to_string()),
+        rid,
+        0,
+        "four, differently",
+    );
+    assert_eq!(
+        accept_one(&store, incoming(&b4x, Effect::Store), T0 + 4).await,
+        AcceptOutcome::Equivocation {
+            first_id: b4.id().to_string()
+        }
+    );
+    let head = head_of(&store, "node-b").await.expect("head");
+    assert!(head.frozen);
+    assert_eq!(head.head_seq, 4);
+    assert!(head.frozen_reason.is_some());
+    let eq = store.equivocation_list().await.expect("equivocations");
+    assert_eq!(eq.len(), 1);
+    assert_eq!(
+        (
+            eq[0].origin.as_str(),
+            eq[0].origin_seq,
+            eq[0].first_id.clone(),
+            eq[0].second_id.clone(),
+            eq[0].detected_at
+        ),
+        (
+            "node-b",
+            4,
+            b4.id().to_string(),
+            b4x.id().to_string(),
+            T0 + 4
+        )
+    );
+    let b5 = remote(&b, 5, Some(&b4.id().to_string()), rid, 0, "five");
+    assert_eq!(
+        accept_one(&store, incoming(&b5, Effect::Store), T0 + 5).await,
+        AcceptOutcome::Frozen
+    );
+    assert_eq!(
+        store.event_get(&b5.id().to_string()).await.expect("get"),
+        None
+    );
+
+    // Another origin is unaffected; a gap never leaves a head behind.
+    let c = TestSigner::new("node-c", 11);
+    let c2 = remote(&c, 2, Some(&"cd".repeat(32)), "node-c:r1", 0, "c two");
+    assert_eq!(
+        accept_one(&store, incoming(&c2, Effect::Store), T0).await,
+        AcceptOutcome::Gap { head_seq: 0 }
+    );
+    assert_eq!(head_of(&store, "node-c").await, None);
+    let c1 = remote(&c, 1, None, "node-c:r1", 0, "c one");
+    assert_eq!(
+        accept_one(&store, incoming(&c1, Effect::Store), T0).await,
+        AcceptOutcome::Stored
+    );
+    assert_eq!(
+        store
+            .origin_heads()
+            .await
+            .expect("heads")
+            .iter()
+            .map(|h| (h.origin.as_str(), h.head_seq, h.frozen))
+            .collect::<Vec<_>>(),
+        vec![("node-b", 4, true), ("node-c", 1, false)]
+    );
+}
+
+async fn fed_snapshot_effects(store: DynStore) {
+    let b = TestSigner::new("node-b", 9);
+    let c = TestSigner::new("node-c", 11);
+    let mut r = report("r1", "Jalan rusak", "Lubang besar", T0);
+    r.id = "node-b:r1".into();
+    r.tracking_code = "NB-R1".into();
+    let b1 = remote(&b, 1, None, &r.id, 0, "created");
+    assert_eq!(
+        accept_one(&store, incoming(&b1, snapshot(&r, "created")), T0).await,
+        AcceptOutcome::Applied
+    );
+    assert_eq!(store.report_get(&r.id).await.expect("get"), Some(r.clone()));
+    let timeline = store.report_timeline(&r.id).await.expect("timeline");
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].note.as_deref(), Some("created"));
+    assert_eq!(
+        store.report_owner(&r.id).await.expect("owner"),
+        Some(OwnerRow {
+            report_id: r.id.clone(),
+            owner: "node-b".into(),
+            epoch: 0,
+            last_event_id: Some(b1.id().to_string()),
+        })
+    );
+    assert_eq!(
+        store
+            .event_get(&b1.id().to_string())
+            .await
+            .expect("get")
+            .expect("held")
+            .state,
+        "applied"
+    );
+
+    // A snapshot from a node that does not own the report is only stored.
+    let mut hijack = r.clone();
+    hijack.title = "Hijacked".into();
+    let c1 = remote(&c, 1, None, &r.id, 0, "hijack");
+    assert_eq!(
+        accept_one(&store, incoming(&c1, snapshot(&hijack, "hijack")), T0 + 1).await,
+        AcceptOutcome::Stored
+    );
+    assert_eq!(store.report_get(&r.id).await.expect("get"), Some(r.clone()));
+
+    // The owner moves the report to epoch 1; a later snapshot at epoch 0 is stale.
+    let mut v2 = r.clone();
+    v2.status = ReportStatus::Verified;
+    v2.version = 2;
+    let b2 = remote(&b, 2, Some(&b1.id().to_string()), &r.id, 1, "verified");
+    assert_eq!(
+        accept_one(&store, incoming(&b2, snapshot(&v2, "verified")), T0 + 2).await,
+        AcceptOutcome::Applied
+    );
+    assert_eq!(
+        store.report_get(&r.id).await.expect("get"),
+        Some(v2.clone())
+    );
+    assert_eq!(
+        store.report_timeline(&r.id).await.expect("timeline").len(),
+        2
+    );
+    let owner = store
+        .report_owner(&r.id)
+        .await
+        .expect("owner")
+        .expect("owned");
+    assert_eq!(
+        (owner.epoch, owner.last_event_id),
+        (1, Some(b2.id().to_string()))
+    );
+    let mut stale = r.clone();
+    stale.title = "Stale".into();
+    let b3 = remote(&b, 3, Some(&b2.id().to_string()), &r.id, 0, "stale");
+    assert_eq!(
+        accept_one(&store, incoming(&b3, snapshot(&stale, "stale")), T0 + 3).await,
+        AcceptOutcome::Stored
+    );
+    assert_eq!(
+        store.report_get(&r.id).await.expect("get"),
+        Some(v2.clone())
+    );
+
+    // An effect that fails half way (the report row is written, the timeline entry refers to no report) is
+    // rolled back entirely and the event quarantined; the next events of the batch still apply.
+    let mut v3 = v2.clone();
+    v3.title = "Half applied".into();
+    v3.version = 3;
+    let Effect::Snapshot { report, mut entry } = snapshot(&v3, "broken") else {
+        unreachable!()
+    };
+    entry.report_id = "node-b:missing".into();
+    let b4 = remote(&b, 4, Some(&b3.id().to_string()), &r.id, 1, "broken");
+    let b5 = remote(&b, 5, Some(&b4.id().to_string()), "node-b:node", 0, "keys");
+    let k_ok = key_row("node-b", "k2", &"11".repeat(32), 5);
+    let b6 = remote(
+        &b,
+        6,
+        Some(&b5.id().to_string()),
+        "node-b:node",
+        0,
+        "keys again",
+    );
+    let k_clash = key_row("node-b", "k2", &"22".repeat(32), 6);
+    let b7 = remote(&b, 7, Some(&b6.id().to_string()), &r.id, 1, "fine");
+    let mut v4 = v2.clone();
+    v4.status = ReportStatus::InProgress;
+    v4.version = 4;
+    let out = store
+        .events_accept(
+            &[
+                incoming(&b4, Effect::Snapshot { report, entry }),
+                incoming(&b5, Effect::Keys(vec![k_ok.clone()])),
+                incoming(&b6, Effect::Keys(vec![k_clash])),
+                incoming(&b7, snapshot(&v4, "in progress")),
+            ],
+            T0 + 4,
+        )
+        .await
+        .expect("accept");
+    assert_eq!(
+        out,
+        vec![
+            AcceptOutcome::Quarantined,
+            AcceptOutcome::Applied,
+            AcceptOutcome::Quarantined,
+            AcceptOutcome::Applied
+        ]
+    );
+    assert_eq!(store.report_get(&r.id).await.expect("get"), Some(v4));
+    let timeline = store.report_timeline(&r.id).await.expect("timeline");
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|e| e.note.as_deref())
+            .collect::<Vec<_>>(),
+        vec![Some("created"), Some("verified"), Some("in progress")]
+    );
+    assert_eq!(store.report_get("node-b:missing").await.expect("get"), None);
+    for (ev, state) in [
+        (&b4, "quarantined"),
+        (&b5, "applied"),
+        (&b6, "quarantined"),
+        (&b7, "applied"),
+    ] {
+        let held = store
+            .event_get(&ev.id().to_string())
+            .await
+            .expect("get")
+            .expect("held");
+        assert_eq!(held.state, state, "seq {}", held.origin_seq);
+    }
+    let q = store.quarantine_list(10).await.expect("quarantine");
+    assert_eq!(q.len(), 2);
+    assert!(
+        q.iter().all(|r| r.code == "apply_failed" && r.at == T0 + 4),
+        "{q:?}"
+    );
+    assert_eq!(store.key_list().await.expect("keys"), vec![k_ok]);
+    let owner = store
+        .report_owner(&r.id)
+        .await
+        .expect("owner")
+        .expect("owned");
+    assert_eq!(owner.last_event_id, Some(b7.id().to_string()));
+    assert_eq!(head_of(&store, "node-b").await.expect("head").head_seq, 7);
+}
+
+async fn fed_inbox_and_push_txns(store: DynStore) {
+    let ev = |origin: &str, seq: i64| InboxEvent {
+        event_id: format!("{origin}-{seq}"),
+        origin: origin.to_owned(),
+        origin_seq: seq,
+        wire: format!("wire {origin} {seq}").into_bytes(),
+    };
+    assert_eq!(store.push_txn_get("node-b", "t1").await.expect("txn"), None);
+    store
+        .inbox_insert(
+            "node-b",
+            "t1",
+            "first answer",
+            &[ev("node-c", 2), ev("node-b", 1), ev("node-c", 1)],
+            T0,
+        )
+        .await
+        .expect("inbox_insert");
+    let err = store
+        .inbox_insert("node-b", "t1", "second answer", &[ev("node-d", 1)], T0 + 1)
+        .await
+        .expect_err("same transaction");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store
+            .push_txn_get("node-b", "t1")
+            .await
+            .expect("txn")
+            .as_deref(),
+        Some("first answer")
+    );
+    // Same transaction id from another sender is another transaction.
+    store
+        .inbox_insert("node-c", "t1", "c answer", &[ev("node-b", 1)], T0 + 2)
+        .await
+        .expect("other sender");
+    let rows = store.inbox_load(10).await.expect("inbox");
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.origin.as_str(), r.origin_seq, r.sender.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("node-b", 1, "node-b"),
+            ("node-b", 1, "node-c"),
+            ("node-c", 1, "node-b"),
+            ("node-c", 2, "node-b")
+        ]
+    );
+    assert!(rows[0].id < rows[1].id);
+    assert_eq!(rows[3].wire, b"wire node-c 2".to_vec());
+    assert_eq!(rows[3].event_id, "node-c-2");
+    assert_eq!(
+        store.inbox_load(2).await.expect("inbox"),
+        rows[..2].to_vec()
+    );
+    store
+        .inbox_delete(&[rows[0].id, rows[3].id])
+        .await
+        .expect("delete");
+    store.inbox_delete(&[]).await.expect("delete nothing");
+    assert_eq!(
+        store.inbox_load(10).await.expect("inbox"),
+        vec![rows[1].clone(), rows[2].clone()]
+    );
+}
+
+fn peer(id: &str, name: &str) -> PeerRecord {
+    PeerRecord {
+        node_id: id.to_owned(),
+        name: name.to_owned(),
+        base_url: format!("https://{id}.example"),
+        role: "regional".into(),
+        region_codes: vec!["53.71".into(), "53.72".into()],
+        enc_public: None,
+        push_cursor: 0,
+        last_success_at: None,
+        last_attempt_at: None,
+        last_error: None,
+        failures: 0,
+        rejected_total: 0,
+        added_at: T0,
+    }
+}
+
+async fn fed_peers(store: DynStore) {
+    store
+        .peer_upsert(&peer("node-c", "C"))
+        .await
+        .expect("upsert");
+    let mut hub = peer("hub", "Hub");
+    hub.role = "hub".into();
+    hub.region_codes = Vec::new();
+    store.peer_upsert(&hub).await.expect("upsert");
+    store
+        .peer_upsert(&peer("Node-Z", "Z"))
+        .await
+        .expect("upsert");
+    assert_eq!(
+        store
+            .peer_list()
+            .await
+            .expect("list")
+            .iter()
+            .map(|p| p.node_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Node-Z", "hub", "node-c"],
+        "byte order"
+    );
+    assert_eq!(store.peer_get("hub").await.expect("get"), Some(hub.clone()));
+    assert_eq!(store.peer_get("nobody").await.expect("get"), None);
+
+    let id = "node-c";
+    store
+        .peer_push_result(
+            id,
+            PushOutcome::Failed {
+                error: "timeout".into(),
+            },
+            T0 + 1,
+        )
+        .await
+        .expect("failed");
+    store
+        .peer_push_result(
+            id,
+            PushOutcome::Failed {
+                error: "refused".into(),
+            },
+            T0 + 2,
+        )
+        .await
+        .expect("failed");
+    let p = store.peer_get(id).await.expect("get").expect("peer");
+    assert_eq!(
+        (
+            p.push_cursor,
+            p.failures,
+            p.last_error.as_deref(),
+            p.last_attempt_at,
+            p.last_success_at
+        ),
+        (0, 2, Some("refused"), Some(T0 + 2), None)
+    );
+    store
+        .peer_push_result(id, PushOutcome::Contact, T0 + 3)
+        .await
+        .expect("contact");
+    assert_eq!(
+        store
+            .peer_get(id)
+            .await
+            .expect("get")
+            .expect("peer")
+            .failures,
+        0
+    );
+    store
+        .peer_push_result(
+            id,
+            PushOutcome::Sent {
+                cursor: 5,
+                rejected: 1,
+                error: Some("bad sig".into()),
+            },
+            T0 + 4,
+        )
+        .await
+        .expect("sent");
+    store
+        .peer_push_result(
+            id,
+            PushOutcome::Sent {
+                cursor: 3,
+                rejected: 2,
+                error: None,
+            },
+            T0 + 5,
+        )
+        .await
+        .expect("sent, older cursor");
+    let p = store.peer_get(id).await.expect("get").expect("peer");
+    assert_eq!(
+        (
+            p.push_cursor,
+            p.failures,
+            p.rejected_total,
+            p.last_error.as_deref(),
+            p.last_success_at,
+            p.last_attempt_at
+        ),
+        (5, 0, 3, Some("bad sig"), Some(T0 + 5), Some(T0 + 5)),
+        "the cursor only moves forward"
+    );
+    // Directory fields change; push state stays.
+    let mut moved = peer(id, "C renamed");
+    moved.base_url = "https://c.example".into();
+    moved.enc_public = Some("ab".repeat(32));
+    moved.region_codes = vec!["53.71".into()];
+    moved.added_at = T0 + 100;
+    store.peer_upsert(&moved).await.expect("upsert again");
+    let p = store.peer_get(id).await.expect("get").expect("peer");
+    assert_eq!(
+        p,
+        PeerRecord {
+            push_cursor: 5,
+            rejected_total: 3,
+            last_error: Some("bad sig".into()),
+            last_success_at: Some(T0 + 5),
+            last_attempt_at: Some(T0 + 5),
+            added_at: T0,
+            ..moved
+        }
+    );
+    // Unknown peers are ignored.
+    store
+        .peer_push_result("nobody", PushOutcome::Contact, T0)
+        .await
+        .expect("no-op");
+}
+
+async fn fed_keys(store: DynStore) {
+    let public = "aa".repeat(32);
+    let k = key_row("node-b", "k1", &public, 1);
+    store.key_upsert(&k).await.expect("insert");
+    store.key_upsert(&k).await.expect("idempotent");
+    let narrow = |retired: Option<i64>, revoked: Option<i64>| KeyRow {
+        retired_after_seq: retired,
+        revoked_from_seq: revoked,
+        ..k.clone()
+    };
+    store
+        .key_upsert(&narrow(Some(10), None))
+        .await
+        .expect("retire");
+    store
+        .key_upsert(&narrow(Some(20), None))
+        .await
+        .expect("later retirement");
+    store
+        .key_upsert(&narrow(None, None))
+        .await
+        .expect("no retirement");
+    let got = store.key_list().await.expect("keys");
+    assert_eq!(
+        got,
+        vec![narrow(Some(10), None)],
+        "retirement is never lifted or widened"
+    );
+    store
+        .key_upsert(&narrow(Some(5), Some(8)))
+        .await
+        .expect("narrower");
+    store
+        .key_upsert(&narrow(None, Some(9)))
+        .await
+        .expect("later revocation");
+    store
+        .key_upsert(&KeyRow {
+            enc_public: Some("ee".repeat(32)),
+            ..narrow(None, Some(7))
+        })
+        .await
+        .expect("earlier revocation, encryption key");
+    store
+        .key_upsert(&narrow(None, None))
+        .await
+        .expect("no encryption key");
+    assert_eq!(
+        store.key_list().await.expect("keys"),
+        vec![KeyRow {
+            enc_public: Some("ee".repeat(32)),
+            ..narrow(Some(5), Some(7))
+        }]
+    );
+    let err = store
+        .key_upsert(&key_row("node-b", "k1", &"bb".repeat(32), 1))
+        .await
+        .expect_err("another public key");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    assert_eq!(store.key_list().await.expect("keys")[0].public_key, public);
+
+    store
+        .key_upsert(&key_row("node-b", "k0", &"cc".repeat(32), 100))
+        .await
+        .expect("k0");
+    store
+        .key_upsert(&key_row("node-a", "k9", &"dd".repeat(32), 1))
+        .await
+        .expect("other origin");
+    assert_eq!(
+        store
+            .key_list()
+            .await
+            .expect("keys")
+            .iter()
+            .map(|k| (k.origin.as_str(), k.key_id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("node-a", "k9"), ("node-b", "k1"), ("node-b", "k0")],
+        "by origin, then validity"
+    );
+}
+
+async fn fed_consumes(store: DynStore) {
+    let me = TestSigner::new("node-a", 7);
+    let b = TestSigner::new("node-b", 9);
+    let r = report("r1", "Jalan rusak", "Lubang besar", T0);
+    store
+        .report_insert(
+            &r,
+            None,
+            &created(&r),
+            Some(&draft(&me, "report.created", &r.id, T0)),
+        )
+        .await
+        .expect("insert");
+    let note = remote(&b, 1, None, &r.id, 0, "contribution");
+    let note_id = note.id().to_string();
+    assert_eq!(
+        accept_one(&store, incoming(&note, Effect::Pending), T0 + 1).await,
+        AcceptOutcome::Pending
+    );
+    assert_eq!(store.events_pending(10).await.expect("pending").len(), 1);
+
+    let t1 = transition(
+        &r,
+        ReportStatus::Verified,
+        TimelineAction::Verified,
+        T0 + DAY,
+        "ok",
+    );
+    let mut d = draft(&me, "report.verified", &r.id, T0 + DAY);
+    d.consumes = Some(note_id.clone());
+    store
+        .report_transition(&t1, Some(&d))
+        .await
+        .expect("consume");
+    assert_eq!(
+        store
+            .event_get(&note_id)
+            .await
+            .expect("get")
+            .expect("held")
+            .state,
+        "applied"
+    );
+    assert!(store.events_pending(10).await.expect("pending").is_empty());
+
+    // Consuming it again fails and rolls back the whole change.
+    let t2 = transition(
+        &t1.report,
+        ReportStatus::InProgress,
+        TimelineAction::Acknowledged,
+        T0 + 2 * DAY,
+        "again",
+    );
+    let mut d2 = draft(&me, "report.acknowledged", &r.id, T0 + 2 * DAY);
+    d2.consumes = Some(note_id.clone());
+    let err = store
+        .report_transition(&t2, Some(&d2))
+        .await
+        .expect_err("consumed twice");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.report_get(&r.id).await.expect("get"),
+        Some(t1.report.clone())
+    );
+    assert_eq!(
+        store.report_timeline(&r.id).await.expect("timeline").len(),
+        2
+    );
+    assert_eq!(head_of(&store, "node-a").await.expect("head").head_seq, 2);
+    let err = store
+        .event_append(&d2)
+        .await
+        .expect_err("append consuming twice");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    let mut d3 = draft(&me, "report.acknowledged", &r.id, T0 + 2 * DAY);
+    d3.consumes = Some("0".repeat(64));
+    let err = store
+        .event_append(&d3)
+        .await
+        .expect_err("unknown contribution");
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    assert_eq!(head_of(&store, "node-a").await.expect("head").head_seq, 2);
+    assert_eq!(
+        store
+            .outbox_after("hub", 0, 10)
+            .await
+            .expect("outbox")
+            .len(),
+        3,
+        "2 own + 1 forwarded"
+    );
 }

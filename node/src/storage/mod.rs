@@ -11,17 +11,24 @@
 //! commits it only if nobody changed the report in between ([`StorageError::Conflict`] otherwise).
 
 pub mod postgres;
+mod postgres_fed;
 pub mod sqlite;
+mod sqlite_fed;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use lapor_federation::SignedEvent;
 use lapor_schemas::api::{Category, Count};
 
 use crate::domain::{
     AgencyRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord, TimelineRecord,
     Transition, UserRecord,
 };
+
+pub use fed::*;
+
+mod fed;
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -118,12 +125,15 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session.
     async fn session_delete(&self, token_hash: &str) -> Result<()>;
 
-    /// Stores a new report, its identity (if any) and its first timeline entry, durably, in one transaction.
+    /// Stores a new report, its identity (if any) and its first timeline entry, durably, in one transaction;
+    /// with `event`, also authors that event in the local log, records this node as the owner at epoch 0 and
+    /// queues the event for its destinations (the transactional outbox).
     async fn report_insert(
         &self,
         report: &Report,
         identity: Option<&ReporterIdentity>,
         entry: &TimelineRecord,
+        event: Option<&EventDraft>,
     ) -> Result<()>;
     /// One report by id.
     async fn report_get(&self, id: &str) -> Result<Option<Report>>;
@@ -134,14 +144,98 @@ pub trait Store: Send + Sync + 'static {
     /// The timeline of a report, oldest first.
     async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>>;
     /// Commits a transition if the stored version is `transition.report.version - 1`; appends the entry with
-    /// the next `seq` and erases the identity when asked. `Conflict` when the report changed meanwhile.
-    async fn report_transition(&self, transition: &Transition) -> Result<()>;
+    /// the next `seq` and erases the identity when asked. `Conflict` when the report changed meanwhile. With
+    /// `event`, authors it in the same transaction (see [`Store::report_insert`]); `Conflict` also when the
+    /// event consumes a contribution that is no longer pending.
+    async fn report_transition(
+        &self,
+        transition: &Transition,
+        event: Option<&EventDraft>,
+    ) -> Result<()>;
     /// A page of reports and the total count.
     async fn report_list(&self, filter: &ReportFilter) -> Result<(Vec<Report>, i64)>;
     /// Reports for which a worker command may be due at `now` (a superset is fine).
     async fn report_due(&self, now: Millis, limit: i64) -> Result<Vec<Report>>;
     /// Counts over the reports `filter` selects (paging fields ignored).
     async fn report_stats(&self, filter: &ReportFilter) -> Result<StatsRow>;
+
+    // --- federation -------------------------------------------------------------------------------------
+
+    /// Authors an event that changes no report row (a contribution, a key event) in the local log.
+    async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent>;
+    /// Who owns a report, at which epoch, and its latest event.
+    async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>>;
+    /// The answer already given to a push transaction.
+    async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>>;
+    /// Durably stores verified received events in the inbox and the answer to their push transaction, in one
+    /// transaction. `Conflict` when the transaction was already recorded (a concurrent retry).
+    async fn inbox_insert(
+        &self,
+        sender: &str,
+        txn: &str,
+        response: &str,
+        events: &[InboxEvent],
+        now: Millis,
+    ) -> Result<()>;
+    /// Up to `limit` inbox rows, by origin and sequence number.
+    async fn inbox_load(&self, limit: i64) -> Result<Vec<InboxRow>>;
+    /// Deletes inbox rows (events already held, or refused when applied).
+    async fn inbox_delete(&self, ids: &[i64]) -> Result<()>;
+    /// Accepts received events into the log and applies them, in one transaction, in the order given. Each is
+    /// classified against its origin's head inside the transaction; only the next event of an unfrozen origin
+    /// is stored and its effect run. Its inbox row (if any) is deleted unless the outcome is a gap.
+    async fn events_accept(&self, items: &[Incoming], now: Millis) -> Result<Vec<AcceptOutcome>>;
+    /// The head of every origin's log this node holds.
+    async fn origin_heads(&self) -> Result<Vec<OriginHead>>;
+    /// Wire bytes of an origin's events after `after_seq`, in order.
+    async fn events_after(&self, origin: &str, after_seq: i64, limit: i64) -> Result<Vec<Vec<u8>>>;
+    /// One event's stored row.
+    async fn event_get(&self, id: &str) -> Result<Option<StoredEvent>>;
+    /// Events of a report, by origin and sequence number.
+    async fn report_events(&self, report_id: &str) -> Result<Vec<StoredEvent>>;
+    /// Contributions waiting for this node's lifecycle, oldest first.
+    async fn events_pending(&self, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// Marks an event quarantined (applying it failed for good).
+    async fn event_quarantine(&self, id: &str, code: &str, reason: &str, now: Millis)
+        -> Result<()>;
+    /// Quarantined events, newest first.
+    async fn quarantine_list(&self, limit: i64) -> Result<Vec<QuarantineRow>>;
+    /// Recorded equivocations.
+    async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>>;
+    /// Events queued for `destination` after outbox position `after`, as (position, wire bytes).
+    async fn outbox_after(
+        &self,
+        destination: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>>;
+    /// Queues every event of `origin` not yet queued for `destination` (a peer enrolled after they were
+    /// authored). Returns how many were queued.
+    async fn outbox_backfill(&self, destination: &str, origin: &str, now: Millis) -> Result<i64>;
+    /// Number of outbox entries for `destination` after `after`, and the authoring time of the oldest.
+    async fn outbox_backlog(&self, destination: &str, after: i64) -> Result<(i64, Option<Millis>)>;
+    /// Adds or updates a peer's directory fields (name, URL, role, regions, encryption key); keeps its
+    /// push state.
+    async fn peer_upsert(&self, peer: &PeerRecord) -> Result<()>;
+    /// Every peer, by id.
+    async fn peer_list(&self) -> Result<Vec<PeerRecord>>;
+    /// One peer.
+    async fn peer_get(&self, node_id: &str) -> Result<Option<PeerRecord>>;
+    /// Records a push attempt: on success the new cursor, on failure the error.
+    async fn peer_push_result(
+        &self,
+        node_id: &str,
+        outcome: PushOutcome,
+        now: Millis,
+    ) -> Result<()>;
+    /// Adds a key or updates its validity (never deletes one).
+    async fn key_upsert(&self, key: &KeyRow) -> Result<()>;
+    /// Every key of every origin.
+    async fn key_list(&self) -> Result<Vec<KeyRow>>;
+    /// Stores a blob by its sha256 (idempotent).
+    async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()>;
+    /// One blob.
+    async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>>;
 }
 
 /// The store as the rest of the node holds it.

@@ -19,11 +19,17 @@ use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::{Query, QueryScalar};
 use sqlx::{Postgres, Row};
 
-use super::{search_tokens, Result, StatsRow, StorageError, Store};
+use super::postgres_fed::{self as fed, author_event};
+use super::{
+    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, InboxEvent, InboxRow, Incoming,
+    KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, Result, StatsRow,
+    StorageError, Store, StoredEvent,
+};
 use crate::domain::{
     AgencyRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, SessionRecord,
     TimelineRecord, Transition, UserRecord,
 };
+use lapor_federation::SignedEvent;
 
 /// Most connections one process keeps open.
 const MAX_CONNECTIONS: u32 = 16;
@@ -207,7 +213,10 @@ fn timeline_from_row(row: &PgRow) -> Result<TimelineRecord> {
 
 /// Appends `e` with the next `seq` of its report. Run inside the caller's transaction, after the report row
 /// was inserted or updated (which locks it, so concurrent appends to one report cannot pick the same `seq`).
-async fn append_timeline(conn: &mut sqlx::PgConnection, e: &TimelineRecord) -> Result<()> {
+pub(super) async fn append_timeline(
+    conn: &mut sqlx::PgConnection,
+    e: &TimelineRecord,
+) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO timeline ({TIMELINE_COLS}) \
          VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM timeline WHERE report_id = $1), $2, $3, $4, $5, $6, $7, \
@@ -225,6 +234,25 @@ async fn append_timeline(conn: &mut sqlx::PgConnection, e: &TimelineRecord) -> R
     .bind(e.note.as_deref())
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Inserts a report or overwrites every column of the stored one (a snapshot from its owner).
+pub(super) async fn upsert_report(conn: &mut sqlx::PgConnection, r: &Report) -> Result<()> {
+    let marks = (1..=REPORT_NCOLS)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sets = REPORT_COLS
+        .split(", ")
+        .skip(1)
+        .map(|col| format!("{col} = EXCLUDED.{col}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO reports ({REPORT_COLS}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {sets}"
+    );
+    bind_report(sqlx::query(&sql), r).execute(conn).await?;
     Ok(())
 }
 
@@ -691,6 +719,7 @@ impl Store for PgStore {
         report: &Report,
         identity: Option<&ReporterIdentity>,
         entry: &TimelineRecord,
+        event: Option<&EventDraft>,
     ) -> Result<()> {
         let marks = (1..=REPORT_NCOLS)
             .map(|i| format!("${i}"))
@@ -711,6 +740,9 @@ impl Store for PgStore {
                 .await?;
         }
         append_timeline(&mut tx, entry).await?;
+        if let Some(draft) = event {
+            author_event(&mut tx, draft).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -762,7 +794,7 @@ impl Store for PgStore {
         rows.iter().map(timeline_from_row).collect()
     }
 
-    async fn report_transition(&self, t: &Transition) -> Result<()> {
+    async fn report_transition(&self, t: &Transition, event: Option<&EventDraft>) -> Result<()> {
         let sets = REPORT_COLS
             .split(", ")
             .enumerate()
@@ -791,8 +823,16 @@ impl Store for PgStore {
                 .bind(&t.report.id)
                 .execute(&mut *tx)
                 .await?;
+            // The sealed copy goes too; the events that reference it by hash stay valid.
+            sqlx::query("DELETE FROM blobs WHERE report_id = $1")
+                .bind(&t.report.id)
+                .execute(&mut *tx)
+                .await?;
         }
         append_timeline(&mut tx, &t.entry).await?;
+        if let Some(draft) = event {
+            author_event(&mut tx, draft).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -876,6 +916,171 @@ impl Store for PgStore {
             overdue: row.try_get(1)?,
             escalated: row.try_get(2)?,
         })
+    }
+
+    // --- federation: each method one transaction (or one statement), the work in `postgres_fed.rs` --------
+
+    async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent> {
+        let mut tx = self.pool.begin().await?;
+        let signed = author_event(&mut tx, draft).await?;
+        tx.commit().await?;
+        Ok(signed)
+    }
+
+    async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::owner(&mut conn, report_id).await
+    }
+
+    async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::push_txn_get(&mut conn, sender, txn).await
+    }
+
+    async fn inbox_insert(
+        &self,
+        sender: &str,
+        txn: &str,
+        response: &str,
+        events: &[InboxEvent],
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        fed::inbox_insert(&mut tx, sender, txn, response, events, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn inbox_load(&self, limit: i64) -> Result<Vec<InboxRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::inbox_load(&mut conn, limit).await
+    }
+
+    async fn inbox_delete(&self, ids: &[i64]) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        fed::inbox_delete(&mut conn, ids).await
+    }
+
+    async fn events_accept(&self, items: &[Incoming], now: Millis) -> Result<Vec<AcceptOutcome>> {
+        let mut tx = self.pool.begin().await?;
+        let outcomes = fed::events_accept(&mut tx, items, now).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn origin_heads(&self) -> Result<Vec<OriginHead>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::origin_heads(&mut conn).await
+    }
+
+    async fn events_after(&self, origin: &str, after_seq: i64, limit: i64) -> Result<Vec<Vec<u8>>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::events_after(&mut conn, origin, after_seq, limit).await
+    }
+
+    async fn event_get(&self, id: &str) -> Result<Option<StoredEvent>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::event_get(&mut conn, id).await
+    }
+
+    async fn report_events(&self, report_id: &str) -> Result<Vec<StoredEvent>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::report_events(&mut conn, report_id).await
+    }
+
+    async fn events_pending(&self, limit: i64) -> Result<Vec<StoredEvent>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::events_pending(&mut conn, limit).await
+    }
+
+    async fn event_quarantine(
+        &self,
+        id: &str,
+        code: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        fed::event_quarantine(&mut tx, id, code, reason, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn quarantine_list(&self, limit: i64) -> Result<Vec<QuarantineRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::quarantine_list(&mut conn, limit).await
+    }
+
+    async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::equivocation_list(&mut conn).await
+    }
+
+    async fn outbox_after(
+        &self,
+        destination: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::outbox_after(&mut conn, destination, after, limit).await
+    }
+
+    async fn outbox_backfill(&self, destination: &str, origin: &str, now: Millis) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let n = fed::outbox_backfill(&mut tx, destination, origin, now).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn outbox_backlog(&self, destination: &str, after: i64) -> Result<(i64, Option<Millis>)> {
+        let mut conn = self.pool.acquire().await?;
+        fed::outbox_backlog(&mut conn, destination, after).await
+    }
+
+    async fn peer_upsert(&self, peer: &PeerRecord) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        fed::peer_upsert(&mut conn, peer).await
+    }
+
+    async fn peer_list(&self) -> Result<Vec<PeerRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::peer_list(&mut conn).await
+    }
+
+    async fn peer_get(&self, node_id: &str) -> Result<Option<PeerRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::peer_get(&mut conn, node_id).await
+    }
+
+    async fn peer_push_result(
+        &self,
+        node_id: &str,
+        outcome: PushOutcome,
+        now: Millis,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        fed::peer_push_result(&mut conn, node_id, &outcome, now).await
+    }
+
+    async fn key_upsert(&self, key: &KeyRow) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        fed::key_upsert(&mut conn, key).await
+    }
+
+    async fn key_list(&self) -> Result<Vec<KeyRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::key_list(&mut conn).await
+    }
+
+    async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        fed::blob_put(&mut conn, hash, content, now).await
+    }
+
+    async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::blob_get(&mut conn, hash).await
     }
 }
 

@@ -17,13 +17,25 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
-use super::{search_tokens, Result, StatsRow, StorageError, Store};
+use super::sqlite_fed::{self as fed, author_event};
+use super::{
+    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, InboxEvent, InboxRow, Incoming,
+    KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, Result, StatsRow,
+    StorageError, Store, StoredEvent,
+};
 use crate::domain::{
     AgencyRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, SessionRecord,
     TimelineRecord, Transition, UserRecord,
 };
+use lapor_federation::SignedEvent;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_federation.sql"),
+    ),
+];
 
 /// Most jobs committed in one transaction.
 const MAX_GROUP: usize = 512;
@@ -331,7 +343,7 @@ fn timeline_from_row(row: &Row<'_>) -> rusqlite::Result<TimelineRecord> {
     })
 }
 
-fn append_timeline(conn: &Connection, e: &TimelineRecord) -> Result<()> {
+pub(super) fn append_timeline(conn: &Connection, e: &TimelineRecord) -> Result<()> {
     conn.execute(
         "INSERT INTO timeline (report_id, seq, at, action, actor_role, actor_id, actor_name, agency_id, from_status, \
          to_status, note) \
@@ -349,6 +361,27 @@ fn append_timeline(conn: &Connection, e: &TimelineRecord) -> Result<()> {
             e.to_status.map(ReportStatus::as_str),
             e.note,
         ],
+    )?;
+    Ok(())
+}
+
+/// Inserts a report or overwrites every column of the stored one (a snapshot from its owner).
+pub(super) fn upsert_report(conn: &Connection, r: &Report) -> Result<()> {
+    let marks = (1..=37)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sets = REPORT_COLS
+        .split(", ")
+        .skip(1)
+        .map(|col| format!("{col} = excluded.{col}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    conn.execute(
+        &format!(
+            "INSERT INTO reports ({REPORT_COLS}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {sets}"
+        ),
+        rusqlite::params_from_iter(report_values(r)),
     )?;
     Ok(())
 }
@@ -794,8 +827,10 @@ impl Store for SqliteStore {
         report: &Report,
         identity: Option<&ReporterIdentity>,
         entry: &TimelineRecord,
+        event: Option<&EventDraft>,
     ) -> Result<()> {
         let (report, identity, entry) = (report.clone(), identity.cloned(), entry.clone());
+        let event = event.cloned();
         self.write(move |c| {
             let marks = (1..=37).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
             c.execute(
@@ -808,7 +843,11 @@ impl Store for SqliteStore {
                     params![report.id, id.name, id.phone, id.email],
                 )?;
             }
-            append_timeline(c, &entry)
+            append_timeline(c, &entry)?;
+            if let Some(draft) = &event {
+                author_event(c, draft)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -871,8 +910,9 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn report_transition(&self, t: &Transition) -> Result<()> {
+    async fn report_transition(&self, t: &Transition, event: Option<&EventDraft>) -> Result<()> {
         let t = t.clone();
+        let event = event.cloned();
         self.write(move |c| {
             let sets = REPORT_COLS
                 .split(", ")
@@ -897,8 +937,14 @@ impl Store for SqliteStore {
                     "DELETE FROM reporter_identities WHERE report_id = ?1",
                     [&t.report.id],
                 )?;
+                // The sealed copy goes too; the events that reference it by hash stay valid.
+                c.execute("DELETE FROM blobs WHERE report_id = ?1", [&t.report.id])?;
             }
-            append_timeline(c, &t.entry)
+            append_timeline(c, &t.entry)?;
+            if let Some(draft) = &event {
+                author_event(c, draft)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -947,6 +993,207 @@ impl Store for SqliteStore {
             ))?;
             let rows = stmt.query_map(params![now, limit], report_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent> {
+        let draft = draft.clone();
+        self.write(move |c| author_event(c, &draft)).await
+    }
+
+    async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>> {
+        let id = report_id.to_owned();
+        self.read(move |c| fed::owner(c, &id)).await
+    }
+
+    async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>> {
+        let (sender, txn) = (sender.to_owned(), txn.to_owned());
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT response FROM push_txns WHERE sender = ?1 AND txn = ?2",
+                params![sender, txn],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn inbox_insert(
+        &self,
+        sender: &str,
+        txn: &str,
+        response: &str,
+        events: &[InboxEvent],
+        now: Millis,
+    ) -> Result<()> {
+        let (sender, txn, response, events) = (
+            sender.to_owned(),
+            txn.to_owned(),
+            response.to_owned(),
+            events.to_vec(),
+        );
+        self.write(move |c| fed::inbox_insert(c, &sender, &txn, &response, &events, now))
+            .await
+    }
+
+    async fn inbox_load(&self, limit: i64) -> Result<Vec<InboxRow>> {
+        self.read(move |c| fed::inbox_load(c, limit)).await
+    }
+
+    async fn inbox_delete(&self, ids: &[i64]) -> Result<()> {
+        let ids = ids.to_vec();
+        self.write(move |c| {
+            let mut stmt = c.prepare_cached("DELETE FROM inbox WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn events_accept(&self, items: &[Incoming], now: Millis) -> Result<Vec<AcceptOutcome>> {
+        let items = items.to_vec();
+        self.write(move |c| {
+            items
+                .iter()
+                .map(|item| fed::accept_one(c, item, now))
+                .collect()
+        })
+        .await
+    }
+
+    async fn origin_heads(&self) -> Result<Vec<OriginHead>> {
+        self.read(fed::origin_heads).await
+    }
+
+    async fn events_after(&self, origin: &str, after_seq: i64, limit: i64) -> Result<Vec<Vec<u8>>> {
+        let origin = origin.to_owned();
+        self.read(move |c| fed::events_after(c, &origin, after_seq, limit))
+            .await
+    }
+
+    async fn event_get(&self, id: &str) -> Result<Option<StoredEvent>> {
+        let id = id.to_owned();
+        self.read(move |c| fed::event_get(c, &id)).await
+    }
+
+    async fn report_events(&self, report_id: &str) -> Result<Vec<StoredEvent>> {
+        let id = report_id.to_owned();
+        self.read(move |c| fed::report_events(c, &id)).await
+    }
+
+    async fn events_pending(&self, limit: i64) -> Result<Vec<StoredEvent>> {
+        self.read(move |c| fed::events_pending(c, limit)).await
+    }
+
+    async fn event_quarantine(
+        &self,
+        id: &str,
+        code: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let (id, code, reason) = (id.to_owned(), code.to_owned(), reason.to_owned());
+        self.write(move |c| fed::event_quarantine(c, &id, &code, &reason, now))
+            .await
+    }
+
+    async fn quarantine_list(&self, limit: i64) -> Result<Vec<QuarantineRow>> {
+        self.read(move |c| fed::quarantine_list(c, limit)).await
+    }
+
+    async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>> {
+        self.read(fed::equivocation_list).await
+    }
+
+    async fn outbox_after(
+        &self,
+        destination: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>> {
+        let d = destination.to_owned();
+        self.read(move |c| fed::outbox_after(c, &d, after, limit))
+            .await
+    }
+
+    async fn outbox_backfill(&self, destination: &str, origin: &str, now: Millis) -> Result<i64> {
+        let (d, o) = (destination.to_owned(), origin.to_owned());
+        self.write(move |c| {
+            let n = c.execute(
+                "INSERT INTO outbox (destination, event_id, created_at) \
+                 SELECT ?1, id, ?3 FROM events WHERE origin = ?2 \
+                 AND id NOT IN (SELECT event_id FROM outbox WHERE destination = ?1) ORDER BY origin_seq",
+                params![d, o, now],
+            )?;
+            Ok(n as i64)
+        })
+        .await
+    }
+
+    async fn outbox_backlog(&self, destination: &str, after: i64) -> Result<(i64, Option<Millis>)> {
+        let d = destination.to_owned();
+        self.read(move |c| fed::outbox_backlog(c, &d, after)).await
+    }
+
+    async fn peer_upsert(&self, peer: &PeerRecord) -> Result<()> {
+        let p = peer.clone();
+        self.write(move |c| fed::peer_upsert(c, &p)).await
+    }
+
+    async fn peer_list(&self) -> Result<Vec<PeerRecord>> {
+        self.read(fed::peer_list).await
+    }
+
+    async fn peer_get(&self, node_id: &str) -> Result<Option<PeerRecord>> {
+        let id = node_id.to_owned();
+        self.read(move |c| fed::peer_get(c, &id)).await
+    }
+
+    async fn peer_push_result(
+        &self,
+        node_id: &str,
+        outcome: PushOutcome,
+        now: Millis,
+    ) -> Result<()> {
+        let id = node_id.to_owned();
+        self.write(move |c| fed::peer_push_result(c, &id, &outcome, now))
+            .await
+    }
+
+    async fn key_upsert(&self, key: &KeyRow) -> Result<()> {
+        let k = key.clone();
+        self.write(move |c| fed::key_upsert(c, &k)).await
+    }
+
+    async fn key_list(&self) -> Result<Vec<KeyRow>> {
+        self.read(fed::key_list).await
+    }
+
+    async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()> {
+        let (hash, content) = (hash.to_owned(), content.to_vec());
+        self.write(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO blobs (hash, content, created_at) VALUES (?1, ?2, ?3)",
+                params![hash, content, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        let hash = hash.to_owned();
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT content FROM blobs WHERE hash = ?1", [hash], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
         })
         .await
     }

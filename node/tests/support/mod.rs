@@ -32,7 +32,8 @@ pub enum Backend {
 /// A fresh database; dropping it removes it.
 pub struct TestDb {
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    /// A directory for everything that is not the database (keys, attachments).
+    pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
@@ -64,11 +65,7 @@ pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
             let url = format!("sqlite://{}", dir.path().join("lapor.db").display());
-            Some(TestDb {
-                url,
-                _dir: Some(dir),
-                pg: None,
-            })
+            Some(TestDb { url, dir, pg: None })
         }
         Backend::Postgres => {
             let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
@@ -88,7 +85,7 @@ pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
             url.set_path(&format!("/{name}"));
             Some(TestDb {
                 url: url.to_string(),
-                _dir: None,
+                dir: tempfile::tempdir().expect("tempdir"),
                 pg: Some((admin_url, name)),
             })
         }
@@ -116,6 +113,7 @@ pub async fn test_app(backend: Backend) -> Option<TestApp> {
     let mut config = Config::default();
     config.node.id = "kupangkota".into();
     config.node.code = "KPG".into();
+    config.node.data_dir = db.dir.path().to_owned();
     let app = App::new(config, store.clone(), clock.clone()).expect("app");
     let bootstrap = app
         .init()

@@ -1,0 +1,357 @@
+//! Records of the federation side of storage: the event log, inbox, outbox, peers and keys.
+//!
+//! Storage never decides what an event means: the federation module verifies events and computes their
+//! [`Effect`]; storage classifies each against its origin's head *inside* the transaction that applies it,
+//! so that a crash or a concurrent duplicate can never apply one event twice or skip one.
+
+use std::sync::Arc;
+
+use lapor_federation::{EnvelopeError, Event, EventId, SignedEvent, Value};
+
+use crate::domain::{Millis, Report, TimelineRecord};
+
+/// Signs the events this node authors; the federation module implements it with the node's current key.
+pub trait EventSigner: Send + Sync + 'static {
+    /// This node's id, the `origin` of what it signs.
+    fn node_id(&self) -> &str;
+    /// Fills in `key_id` and signs.
+    fn sign(&self, event: Event) -> std::result::Result<SignedEvent, EnvelopeError>;
+}
+
+/// An event to author in the transaction of a change. Storage fills in `origin_seq`, `origin_prev`,
+/// `report_epoch` and `report_prev` from what it holds, then signs.
+#[derive(Clone)]
+pub struct EventDraft {
+    /// Signs it.
+    pub signer: Arc<dyn EventSigner>,
+    /// Event type, e.g. `report.verified`.
+    pub kind: String,
+    /// The report it is about (`<origin>:node` for key events).
+    pub report_id: String,
+    /// Type-specific content.
+    pub payload: Value,
+    /// Out-of-band blobs: sha256 and content, stored beside the event.
+    pub blobs: Vec<(String, Vec<u8>)>,
+    /// Author's clock.
+    pub authored_at: Millis,
+    /// Nodes to send it to.
+    pub destinations: Vec<String>,
+    /// The contribution event this change applies: its state goes from `pending` to `applied` in the same
+    /// transaction, and the change fails with `Conflict` if it is not pending any more.
+    pub consumes: Option<String>,
+}
+
+impl std::fmt::Debug for EventDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventDraft")
+            .field("kind", &self.kind)
+            .field("report_id", &self.report_id)
+            .field("destinations", &self.destinations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds and signs the event of a draft at the given log position.
+pub fn sign_draft(
+    draft: &EventDraft,
+    seq: i64,
+    prev: Option<&str>,
+    epoch: i64,
+    report_prev: Option<&str>,
+) -> super::Result<SignedEvent> {
+    let parse = |s: &str| {
+        s.parse::<EventId>()
+            .map_err(|_| super::StorageError::Invalid(format!("stored event id `{s}` is not hex")))
+    };
+    let event = Event {
+        v: lapor_federation::envelope::FORMAT_VERSION,
+        kind: draft.kind.clone(),
+        origin: draft.signer.node_id().to_owned(),
+        origin_seq: seq as u64,
+        origin_prev: prev.map(parse).transpose()?,
+        report_id: draft.report_id.clone(),
+        report_epoch: epoch as u64,
+        report_prev: report_prev.map(parse).transpose()?.into_iter().collect(),
+        authored_at_ms: draft.authored_at,
+        key_id: String::new(),
+        payload: draft.payload.clone(),
+        blobs: draft
+            .blobs
+            .iter()
+            .map(|(h, _)| {
+                h.parse().map_err(|_| {
+                    super::StorageError::Invalid(format!("blob hash `{h}` is not hex"))
+                })
+            })
+            .collect::<super::Result<_>>()?,
+    };
+    draft
+        .signer
+        .sign(event)
+        .map_err(|e| super::StorageError::Invalid(format!("signing event: {e}")))
+}
+
+/// Ownership of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRow {
+    /// Report id.
+    pub report_id: String,
+    /// Owning node.
+    pub owner: String,
+    /// Ownership generation.
+    pub epoch: i64,
+    /// Latest event of the report this node holds.
+    pub last_event_id: Option<String>,
+}
+
+/// A verified event to put in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEvent {
+    /// Event id (hex).
+    pub event_id: String,
+    /// Origin.
+    pub origin: String,
+    /// Sequence number.
+    pub origin_seq: i64,
+    /// Exact wire bytes.
+    pub wire: Vec<u8>,
+}
+
+/// An inbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRow {
+    /// Position.
+    pub id: i64,
+    /// Event id (hex).
+    pub event_id: String,
+    /// Origin.
+    pub origin: String,
+    /// Sequence number.
+    pub origin_seq: i64,
+    /// Peer that sent it.
+    pub sender: String,
+    /// Exact wire bytes.
+    pub wire: Vec<u8>,
+}
+
+/// A key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Node.
+    pub origin: String,
+    /// Key id.
+    pub key_id: String,
+    /// ed25519 public key, hex.
+    pub public_key: String,
+    /// x25519 public key for sealing, hex.
+    pub enc_public: Option<String>,
+    /// First sequence number it signs.
+    pub valid_from_seq: i64,
+    /// Last sequence number it signs after a rotation.
+    pub retired_after_seq: Option<i64>,
+    /// Events from this sequence number on are refused.
+    pub revoked_from_seq: Option<i64>,
+}
+
+/// What accepting an event does besides storing it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Stored for the record and for forwarding; nothing to apply here.
+    Store,
+    /// A contribution for this node's lifecycle: stored as `pending`.
+    Pending,
+    /// The owner's new state of a report and the timeline entry of the change.
+    Snapshot {
+        /// The report as its owner has it after the event (local `agency_path` already resolved).
+        report: Box<Report>,
+        /// The timeline entry.
+        entry: TimelineRecord,
+    },
+    /// Keys to add or update.
+    Keys(Vec<KeyRow>),
+    /// The event is valid in the log but cannot be applied: stored as `quarantined` with this reason.
+    Quarantine {
+        /// Stable code.
+        code: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A received, verified event to accept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    /// Inbox row to delete once handled.
+    pub inbox_id: Option<i64>,
+    /// Event id (hex).
+    pub id: String,
+    /// Origin.
+    pub origin: String,
+    /// Sequence number.
+    pub origin_seq: i64,
+    /// Previous event id of the origin (hex).
+    pub origin_prev: Option<String>,
+    /// Event type.
+    pub kind: String,
+    /// Report id.
+    pub report_id: String,
+    /// Report epoch.
+    pub report_epoch: i64,
+    /// Author's clock.
+    pub authored_at: Millis,
+    /// Exact wire bytes.
+    pub wire: Vec<u8>,
+    /// What to do.
+    pub effect: Effect,
+    /// Nodes to forward it to.
+    pub destinations: Vec<String>,
+}
+
+/// How an incoming event was handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    /// Stored and its effect run.
+    Applied,
+    /// Stored without effect (not for this node, or a stale epoch, or another node's report).
+    Stored,
+    /// Stored as a pending contribution.
+    Pending,
+    /// Stored, but applying failed: quarantined.
+    Quarantined,
+    /// Already held.
+    Duplicate,
+    /// Earlier events of the origin are missing; left in the inbox.
+    Gap {
+        /// The origin's head here.
+        head_seq: i64,
+    },
+    /// Another event with this origin and sequence number is held: recorded, origin frozen.
+    Equivocation {
+        /// The event held first.
+        first_id: String,
+    },
+    /// The origin is frozen; nothing of it is accepted.
+    Frozen,
+    /// The chain is broken (`origin_prev` is not the held event before it): refused.
+    BrokenChain,
+}
+
+/// An origin's log head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginHead {
+    /// Origin.
+    pub origin: String,
+    /// Highest gapless sequence number held.
+    pub head_seq: i64,
+    /// Its event id.
+    pub head_id: Option<String>,
+    /// Frozen for equivocation.
+    pub frozen: bool,
+    /// Why.
+    pub frozen_reason: Option<String>,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Id (hex).
+    pub id: String,
+    /// Origin.
+    pub origin: String,
+    /// Sequence number.
+    pub origin_seq: i64,
+    /// Type.
+    pub kind: String,
+    /// Report id.
+    pub report_id: String,
+    /// Epoch.
+    pub report_epoch: i64,
+    /// Exact wire bytes.
+    pub wire: Vec<u8>,
+    /// `applied`, `stored`, `pending` or `quarantined`.
+    pub state: String,
+}
+
+/// A quarantined event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRow {
+    /// Event id.
+    pub event_id: String,
+    /// Origin.
+    pub origin: String,
+    /// Sequence number.
+    pub origin_seq: i64,
+    /// Stable code.
+    pub code: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: Millis,
+}
+
+/// A recorded equivocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EquivocationRow {
+    /// Origin.
+    pub origin: String,
+    /// Sequence number.
+    pub origin_seq: i64,
+    /// The event held first.
+    pub first_id: String,
+    /// The conflicting one.
+    pub second_id: String,
+    /// When.
+    pub detected_at: Millis,
+}
+
+/// A peer node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// Node id.
+    pub node_id: String,
+    /// Name.
+    pub name: String,
+    /// Base URL (`https://lapor.kupangkota.go.id`).
+    pub base_url: String,
+    /// `hub` or `regional`.
+    pub role: String,
+    /// Region codes it serves.
+    pub region_codes: Vec<String>,
+    /// x25519 public key (hex) for sealing.
+    pub enc_public: Option<String>,
+    /// Outbox position acknowledged by this peer.
+    pub push_cursor: i64,
+    /// Last successful push.
+    pub last_success_at: Option<Millis>,
+    /// Last attempt.
+    pub last_attempt_at: Option<Millis>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Consecutive failures.
+    pub failures: i64,
+    /// Events this peer refused, in all.
+    pub rejected_total: i64,
+    /// Added at.
+    pub added_at: Millis,
+}
+
+/// The result of one push attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The peer answered; the cursor moves to `cursor`, `rejected` events were refused.
+    Sent {
+        /// New cursor.
+        cursor: i64,
+        /// Events refused in this batch.
+        rejected: i64,
+        /// The last refusal reason, if any.
+        error: Option<String>,
+    },
+    /// The peer could not be reached or failed.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// The peer contacted us: reset the backoff.
+    Contact,
+}
