@@ -43,6 +43,42 @@ pub enum Command {
         #[arg(long, env = "LAPOR_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// This node's keys.
+    Keys {
+        /// Data directory (overrides node.data_dir).
+        #[arg(long, env = "LAPOR_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_fed::KeysAction,
+    },
+    /// Peer nodes.
+    Peers {
+        /// Data directory (overrides node.data_dir).
+        #[arg(long, env = "LAPOR_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_fed::PeersAction,
+    },
+    /// Sync state.
+    Federation {
+        /// Data directory (overrides node.data_dir).
+        #[arg(long, env = "LAPOR_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_fed::FederationAction,
+    },
+    /// Measure federation ingest (verify + store + apply) against the raw ed25519 verify rate.
+    Bench {
+        /// Events per run.
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        /// Database: `sqlite` (a temporary file) or a `postgres://` URL to create a scratch database next to.
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+    },
     /// Print the example configuration, or check one.
     Config {
         /// `example` or `check`.
@@ -121,6 +157,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::Keys { data_dir, action } => {
+            if let Some(d) = data_dir {
+                config.node.data_dir = d;
+            }
+            runtime()?.block_on(crate::cli_fed::keys(config, action))
+        }
+        Command::Peers { data_dir, action } => {
+            if let Some(d) = data_dir {
+                config.node.data_dir = d;
+            }
+            runtime()?.block_on(crate::cli_fed::peers(config, action))
+        }
+        Command::Federation { data_dir, action } => {
+            if let Some(d) = data_dir {
+                config.node.data_dir = d;
+            }
+            runtime()?.block_on(crate::cli_fed::federation(config, action))
+        }
+        Command::Bench { events, database } => {
+            runtime()?.block_on(crate::bench::run(events, &database))
+        }
         Command::Serve { listen, data_dir } => {
             if let Some(l) = listen {
                 config.http.listen = l;
@@ -172,6 +229,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     workers::start_deadline_worker(app.clone(), stop_rx);
+    workers::start_federation(&app);
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -42,6 +42,8 @@ pub struct Config {
     pub calendar: CalendarConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Node-to-node sync.
+    pub federation: FederationConfig,
 }
 
 /// `[node]`
@@ -137,6 +139,34 @@ impl Default for LogConfig {
     }
 }
 
+/// `[federation]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// This node's own base URL as peers reach it (published in the hub's directory).
+    pub public_url: String,
+    /// Longest wait between push retries to an unreachable peer, in seconds (the backoff doubles up to it).
+    pub max_backoff_secs: u64,
+    /// Timeout of one request to a peer, in seconds.
+    pub request_timeout_secs: u64,
+    /// How often a regional node refreshes the hub's directory, in seconds.
+    pub directory_refresh_secs: u64,
+    /// How often the push workers and the catch-up run without being woken, in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            public_url: String::new(),
+            max_backoff_secs: 300,
+            request_timeout_secs: 30,
+            directory_refresh_secs: 300,
+            poll_ms: 5000,
+        }
+    }
+}
+
 /// Documentation of every key, printed into the example config. A test checks that every key has one.
 pub const DOCS: &[(&str, &str)] = &[
     ("node", "Who this node is."),
@@ -159,6 +189,12 @@ pub const DOCS: &[(&str, &str)] = &[
     ("log", "Logging."),
     ("log.format", "\"text\" for people, \"json\" for log collectors."),
     ("log.level", "Filter in tracing syntax, e.g. \"info\" or \"lapor_node=debug,info\"."),
+    ("federation", "Node-to-node sync (see docs/PROTOCOL.md)."),
+    ("federation.public_url", "This node's base URL as peers reach it, e.g. \"https://lapor.kupangkota.go.id\"."),
+    ("federation.max_backoff_secs", "Longest wait between push retries to an unreachable peer, in seconds; the backoff doubles up to it and never gives up."),
+    ("federation.request_timeout_secs", "Timeout of one request to a peer, in seconds."),
+    ("federation.directory_refresh_secs", "How often a regional node refreshes the hub's node directory, in seconds."),
+    ("federation.poll_ms", "How often push workers and catch-up run without being woken, in milliseconds."),
 ];
 
 impl Config {
@@ -220,6 +256,25 @@ impl Config {
         }
         if !(1..=24 * 30).contains(&self.http.session_hours) {
             bail!("http.session_hours must be between 1 and 720");
+        }
+        if !(1..=3600).contains(&self.federation.max_backoff_secs) {
+            bail!("federation.max_backoff_secs must be between 1 and 3600");
+        }
+        if !(1..=600).contains(&self.federation.request_timeout_secs) {
+            bail!("federation.request_timeout_secs must be between 1 and 600");
+        }
+        if !(1..=86_400).contains(&self.federation.directory_refresh_secs) {
+            bail!("federation.directory_refresh_secs must be between 1 and 86400");
+        }
+        if !(50..=600_000).contains(&self.federation.poll_ms) {
+            bail!("federation.poll_ms must be between 50 and 600000");
+        }
+        if !self.federation.public_url.is_empty() {
+            let u = url::Url::parse(&self.federation.public_url)
+                .map_err(|e| anyhow::anyhow!("federation.public_url: {e}"))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                bail!("federation.public_url must be an http or https URL");
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!(

@@ -1,8 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bench;
 pub mod cli;
+pub mod cli_fed;
 pub mod config;
 pub mod domain;
+pub mod federation;
 pub mod http;
 pub mod service;
 pub mod storage;

@@ -17,7 +17,9 @@ use crate::domain::{
     ReportFilter, ReportOrder, ReporterIdentity, SessionRecord, TimelineRecord, UserRecord,
     UserRef, WorkCalendar,
 };
-use crate::storage::{DynStore, StorageError};
+use crate::federation::payload::{self, ContributionPayload, IdentityRef, ReportPayload};
+use crate::federation::Federation;
+use crate::storage::{DynStore, EventDraft, StorageError};
 
 /// Meta key under which the sha256 of the one-time bootstrap secret waits for the first admin.
 pub const BOOTSTRAP_KEY: &str = "bootstrap_secret_sha256";
@@ -52,6 +54,9 @@ pub enum AppError {
     /// Something with this key exists already.
     #[error("{0}")]
     Conflict(String),
+    /// The report is owned by another node, which alone may change it.
+    #[error("report is owned by node {0}")]
+    NotOwner(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(StorageError),
@@ -143,6 +148,8 @@ pub struct AppInner {
     pub calendar: WorkCalendar,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Keys, peers and sync state.
+    pub fed: Arc<Federation>,
 }
 
 impl std::ops::Deref for App {
@@ -337,19 +344,20 @@ impl App {
             .collect();
         holidays.extend(config.calendar.extra_holidays.iter().copied());
         let calendar = WorkCalendar::new(config.node.timezone, holidays);
+        let fed = Arc::new(Federation::open(&config)?);
         Ok(Self(Arc::new(AppInner {
             config,
             store,
             calendar,
             clock,
+            fed,
         })))
     }
 
     /// Migrates, seeds the default categories, and when no account exists yet returns a fresh one-time
     /// bootstrap secret (only its hash is stored) for the operator to create the first admin with.
     pub async fn init(&self) -> AppResult<Option<String>> {
-        self.store.migrate().await?;
-        self.store.category_seed(&default_categories()).await?;
+        self.init_storage().await?;
         if self.store.user_count().await? > 0 {
             return Ok(None);
         }
@@ -358,6 +366,18 @@ impl App {
             .meta_put(BOOTSTRAP_KEY, &tracking::sha256_hex(&secret))
             .await?;
         Ok(Some(secret))
+    }
+
+    /// Migrates, registers this node's key and seeds the default categories (what every command needs;
+    /// [`App::init`] also prepares the bootstrap).
+    pub async fn init_storage(&self) -> AppResult<()> {
+        self.store.migrate().await?;
+        self.fed
+            .init(&self.store)
+            .await
+            .map_err(AppError::Internal)?;
+        self.store.category_seed(&default_categories()).await?;
+        Ok(())
     }
 
     /// Now.
@@ -1073,8 +1093,10 @@ impl App {
                 .is_assisted()
                 .then(|| format!("Dicatat oleh petugas dari kanal {}", channel.as_str())),
         };
+        let identity = identity.filter(|i| !i.is_empty());
+        let draft = self.report_draft(&report, &entry, identity.as_ref(), None)?;
         self.store
-            .report_insert(&report, identity.as_ref().filter(|i| !i.is_empty()), &entry)
+            .report_insert(&report, identity.as_ref(), &entry, Some(&draft))
             .await?;
         tracing::info!(report.id = %report.id, report.channel = channel.as_str(), "report filed");
         Ok(wire::CreatedReport {
@@ -1274,7 +1296,20 @@ impl App {
             };
             let transition =
                 lifecycle::apply(&report, cmd.clone(), &actor, self.now(), &self.calendar)?;
-            match self.store.report_transition(&transition).await {
+            let owner = self.owner_of(&report.id).await?;
+            if owner != self.fed.node_id {
+                if matches!(actor, Actor::Reporter { .. }) {
+                    self.forward_contribution(&report, &owner, &cmd).await?;
+                    return Ok((report, access));
+                }
+                return Err(AppError::NotOwner(owner));
+            }
+            let draft = self.report_draft(&transition.report, &transition.entry, None, None)?;
+            match self
+                .store
+                .report_transition(&transition, Some(&draft))
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(report.id = %report.id, action = cmd.name(), "report changed");
                     return Ok((transition.report, access));
@@ -1391,6 +1426,142 @@ impl App {
         })
     }
 
+    /// The node that owns a report (its origin unless it was transferred).
+    pub async fn owner_of(&self, report_id: &str) -> AppResult<String> {
+        Ok(match self.store.report_owner(report_id).await? {
+            Some(o) => o.owner,
+            None => report_id
+                .split_once(':')
+                .map_or_else(|| self.fed.node_id.clone(), |(n, _)| n.to_owned()),
+        })
+    }
+
+    /// The signed event that goes with a change of a report this node owns.
+    pub fn report_draft(
+        &self,
+        report: &Report,
+        entry: &TimelineRecord,
+        identity: Option<&ReporterIdentity>,
+        consumes: Option<String>,
+    ) -> AppResult<EventDraft> {
+        let mut blobs = Vec::new();
+        let identity = match identity {
+            Some(id) if !report.anonymous => {
+                let plain =
+                    serde_json::json!({"name": id.name, "phone": id.phone, "email": id.email});
+                let sealed = lapor_federation::seal::seal(
+                    &self.fed.keys.enc.public(),
+                    plain.to_string().as_bytes(),
+                    report.id.as_bytes(),
+                )
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing the identity: {e}")))?;
+                let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sealed));
+                blobs.push((hash.clone(), sealed));
+                Some(IdentityRef {
+                    blob: hash,
+                    sealed_to: self.fed.keys.key_id.clone(),
+                })
+            }
+            _ => None,
+        };
+        let body = ReportPayload {
+            entry: payload::entry_payload(entry),
+            state: payload::state_payload(report),
+            identity,
+        };
+        Ok(EventDraft {
+            signer: self.fed.signer.clone(),
+            kind: payload::event_kind(entry.action),
+            report_id: report.id.clone(),
+            payload: payload::encode(&body).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+            blobs,
+            authored_at: entry.at,
+            destinations: self.fed.destinations(),
+            consumes,
+        })
+    }
+
+    /// Sends what a reporter did here on another node's report to its owner, as a contribution event.
+    async fn forward_contribution(
+        &self,
+        report: &Report,
+        owner: &str,
+        cmd: &Command,
+    ) -> AppResult<()> {
+        let (kind, note, score, comment) = match cmd {
+            Command::Reply { note } => ("contribution.reply", Some(note.clone()), None, None),
+            Command::Accept { note } => ("contribution.accept", note.clone(), None, None),
+            Command::Rate { score, comment } => {
+                ("contribution.rate", None, Some(*score), comment.clone())
+            }
+            _ => return Err(AppError::NotOwner(owner.to_owned())),
+        };
+        let body = ContributionPayload {
+            owner: owner.to_owned(),
+            tracking_code: report.tracking_code.clone(),
+            note,
+            score,
+            comment,
+            at_ms: self.now(),
+        };
+        let draft = EventDraft {
+            signer: self.fed.signer.clone(),
+            kind: kind.into(),
+            report_id: report.id.clone(),
+            payload: payload::encode(&body).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+            blobs: Vec::new(),
+            authored_at: self.now(),
+            destinations: self.fed.destinations(),
+            consumes: None,
+        };
+        self.store.event_append(&draft).await?;
+        self.fed.push_wake.notify_waiters();
+        tracing::info!(report.id = %report.id, %owner, kind, "contribution forwarded to the owner");
+        Ok(())
+    }
+
+    /// Runs a command on a report this node owns, for an event from elsewhere (a contribution), consuming
+    /// that event in the same transaction.
+    pub async fn apply_as_owner(
+        &self,
+        report_id: &str,
+        cmd: Command,
+        actor: &Actor,
+        consumes: Option<String>,
+        via: &str,
+    ) -> AppResult<()> {
+        for _ in 0..5 {
+            let report = self
+                .store
+                .report_get(report_id)
+                .await?
+                .ok_or(AppError::NotFound("report"))?;
+            if self.owner_of(report_id).await? != self.fed.node_id {
+                return Err(AppError::NotOwner(self.owner_of(report_id).await?));
+            }
+            let mut t = lifecycle::apply(&report, cmd.clone(), actor, self.now(), &self.calendar)?;
+            t.entry.note = Some(match t.entry.note.take() {
+                Some(n) => format!("{n} (via {via})"),
+                None => format!("via {via}"),
+            });
+            let draft = self.report_draft(&t.report, &t.entry, None, consumes.clone())?;
+            match self.store.report_transition(&t, Some(&draft)).await {
+                Ok(()) => {
+                    self.fed.push_wake.notify_waiters();
+                    return Ok(());
+                }
+                Err(StorageError::Conflict(m)) if m.contains("not pending") => {
+                    return Ok(());
+                }
+                Err(StorageError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(
+            "the report is changing too often".into(),
+        ))
+    }
+
     /// One pass of the deadline worker at the current time: marks overdue reports, escalates, auto-completes.
     /// Returns how many changes it made.
     pub async fn run_deadlines(&self) -> AppResult<usize> {
@@ -1400,6 +1571,10 @@ impl App {
             let due = self.store.report_due(now, 500).await?;
             let mut progressed = 0;
             for report in &due {
+                if self.owner_of(&report.id).await? != self.fed.node_id {
+                    // Another node's report: its owner runs its deadlines.
+                    continue;
+                }
                 let mut current = report.clone();
                 for cmd in lifecycle::due_commands(&current, now) {
                     let t = match lifecycle::apply(
@@ -1415,7 +1590,8 @@ impl App {
                             continue;
                         }
                     };
-                    match self.store.report_transition(&t).await {
+                    let draft = self.report_draft(&t.report, &t.entry, None, None)?;
+                    match self.store.report_transition(&t, Some(&draft)).await {
                         Ok(()) => {
                             changed += 1;
                             progressed += 1;

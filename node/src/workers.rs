@@ -30,3 +30,22 @@ pub fn start_deadline_worker(app: App, mut shutdown: tokio::sync::watch::Receive
         }
     });
 }
+
+/// Starts the federation tasks: the applier, the contribution worker and the supervisor (which starts one
+/// push worker per peer and, on a regional node, refreshes the directory and catches up from the hub).
+/// They run until the process ends; everything they do is durable step by step, so a kill at any point
+/// resumes cleanly.
+pub fn start_federation(app: &App) {
+    spawn_named(
+        "fed-applier",
+        crate::federation::apply::run_applier(app.clone()),
+    );
+    spawn_named(
+        "fed-contributions",
+        crate::federation::apply::run_contributions(app.clone()),
+    );
+    spawn_named(
+        "fed-supervisor",
+        crate::federation::push::run_supervisor(app.clone()),
+    );
+}

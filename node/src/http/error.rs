@@ -271,6 +271,16 @@ impl From<AppError> for ApiError {
             AppError::Conflict(msg) => {
                 Self::new(StatusCode::CONFLICT, "conflict", "Data bertabrakan dengan yang sudah ada", "Conflict").detail(msg)
             }
+            AppError::NotOwner(owner) => Self::new(
+                StatusCode::CONFLICT,
+                "not_owner",
+                "Laporan ini dikelola node lain; tindak lanjuti di sana",
+                "This report is owned by another node; act on it there",
+            )
+            .detail2(
+                format!("Pemilik laporan: node {owner}"),
+                format!("The report's owner is node {owner}"),
+            ),
             AppError::Storage(StorageError::NotFound) => {
                 Self::new(StatusCode::NOT_FOUND, "not_found", "Tidak ditemukan", "Not found")
             }

@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 
 use self::error::{ApiError, Lang, LANG};
 use self::handlers::{agencies, auth, categories, health, reports, users};
+use crate::federation as fed;
 use crate::service::App;
 
 /// The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the schema types.
@@ -133,11 +134,23 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
+    let federation = Router::new()
+        .route("/push", post(fed::receive::push))
+        .route("/log/{origin}", get(fed::receive::log))
+        .route("/catch-up", post(fed::receive::catch_up))
+        .route("/blobs/{hash}", get(fed::receive::blob))
+        .route("/directory", get(fed::directory::serve))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(fed::receive::PUSH_BODY_LIMIT));
+
     let body_limit = app.config.http.max_body_bytes;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(handlers::metrics::metrics))
         .nest("/api/v1", api)
+        .nest("/federation/v1", federation)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(language))

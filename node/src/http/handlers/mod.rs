@@ -4,5 +4,6 @@ pub mod agencies;
 pub mod auth;
 pub mod categories;
 pub mod health;
+pub mod metrics;
 pub mod reports;
 pub mod users;

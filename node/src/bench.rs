@@ -1,0 +1,289 @@
+//! `lapor bench`: federation ingest throughput on this machine, beside the raw ed25519 verify rate measured
+//! in the same run. Ingest is the receiving node's real path minus HTTP: every event is verified as it would
+//! be on arrival (canonical bytes, envelope, key validity, `verify_strict`), stored durably in the inbox
+//! with its push transaction, then applied by the applier (log classification, event row, report snapshot,
+//! timeline entry) in one transaction per batch. "Batched" is 200 events per push; "single" is one event per
+//! push, each with its own two durable transactions.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ed25519_dalek::{SigningKey, Verifier as _};
+use lapor_federation::envelope::EVENT_DOMAIN;
+use lapor_federation::{Event, SignedEvent};
+
+use crate::config::{Config, NodeRole};
+use crate::domain::{Report, SystemClock, TimelineRecord};
+use crate::federation::payload::{self, ReportPayload};
+use crate::federation::{apply, receive};
+use crate::service::App;
+use crate::storage::{InboxEvent, KeyRow, PeerRecord};
+
+const ORIGIN: &str = "bench-origin";
+
+fn sample_report(i: usize, now: i64) -> (Report, TimelineRecord) {
+    let id = format!("{ORIGIN}:{}", ulid::Ulid::new());
+    let report = Report {
+        id: id.clone(),
+        tracking_code: format!("BEN-{i:010}"),
+        secret_hash: "0".repeat(64),
+        kind: lapor_schemas::ReportKind::Complaint,
+        title: format!("Jalan berlubang di Oebobo nomor {i}"),
+        body: "Jalan di depan pasar rusak parah sejak musim hujan, banyak pengendara motor jatuh. "
+            .repeat(4),
+        category_id: Some("infrastruktur".into()),
+        agency_id: None,
+        agency_path: None,
+        region_code: Some("53.71".into()),
+        lat_e6: Some(-10_170_000),
+        lon_e6: Some(123_600_000),
+        address: Some("Jl. Soeharto, Oebobo".into()),
+        incident_date: None,
+        anonymous: false,
+        confidential: false,
+        channel: lapor_schemas::Channel::Web,
+        status: lapor_schemas::ReportStatus::Submitted,
+        submitted_at: now,
+        updated_at: now,
+        verified_at: None,
+        responded_at: None,
+        closed_at: None,
+        verification_due_at: Some(now + 3 * 86_400_000),
+        followup_due_at: None,
+        autocomplete_at: None,
+        escalation_at: None,
+        verification_overdue: false,
+        followup_overdue: false,
+        escalated: false,
+        archive_reason: None,
+        duplicate_of: None,
+        rating_score: None,
+        rating_comment: None,
+        reporter_user_id: None,
+        created_by: None,
+        version: 1,
+    };
+    let entry = TimelineRecord {
+        report_id: id,
+        seq: 1,
+        at: now,
+        action: lapor_schemas::TimelineAction::Created,
+        actor_role: "reporter".into(),
+        actor_id: None,
+        actor_name: None,
+        agency_id: None,
+        from_status: None,
+        to_status: Some(lapor_schemas::ReportStatus::Submitted),
+        note: None,
+    };
+    (report, entry)
+}
+
+/// Signs `n` chained `report.created` events of a synthetic origin.
+pub fn make_events(key: &SigningKey, key_id: &str, n: usize) -> anyhow::Result<Vec<SignedEvent>> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut out: Vec<SignedEvent> = Vec::with_capacity(n);
+    for i in 0..n {
+        let (report, entry) = sample_report(i, now);
+        let body = ReportPayload {
+            entry: payload::entry_payload(&entry),
+            state: payload::state_payload(&report),
+            identity: None,
+        };
+        let event = Event {
+            v: 1,
+            kind: "report.created".into(),
+            origin: ORIGIN.into(),
+            origin_seq: i as u64 + 1,
+            origin_prev: out.last().map(SignedEvent::id),
+            report_id: report.id.clone(),
+            report_epoch: 0,
+            report_prev: Vec::new(),
+            authored_at_ms: now,
+            key_id: key_id.into(),
+            payload: payload::encode(&body).map_err(|e| anyhow::anyhow!(e))?,
+            blobs: Vec::new(),
+        };
+        out.push(event.sign(key)?);
+    }
+    Ok(out)
+}
+
+struct Scratch {
+    app: App,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
+    let dir = tempfile::tempdir()?;
+    let (url, pg) = if database == "sqlite" {
+        (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            None,
+        )
+    } else {
+        use sqlx::Connection;
+        let name = format!(
+            "lapor_bench_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let mut conn = sqlx::PgConnection::connect(database).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
+        let mut u = url::Url::parse(database)?;
+        u.set_path(&format!("/{name}"));
+        (u.to_string(), Some((database.to_owned(), name)))
+    };
+    let mut config = Config::default();
+    config.node.id = "bench-hub".into();
+    config.node.role = NodeRole::Hub;
+    config.node.data_dir = dir.path().to_owned();
+    let store = crate::storage::open(&url).await?;
+    let app = App::new(config, store, Arc::new(SystemClock))?;
+    app.init_storage()
+        .await
+        .map_err(|e| anyhow::anyhow!("init: {e}"))?;
+    let public = key.verifying_key();
+    app.store
+        .key_upsert(&KeyRow {
+            origin: ORIGIN.into(),
+            key_id: lapor_federation::keys::key_id_for(&public),
+            public_key: hex::encode(public.as_bytes()),
+            enc_public: None,
+            valid_from_seq: 1,
+            retired_after_seq: None,
+            revoked_from_seq: None,
+        })
+        .await?;
+    app.store
+        .peer_upsert(&PeerRecord {
+            node_id: ORIGIN.into(),
+            name: ORIGIN.into(),
+            base_url: "http://127.0.0.1:9".into(),
+            role: "regional".into(),
+            region_codes: Vec::new(),
+            enc_public: None,
+            push_cursor: 0,
+            last_success_at: None,
+            last_attempt_at: None,
+            last_error: None,
+            failures: 0,
+            rejected_total: 0,
+            added_at: app.now(),
+        })
+        .await?;
+    app.fed.reload(&app.store).await?;
+    Ok(Scratch { app, _dir: dir, pg })
+}
+
+async fn drop_scratch(s: Scratch) -> anyhow::Result<()> {
+    let Scratch { app, _dir, pg } = s;
+    drop(app);
+    if let Some((admin, name)) = pg {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Receives `events` in pushes of `per_push`, applying after each, and returns events per second.
+async fn ingest(app: &App, events: &[SignedEvent], per_push: usize) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    for (n, chunk) in events.chunks(per_push).enumerate() {
+        let mut inbox = Vec::with_capacity(chunk.len());
+        {
+            let mut log = app
+                .fed
+                .keylog
+                .read()
+                .map_err(|_| anyhow::anyhow!("key log poisoned"))?
+                .clone();
+            for e in chunk {
+                let signed = receive::check_event(&mut log, &app.fed.node_id, e.wire_bytes())
+                    .map_err(|(_, code, reason)| anyhow::anyhow!("{code}: {reason}"))?;
+                inbox.push(InboxEvent {
+                    event_id: signed.id().to_string(),
+                    origin: ORIGIN.into(),
+                    origin_seq: signed.event().origin_seq as i64,
+                    wire: e.wire_bytes().to_vec(),
+                });
+            }
+        }
+        app.store
+            .inbox_insert(ORIGIN, &format!("bench-{n}"), "{}", &inbox, app.now())
+            .await?;
+        while apply::apply_once(app).await? > 0 {}
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let head = app
+        .store
+        .origin_heads()
+        .await?
+        .into_iter()
+        .find(|h| h.origin == ORIGIN)
+        .map_or(0, |h| h.head_seq);
+    anyhow::ensure!(
+        head == events.len() as i64,
+        "only {head} of {} events were applied",
+        events.len()
+    );
+    Ok(events.len() as f64 / secs)
+}
+
+/// Runs the benchmark and prints the figures.
+pub async fn run(n: usize, database: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(n > 0, "--events must be at least 1");
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let key_id = lapor_federation::keys::key_id_for(&key.verifying_key());
+    let events = make_events(&key, &key_id, n)?;
+    let bytes: usize = events.iter().map(|e| e.wire_bytes().len()).sum();
+
+    // Raw ed25519: verify_strict over exactly the signed messages, one core, no parsing.
+    let messages: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| {
+            let mut m = EVENT_DOMAIN.to_vec();
+            m.extend_from_slice(&e.event().unsigned_bytes()?);
+            Ok(m)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let public = key.verifying_key();
+    let t = Instant::now();
+    for (m, e) in messages.iter().zip(&events) {
+        public.verify_strict(m, e.signature())?;
+    }
+    let raw = n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for (m, e) in messages.iter().zip(&events) {
+        public.verify(m, e.signature())?;
+    }
+    let raw_lax = n as f64 / t.elapsed().as_secs_f64();
+
+    let s = scratch(database, &key).await?;
+    let batched = ingest(&s.app, &events, 200).await?;
+    drop_scratch(s).await?;
+    let single_n = n.min(2000);
+    let s = scratch(database, &key).await?;
+    let single = ingest(&s.app, &events[..single_n], 1).await?;
+    drop_scratch(s).await?;
+
+    let backend = if database == "sqlite" {
+        "sqlite (synchronous=FULL)"
+    } else {
+        "postgres"
+    };
+    println!(
+        "lapor bench: {n} report.created events, {} bytes on average, backend {backend}",
+        bytes / n
+    );
+    println!("  raw ed25519 verify_strict (1 core)     {raw:>10.0} /s");
+    println!("  raw ed25519 verify (1 core)            {raw_lax:>10.0} /s");
+    println!("  ingest batched (200 per push)          {batched:>10.0} events/s  (verify + inbox + apply)");
+    println!("  ingest single (1 per push, {single_n} events) {single:>10.0} events/s");
+    Ok(())
+}

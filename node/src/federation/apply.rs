@@ -1,0 +1,369 @@
+//! The applier: turns inbox rows into accepted, applied events, per origin in sequence order, and the
+//! contribution worker: runs the owner's lifecycle for replies and ratings made on other nodes.
+//!
+//! Events in the inbox were verified when they arrived; here they are only parsed. Storage classifies each
+//! against its origin's head inside the transaction that applies it (duplicate, gap, equivocation, next), so
+//! a crash at any point leaves either nothing or everything of an event applied. A gap makes the applier ask
+//! the peer that sent the event for the missing part of the origin's log.
+
+use std::collections::{BTreeMap, HashMap};
+
+use lapor_federation::canonical::{decode_canonical, from_value};
+use lapor_federation::keys::KeyLog;
+use lapor_federation::wire::LogPage;
+use lapor_federation::{Event, Value};
+
+use super::payload::{self, ContributionPayload, ReportPayload};
+use super::{key_row, Counters};
+use crate::domain::{Actor, Command};
+use crate::service::{App, AppError};
+use crate::storage::{AcceptOutcome, Effect, InboxEvent, Incoming, StorageError};
+
+/// Most inbox rows applied in one transaction.
+pub const APPLY_BATCH: i64 = 2000;
+
+/// Parses stored wire bytes (verified on arrival) into the event.
+pub fn parse_event(wire: &[u8]) -> anyhow::Result<Event> {
+    let Value::Object(mut map) = decode_canonical(wire)? else {
+        anyhow::bail!("stored event is not an object");
+    };
+    map.remove("sig");
+    Ok(from_value(Value::Object(map))?)
+}
+
+fn quarantine(code: &str, reason: impl Into<String>) -> Effect {
+    Effect::Quarantine {
+        code: code.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// What accepting `event` should do on this node.
+async fn effect_for(
+    app: &App,
+    event: &Event,
+    keys: &mut KeyLog,
+    paths: &mut HashMap<String, Option<String>>,
+) -> Effect {
+    let kind = event.kind.as_str();
+    if let Some(action) = kind.strip_prefix("report.") {
+        let p: ReportPayload = match payload::decode(&event.payload) {
+            Ok(p) => p,
+            Err(e) => return quarantine("bad_payload", e.0),
+        };
+        if p.entry.action != action {
+            return quarantine("bad_payload", "entry.action does not match the event type");
+        }
+        if action == "created" && !event.report_id.starts_with(&format!("{}:", event.origin)) {
+            return quarantine(
+                "foreign_report_id",
+                "a report can only be created with its origin's id prefix",
+            );
+        }
+        let path = match (
+            &p.state.agency_id,
+            paths.get(p.state.agency_id.as_deref().unwrap_or("")),
+        ) {
+            (None, _) => None,
+            (Some(_), Some(cached)) => cached.clone(),
+            (Some(id), None) => {
+                let found = app
+                    .store
+                    .agency_get(id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|a| a.path);
+                paths.insert(id.clone(), found.clone());
+                found
+            }
+        };
+        let report = match payload::report_from_state(&event.report_id, &p.state, path) {
+            Ok(r) => r,
+            Err(e) => return quarantine("bad_payload", e.0),
+        };
+        let entry = match payload::entry_from_payload(&event.report_id, &p.entry) {
+            Ok(e) => e,
+            Err(e) => return quarantine("bad_payload", e.0),
+        };
+        return Effect::Snapshot {
+            report: Box::new(report),
+            entry,
+        };
+    }
+    if kind.starts_with("contribution.") {
+        return match payload::decode::<ContributionPayload>(&event.payload) {
+            Ok(c) if c.owner == app.fed.node_id => Effect::Pending,
+            Ok(_) => Effect::Store,
+            Err(e) => quarantine("bad_payload", e.0),
+        };
+    }
+    if kind.starts_with("key.") {
+        return match keys.apply_key_event(event) {
+            Ok(true) => Effect::Keys(
+                keys.entries_of(&event.origin)
+                    .into_iter()
+                    .map(key_row)
+                    .collect(),
+            ),
+            Ok(false) => quarantine("unknown_type", format!("unknown key event type {kind}")),
+            Err(e) => quarantine(e.code(), e.to_string()),
+        };
+    }
+    quarantine("unknown_type", format!("unknown event type {kind}"))
+}
+
+/// Applies what the inbox holds, one batch. Returns how many events were handled (not counting gaps).
+pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
+    let rows = app.store.inbox_load(APPLY_BATCH).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut keys = app
+        .fed
+        .keylog
+        .read()
+        .map_err(|_| anyhow::anyhow!("key log lock poisoned"))?
+        .clone();
+    let mut paths = HashMap::new();
+    let mut items = Vec::with_capacity(rows.len());
+    let mut senders = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for row in rows {
+        let event = match parse_event(&row.wire) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(event.id = %row.event_id, error = %e, "inbox row unreadable; dropped");
+                unreadable.push(row.id);
+                continue;
+            }
+        };
+        let effect = effect_for(app, &event, &mut keys, &mut paths).await;
+        senders.push(row.sender.clone());
+        items.push(Incoming {
+            inbox_id: Some(row.id),
+            id: row.event_id,
+            origin: event.origin.clone(),
+            origin_seq: event.origin_seq as i64,
+            origin_prev: event.origin_prev.map(|p| p.to_string()),
+            kind: event.kind.clone(),
+            report_id: event.report_id.clone(),
+            report_epoch: event.report_epoch as i64,
+            authored_at: event.authored_at_ms,
+            wire: row.wire,
+            effect,
+            destinations: Vec::new(),
+        });
+    }
+    if !unreadable.is_empty() {
+        app.store.inbox_delete(&unreadable).await?;
+    }
+    let outcomes = app.store.events_accept(&items, app.now()).await?;
+    let f = &app.fed;
+    let mut handled = unreadable.len();
+    let mut keys_changed = false;
+    let mut pending = false;
+    let mut gaps: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for ((item, outcome), sender) in items.iter().zip(&outcomes).zip(senders) {
+        match outcome {
+            AcceptOutcome::Gap { head_seq } => {
+                gaps.entry(item.origin.clone())
+                    .or_insert((*head_seq, sender));
+                continue;
+            }
+            AcceptOutcome::Applied => {
+                Counters::add(&f.counters.applied, 1);
+                keys_changed |= matches!(item.effect, Effect::Keys(_));
+            }
+            AcceptOutcome::Pending => pending = true,
+            AcceptOutcome::Quarantined => {
+                Counters::add(&f.counters.quarantined, 1);
+                tracing::warn!(event.id = %item.id, origin = %item.origin, seq = item.origin_seq,
+                    effect = ?item.effect, "event quarantined");
+            }
+            AcceptOutcome::Equivocation { first_id } => {
+                Counters::add(&f.counters.equivocations, 1);
+                tracing::error!(origin = %item.origin, seq = item.origin_seq, first = %first_id,
+                    second = %item.id, "EQUIVOCATION: two events with one sequence number; origin frozen");
+            }
+            AcceptOutcome::BrokenChain => {
+                tracing::warn!(event.id = %item.id, origin = %item.origin, seq = item.origin_seq,
+                    "event does not chain to the held log; dropped");
+            }
+            AcceptOutcome::Stored | AcceptOutcome::Duplicate | AcceptOutcome::Frozen => {}
+        }
+        handled += 1;
+    }
+    if keys_changed {
+        f.reload(&app.store).await?;
+    }
+    if pending {
+        f.contribution_wake.notify_one();
+    }
+    for (origin, (head, sender)) in gaps {
+        if let Err(e) = fill_gap(app, &sender, &origin, head).await {
+            tracing::info!(%origin, %sender, error = %e, "could not fetch missing events yet");
+        }
+    }
+    Ok(handled)
+}
+
+/// Asks `peer` for `origin`'s log after `head` and puts what it sends, verified, in the inbox.
+pub async fn fill_gap(app: &App, peer: &str, origin: &str, head: i64) -> anyhow::Result<usize> {
+    let base = app
+        .fed
+        .peer(peer)
+        .map(|p| p.base_url)
+        .ok_or_else(|| anyhow::anyhow!("unknown peer {peer}"))?;
+    let path = format!("/federation/v1/log/{origin}?after={head}&limit=1000");
+    let bytes = super::push::signed_get(app, &base, &path).await?;
+    let page = LogPage::decode(&bytes)?;
+    store_pulled(app, peer, &format!("pull:{origin}:{head}"), &page.events).await
+}
+
+/// Verifies pulled events and stores the good ones in the inbox under a synthetic transaction id.
+pub async fn store_pulled(
+    app: &App,
+    peer: &str,
+    txn: &str,
+    events: &[Vec<u8>],
+) -> anyhow::Result<usize> {
+    let mut good = Vec::new();
+    {
+        let log = app
+            .fed
+            .keylog
+            .read()
+            .map_err(|_| anyhow::anyhow!("key log lock poisoned"))?;
+        let mut log = log.clone();
+        for bytes in events {
+            match lapor_federation::verify_received(bytes, &log) {
+                Ok(signed) if signed.event().origin != app.fed.node_id => {
+                    let checked = log.check(signed.event()).map(|_| ());
+                    if let Err(e) =
+                        checked.and_then(|()| log.apply_key_event(signed.event()).map(|_| ()))
+                    {
+                        tracing::warn!(error = %e, "pulled event refused");
+                        continue;
+                    }
+                    good.push(InboxEvent {
+                        event_id: signed.id().to_string(),
+                        origin: signed.event().origin.clone(),
+                        origin_seq: signed.event().origin_seq as i64,
+                        wire: bytes.clone(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pulled event refused"),
+            }
+        }
+    }
+    if good.is_empty() {
+        return Ok(0);
+    }
+    let txn = format!("{txn}:{}", ulid::Ulid::new());
+    match app
+        .store
+        .inbox_insert(peer, &txn, "{}", &good, app.now())
+        .await
+    {
+        Ok(()) | Err(StorageError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    app.fed.apply_wake.notify_one();
+    Ok(good.len())
+}
+
+/// The applier loop: runs until the process ends.
+pub async fn run_applier(app: App) {
+    let poll = std::time::Duration::from_millis(app.fed.config.poll_ms);
+    loop {
+        match apply_once(&app).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "applying received events failed"),
+        }
+        let _ = tokio::time::timeout(poll, app.fed.apply_wake.notified()).await;
+    }
+}
+
+fn command_for(kind: &str, c: &ContributionPayload) -> Option<Command> {
+    match kind {
+        "contribution.reply" => Some(Command::Reply {
+            note: c.note.clone()?,
+        }),
+        "contribution.accept" => Some(Command::Accept {
+            note: c.note.clone(),
+        }),
+        "contribution.rate" => Some(Command::Rate {
+            score: c.score?,
+            comment: c.comment.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// Applies pending contributions through this node's lifecycle. Returns how many were settled.
+pub async fn contributions_once(app: &App) -> anyhow::Result<usize> {
+    let pending = app.store.events_pending(100).await?;
+    let mut settled = 0;
+    for stored in pending {
+        let refuse = |code: &'static str, reason: String| (code, reason);
+        let outcome = async {
+            let event =
+                parse_event(&stored.wire).map_err(|e| refuse("bad_payload", e.to_string()))?;
+            let c: ContributionPayload =
+                payload::decode(&event.payload).map_err(|e| refuse("bad_payload", e.0))?;
+            let cmd = command_for(&event.kind, &c)
+                .ok_or_else(|| refuse("bad_payload", format!("{} lacks its fields", event.kind)))?;
+            let actor = Actor::Reporter { user_id: None };
+            match app
+                .apply_as_owner(
+                    &event.report_id,
+                    cmd,
+                    &actor,
+                    Some(stored.id.clone()),
+                    &event.origin,
+                )
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(AppError::Domain(e)) => Err(refuse("contribution_refused", e.to_string())),
+                Err(AppError::NotFound(_)) => {
+                    Err(refuse("unknown_report", "no such report here".into()))
+                }
+                Err(AppError::Conflict(m)) => Err(refuse("retry", m)),
+                Err(e) => Err(refuse("retry", e.to_string())),
+            }
+        }
+        .await;
+        match outcome {
+            Ok(()) => settled += 1,
+            Err(("retry", reason)) => {
+                tracing::info!(event.id = %stored.id, %reason, "contribution will be retried");
+            }
+            Err((code, reason)) => {
+                tracing::warn!(event.id = %stored.id, code, %reason, "contribution refused");
+                app.store
+                    .event_quarantine(&stored.id, code, &reason, app.now())
+                    .await?;
+                Counters::add(&app.fed.counters.quarantined, 1);
+                settled += 1;
+            }
+        }
+    }
+    Ok(settled)
+}
+
+/// The contribution loop.
+pub async fn run_contributions(app: App) {
+    let poll = std::time::Duration::from_millis(app.fed.config.poll_ms);
+    loop {
+        match contributions_once(&app).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "applying contributions failed"),
+        }
+        let _ = tokio::time::timeout(poll, app.fed.contribution_wake.notified()).await;
+    }
+}

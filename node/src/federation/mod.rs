@@ -1,0 +1,317 @@
+//! Federation on the node: authoring signed events with every report change, sending them to peers,
+//! receiving, verifying and applying theirs, the hub's node directory, and this node's keys.
+//!
+//! ```text
+//!  report change ──(one transaction)──> reports + timeline + events (signed) + outbox
+//!  outbox ──push worker per peer──> POST /federation/v1/push ──> verify ──> inbox (durable) ──> 200
+//!  inbox ──applier (origin order)──> events + reports/timeline (one transaction per batch)
+//!  contributions (pending) ──owner's lifecycle──> report change (consumes the contribution)
+//! ```
+//!
+//! The wire format is in `docs/PROTOCOL.md`; the pure parts (canonical JSON, envelopes, key log, sealing) are
+//! in the `lapor-federation` crate.
+
+pub mod apply;
+pub mod auth;
+pub mod directory;
+pub mod keys;
+pub mod payload;
+pub mod push;
+pub mod receive;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use lapor_federation::keys::{KeyEntry, KeyLog};
+use lapor_federation::seal::EncryptionSecret;
+use lapor_federation::{EnvelopeError, Event, SignedEvent};
+use tokio::sync::Notify;
+
+use crate::config::{Config, FederationConfig, NodeRole};
+use crate::domain::Millis;
+use crate::storage::{DynStore, EventSigner, KeyRow, PeerRecord};
+
+pub use keys::NodeKeys;
+
+/// Signs with this node's current key.
+pub struct LocalSigner {
+    node_id: String,
+    key_id: String,
+    key: SigningKey,
+}
+
+impl EventSigner for LocalSigner {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    fn sign(&self, mut event: Event) -> Result<SignedEvent, EnvelopeError> {
+        event.key_id.clone_from(&self.key_id);
+        event.sign(&self.key)
+    }
+}
+
+/// Counters exported at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Events accepted into the inbox from pushes.
+    pub received: AtomicU64,
+    /// Events refused at receipt.
+    pub rejected: AtomicU64,
+    /// Push requests refused as a whole.
+    pub rejected_requests: AtomicU64,
+    /// Events applied.
+    pub applied: AtomicU64,
+    /// Events quarantined.
+    pub quarantined: AtomicU64,
+    /// Equivocations detected.
+    pub equivocations: AtomicU64,
+    /// Events sent and acknowledged.
+    pub sent: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The federation state of a running node.
+pub struct Federation {
+    /// This node's id.
+    pub node_id: String,
+    /// Regional node or hub.
+    pub role: NodeRole,
+    /// Settings.
+    pub config: FederationConfig,
+    /// Where the keys live.
+    pub data_dir: PathBuf,
+    /// Current key pair.
+    pub keys: NodeKeys,
+    /// Every encryption secret this node ever had, by key id.
+    pub enc_secrets: Vec<(String, EncryptionSecret)>,
+    /// Signs this node's events.
+    pub signer: Arc<LocalSigner>,
+    /// Every known node's keys.
+    pub keylog: RwLock<KeyLog>,
+    /// Known peers (cached from storage, refreshed by the supervisor).
+    pub peers: RwLock<Vec<PeerRecord>>,
+    /// Wakes the applier.
+    pub apply_wake: Notify,
+    /// Wakes the push workers.
+    pub push_wake: Notify,
+    /// Wakes the contribution worker.
+    pub contribution_wake: Notify,
+    /// HTTP client for peers.
+    pub client: reqwest::Client,
+    /// Counters.
+    pub counters: Counters,
+}
+
+impl std::fmt::Debug for Federation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Federation")
+            .field("node_id", &self.node_id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key row as the key log wants it.
+pub fn key_entry(row: &KeyRow) -> anyhow::Result<KeyEntry> {
+    let public = lapor_federation::envelope::parse_registration_key_hex(&row.public_key)
+        .map_err(|e| anyhow::anyhow!("key {} of {}: {e}", row.key_id, row.origin))?;
+    let enc_public = row
+        .enc_public
+        .as_deref()
+        .map(|h| {
+            let mut b = [0u8; 32];
+            hex::decode_to_slice(h, &mut b).map(|()| b)
+        })
+        .transpose()
+        .with_context(|| format!("encryption key of {}", row.origin))?;
+    Ok(KeyEntry {
+        origin: row.origin.clone(),
+        key_id: row.key_id.clone(),
+        public,
+        enc_public,
+        valid_from_seq: row.valid_from_seq as u64,
+        retired_after_seq: row.retired_after_seq.map(|s| s as u64),
+        revoked_from_seq: row.revoked_from_seq.map(|s| s as u64),
+    })
+}
+
+/// The storage row of a key log entry.
+pub fn key_row(e: &KeyEntry) -> KeyRow {
+    KeyRow {
+        origin: e.origin.clone(),
+        key_id: e.key_id.clone(),
+        public_key: hex::encode(e.public.as_bytes()),
+        enc_public: e.enc_public.map(hex::encode),
+        valid_from_seq: e.valid_from_seq as i64,
+        retired_after_seq: e.retired_after_seq.map(|s| s as i64),
+        revoked_from_seq: e.revoked_from_seq.map(|s| s as i64),
+    }
+}
+
+impl Federation {
+    /// Loads this node's keys from `<data_dir>/keys`, generating the first pair when there is none.
+    pub fn open(config: &Config) -> anyhow::Result<Self> {
+        let data_dir = config.node.data_dir.clone();
+        let keys = if let Some(k) = keys::load(&data_dir)? {
+            k
+        } else {
+            let k = keys::generate(&data_dir)?;
+            tracing::info!(key_id = %k.key_id, dir = %keys::key_dir(&data_dir).display(),
+                "generated this node's signing and encryption keys");
+            k
+        };
+        let enc_secrets = keys::all_enc_secrets(&data_dir)?;
+        let signer = Arc::new(LocalSigner {
+            node_id: config.node.id.clone(),
+            key_id: keys.key_id.clone(),
+            key: keys.signing.clone(),
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.federation.request_timeout_secs))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("lapor/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            node_id: config.node.id.clone(),
+            role: config.node.role,
+            config: config.federation.clone(),
+            data_dir,
+            keys,
+            enc_secrets,
+            signer,
+            keylog: RwLock::new(KeyLog::new()),
+            peers: RwLock::new(Vec::new()),
+            apply_wake: Notify::new(),
+            push_wake: Notify::new(),
+            contribution_wake: Notify::new(),
+            client,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Registers this node's current key in storage (valid from the next sequence number of its log when it
+    /// is new) and loads the key log and peers from storage.
+    pub async fn init(&self, store: &DynStore) -> anyhow::Result<()> {
+        let rows = store.key_list().await?;
+        if !rows
+            .iter()
+            .any(|r| r.origin == self.node_id && r.key_id == self.keys.key_id)
+        {
+            let head = store
+                .origin_heads()
+                .await?
+                .into_iter()
+                .find(|h| h.origin == self.node_id)
+                .map_or(0, |h| h.head_seq);
+            store
+                .key_upsert(&KeyRow {
+                    origin: self.node_id.clone(),
+                    key_id: self.keys.key_id.clone(),
+                    public_key: self.keys.public_hex(),
+                    enc_public: Some(self.keys.enc_public_hex()),
+                    valid_from_seq: head + 1,
+                    retired_after_seq: None,
+                    revoked_from_seq: None,
+                })
+                .await?;
+        }
+        self.reload(store).await
+    }
+
+    /// Reloads the key log and the peer list from storage.
+    pub async fn reload(&self, store: &DynStore) -> anyhow::Result<()> {
+        let mut log = KeyLog::new();
+        for row in store.key_list().await? {
+            match key_entry(&row) {
+                Ok(entry) => {
+                    if let Err(e) = log.register(entry) {
+                        tracing::error!(origin = %row.origin, key_id = %row.key_id, error = %e, "stored key refused");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "stored key unreadable"),
+            }
+        }
+        let peers = store.peer_list().await?;
+        if let Ok(mut k) = self.keylog.write() {
+            *k = log;
+        }
+        if let Ok(mut p) = self.peers.write() {
+            *p = peers;
+        }
+        Ok(())
+    }
+
+    /// The nodes this node's own events go to: a regional node sends to the hub(s) it knows, the hub to every
+    /// regional node (each keeps the hub's whole log, gapless, and applies what concerns it).
+    pub fn destinations(&self) -> Vec<String> {
+        let want = match self.role {
+            NodeRole::Regional => "hub",
+            NodeRole::Hub => "regional",
+        };
+        self.peers.read().map_or_else(
+            |_| Vec::new(),
+            |peers| {
+                peers
+                    .iter()
+                    .filter(|p| p.role == want && p.node_id != self.node_id)
+                    .map(|p| p.node_id.clone())
+                    .collect()
+            },
+        )
+    }
+
+    /// A known peer.
+    pub fn peer(&self, node_id: &str) -> Option<PeerRecord> {
+        self.peers
+            .read()
+            .ok()
+            .and_then(|p| p.iter().find(|p| p.node_id == node_id).cloned())
+    }
+
+    /// The public key a node signs with now, per the key log.
+    pub fn current_key(&self, node_id: &str) -> Option<VerifyingKey> {
+        self.keylog
+            .read()
+            .ok()
+            .and_then(|k| k.current(node_id).map(|e| e.public))
+    }
+
+    /// Signs arbitrary bytes after a domain tag with the current key.
+    pub fn sign_bytes(&self, domain: &[u8], bytes: &[u8]) -> String {
+        let mut msg = Vec::with_capacity(domain.len() + bytes.len());
+        msg.extend_from_slice(domain);
+        msg.extend_from_slice(bytes);
+        hex::encode(self.keys.signing.sign(&msg).to_bytes())
+    }
+
+    /// The encryption secret of a key id, for opening sealed identities.
+    pub fn enc_secret(&self, key_id: &str) -> Option<&EncryptionSecret> {
+        self.enc_secrets
+            .iter()
+            .find(|(id, _)| id == key_id)
+            .map(|(_, s)| s)
+    }
+
+    /// Backoff after `failures` consecutive failed pushes: doubling from one second, capped.
+    pub fn backoff(&self, failures: i64) -> Duration {
+        let cap = self.config.max_backoff_secs.max(1) * 1000;
+        let exp = failures.clamp(0, 20) as u32;
+        Duration::from_millis(1000u64.saturating_mul(1 << exp.min(20)).min(cap))
+    }
+}
+
+/// Milliseconds as a `Duration` since the given time, never negative.
+pub fn age(now: Millis, then: Millis) -> Duration {
+    Duration::from_millis(u64::try_from(now - then).unwrap_or(0))
+}

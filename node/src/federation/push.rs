@@ -1,0 +1,292 @@
+//! Sending: one push worker per peer, in outbox order, with a durable cursor and a backoff that never gives
+//! up; the catch-up that asks the hub for everything missed; and signed requests to peers.
+//!
+//! A worker reads the outbox after the peer's cursor, signs a push of up to 200 events (within 2 MiB), and
+//! moves the cursor only when the peer answered: every event is then either stored in the peer's inbox or
+//! refused for good. The transaction id names the outbox range, so a retry after a lost answer is answered
+//! from the peer's record instead of being processed twice (and the events are idempotent by id anyway).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use lapor_federation::canonical::write_string;
+use lapor_federation::envelope::{
+    MAX_BATCH_BYTES, MAX_BATCH_EVENTS, PUSH_DOMAIN, PUSH_ENVELOPE_RESERVE,
+};
+use lapor_federation::wire::{CatchUpRequest, LogPage, PushResponse};
+
+use super::auth::sign_request;
+use super::Counters;
+use crate::config::NodeRole;
+use crate::service::App;
+use crate::storage::PushOutcome;
+
+/// The body of a signed push carrying `events` (exact wire bytes), in canonical member order.
+pub fn push_body(app: &App, txn: &str, destination: &str, events: &[Vec<u8>]) -> Vec<u8> {
+    let f = &app.fed;
+    let build = |sig: Option<&str>| {
+        let len: usize = events.iter().map(|e| e.len() + 1).sum();
+        let mut out = Vec::with_capacity(len + 512);
+        out.extend_from_slice(b"{\"destination\":");
+        write_string(destination, &mut out);
+        out.extend_from_slice(b",\"events\":[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(e);
+        }
+        out.extend_from_slice(b"],\"key_id\":");
+        write_string(&f.keys.key_id, &mut out);
+        out.extend_from_slice(b",\"sender\":");
+        write_string(&f.node_id, &mut out);
+        if let Some(sig) = sig {
+            out.extend_from_slice(b",\"sig\":");
+            write_string(sig, &mut out);
+        }
+        out.extend_from_slice(b",\"txn\":");
+        write_string(txn, &mut out);
+        out.extend_from_slice(b",\"v\":1}");
+        out
+    };
+    let unsigned = build(None);
+    let sig = f.sign_bytes(PUSH_DOMAIN, &unsigned);
+    build(Some(&sig))
+}
+
+fn url(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// A signed GET to a peer; the body of a 200 answer.
+pub async fn signed_get(app: &App, base: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+    let mut req = app.fed.client.get(url(base, path));
+    for (k, v) in sign_request(&app.fed, "GET", path, b"", app.now()) {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let body = resp.bytes().await?.to_vec();
+    anyhow::ensure!(
+        status.is_success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(300)])
+    );
+    Ok(body)
+}
+
+/// A signed POST of a JSON body to a peer; the body of a 200 answer.
+pub async fn signed_post(
+    app: &App,
+    base: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Vec<u8>> {
+    let mut req = app
+        .fed
+        .client
+        .post(url(base, path))
+        .header("content-type", "application/json");
+    for (k, v) in sign_request(&app.fed, "POST", path, &body, app.now()) {
+        req = req.header(k, v);
+    }
+    let resp = req.body(body).send().await?;
+    let status = resp.status();
+    let body = resp.bytes().await?.to_vec();
+    anyhow::ensure!(
+        status.is_success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(300)])
+    );
+    Ok(body)
+}
+
+/// Sends one batch to `peer`. Returns the number of events the peer answered for (0: nothing to send).
+pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
+    let Some(record) = app.store.peer_get(peer).await? else {
+        return Ok(0);
+    };
+    let rows = app
+        .store
+        .outbox_after(peer, record.push_cursor, MAX_BATCH_EVENTS as i64)
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut events = Vec::new();
+    let mut bytes = 0;
+    let mut last = record.push_cursor;
+    for (pos, wire) in rows {
+        if !events.is_empty() && bytes + wire.len() + 1 > MAX_BATCH_BYTES - PUSH_ENVELOPE_RESERVE {
+            break;
+        }
+        bytes += wire.len() + 1;
+        last = pos;
+        events.push(wire);
+    }
+    let first = record.push_cursor + 1;
+    let txn = format!("{}-{first}-{last}", app.fed.node_id);
+    let body = push_body(app, &txn, peer, &events);
+    let now = app.now();
+    let sent = app
+        .fed
+        .client
+        .post(url(&record.base_url, "/federation/v1/push"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    let result = match sent {
+        Ok(resp) if resp.status().is_success() => {
+            let bytes = resp.bytes().await?;
+            serde_json::from_slice::<PushResponse>(&bytes)
+                .map_err(|e| anyhow::anyhow!("malformed push answer: {e}"))
+        }
+        Ok(resp) => {
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            Err(anyhow::anyhow!(
+                "{status}: {}",
+                &text[..text.len().min(300)]
+            ))
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    };
+    match result {
+        Ok(answer) => {
+            let rejected = answer.rejected.len() as i64;
+            let error = answer
+                .rejected
+                .last()
+                .map(|r| format!("event {} refused: {} ({})", r.index, r.code, r.reason));
+            if let Some(e) = &error {
+                tracing::error!(%peer, rejected, error = %e, "peer refused events");
+            }
+            app.store
+                .peer_push_result(
+                    peer,
+                    PushOutcome::Sent {
+                        cursor: last,
+                        rejected,
+                        error,
+                    },
+                    now,
+                )
+                .await?;
+            Counters::add(&app.fed.counters.sent, answer.accepted.len() as u64);
+            Ok(events.len())
+        }
+        Err(e) => {
+            app.store
+                .peer_push_result(
+                    peer,
+                    PushOutcome::Failed {
+                        error: e.to_string(),
+                    },
+                    now,
+                )
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+/// The push worker of one peer: runs until the process ends, never gives up.
+pub async fn run_push_worker(app: App, peer: String) {
+    let poll = Duration::from_millis(app.fed.config.poll_ms);
+    loop {
+        let wait = match push_once(&app, &peer).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => poll,
+            Err(e) => {
+                let failures = app
+                    .store
+                    .peer_get(&peer)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or(1, |p| p.failures);
+                let wait = app.fed.backoff(failures - 1);
+                tracing::info!(%peer, failures, retry_in_ms = wait.as_millis() as u64, error = %e, "push failed");
+                wait
+            }
+        };
+        // Woken early by a new event or by any contact from a peer (which resets the backoff).
+        let _ = tokio::time::timeout(wait, app.fed.push_wake.notified()).await;
+    }
+}
+
+/// Asks the hub(s) for everything this node lacks of the origins it follows, in one round trip per page.
+pub async fn catch_up_once(app: &App) -> anyhow::Result<usize> {
+    let hubs: Vec<_> = app
+        .fed
+        .peers
+        .read()
+        .map_err(|_| anyhow::anyhow!("peer list lock poisoned"))?
+        .iter()
+        .filter(|p| p.role == "hub")
+        .cloned()
+        .collect();
+    let mut total = 0;
+    for hub in hubs {
+        let mut have: BTreeMap<String, u64> = app
+            .store
+            .origin_heads()
+            .await?
+            .into_iter()
+            .filter(|h| h.origin != app.fed.node_id)
+            .map(|h| (h.origin, h.head_seq as u64))
+            .collect();
+        have.entry(hub.node_id.clone()).or_insert(0);
+        let req = CatchUpRequest { have, limit: 1000 };
+        let body = serde_json::to_vec(&req)?;
+        let bytes = signed_post(app, &hub.base_url, "/federation/v1/catch-up", body).await?;
+        let page = LogPage::decode(&bytes)?;
+        let n = super::apply::store_pulled(app, &hub.node_id, "catch-up", &page.events).await?;
+        total += n;
+    }
+    Ok(total)
+}
+
+/// Starts a push worker for every peer that should receive this node's events, and keeps the peer list,
+/// the directory and the catch-up fresh. Runs until the process ends.
+pub async fn run_supervisor(app: App) {
+    let mut started: HashSet<String> = HashSet::new();
+    let mut last_directory = 0;
+    let mut last_catch_up = 0;
+    let poll = Duration::from_millis(app.fed.config.poll_ms);
+    loop {
+        if let Err(e) = app.fed.reload(&app.store).await {
+            tracing::error!(error = %e, "reloading peers and keys failed");
+        }
+        let now = app.now();
+        if app.fed.role == NodeRole::Regional {
+            if now - last_directory >= (app.fed.config.directory_refresh_secs * 1000) as i64 {
+                match super::directory::refresh(&app).await {
+                    Ok(()) => last_directory = now,
+                    Err(e) => {
+                        tracing::info!(error = %e, "directory refresh failed; using the cached one");
+                    }
+                }
+            }
+            if now - last_catch_up >= poll.as_millis() as i64 * 6 {
+                match catch_up_once(&app).await {
+                    Ok(n) => {
+                        last_catch_up = now;
+                        if n > 0 {
+                            tracing::info!(events = n, "caught up from the hub");
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "catch-up failed"),
+                }
+            }
+        }
+        for peer in app.fed.destinations() {
+            if started.insert(peer.clone()) {
+                tracing::info!(%peer, "starting push worker");
+                crate::tasks::spawn_named("push-worker", run_push_worker(app.clone(), peer));
+            }
+        }
+        tokio::time::sleep(poll.min(Duration::from_secs(5))).await;
+    }
+}
