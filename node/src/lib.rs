@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attachments;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -7,4 +8,5 @@ pub mod http;
 pub mod service;
 pub mod storage;
 pub mod tasks;
+pub mod web;
 pub mod workers;

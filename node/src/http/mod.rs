@@ -64,6 +64,10 @@ fn lang_of(req: &Request) -> Lang {
     if query.split('&').any(|kv| kv == "lang=id") {
         return Lang::Id;
     }
+    // The web pages remember an explicit choice in a cookie (set by `web::Ctx` when `?lang=` is given).
+    if let Some(lang) = crate::web::lang_cookie(req.headers()) {
+        return lang;
+    }
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -138,6 +142,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api)
+        .merge(crate::web::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(language))

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use lapor_schemas::api::{Category, Count};
 
 use crate::domain::{
-    AgencyRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord, TimelineRecord,
-    Transition, UserRecord,
+    AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord,
+    TimelineRecord, Transition, UserRecord,
 };
 
 /// What can go wrong in storage.
@@ -142,6 +142,12 @@ pub trait Store: Send + Sync + 'static {
     async fn report_due(&self, now: Millis, limit: i64) -> Result<Vec<Report>>;
     /// Counts over the reports `filter` selects (paging fields ignored).
     async fn report_stats(&self, filter: &ReportFilter) -> Result<StatsRow>;
+
+    /// Ties a stored file to a report; adding the same file to the same report again changes nothing.
+    /// `Invalid` when the report does not exist.
+    async fn attachment_add(&self, attachment: &AttachmentRecord) -> Result<()>;
+    /// The files of a report, oldest first.
+    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>>;
 }
 
 /// The store as the rest of the node holds it.
