@@ -316,9 +316,9 @@ mod tests {
         assert!(strip_jpeg(&[0xFF, 0xD8, 0x00, 0x00]).is_err());
     }
 
-    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    fn chunk(kind: [u8; 4], data: &[u8]) -> Vec<u8> {
         let mut c = (data.len() as u32).to_be_bytes().to_vec();
-        c.extend_from_slice(kind);
+        c.extend_from_slice(&kind);
         c.extend_from_slice(data);
         c.extend_from_slice(&[0, 0, 0, 0]);
         c
@@ -327,14 +327,14 @@ mod tests {
     #[test]
     fn png_metadata_is_dropped() {
         let mut p = PNG_SIGNATURE.to_vec();
-        p.extend(chunk(b"IHDR", &[0; 13]));
-        p.extend(chunk(b"tEXt", b"Author\0Maria"));
-        p.extend(chunk(b"eXIf", b"MM\0*GPS"));
-        p.extend(chunk(b"tIME", &[7, 234, 11, 22, 1, 2, 3]));
-        p.extend(chunk(b"iTXt", b"XML:com.adobe.xmp"));
-        p.extend(chunk(b"zTXt", b"Comment"));
-        p.extend(chunk(b"IDAT", b"pixels"));
-        p.extend(chunk(b"IEND", b""));
+        p.extend(chunk(*b"IHDR", &[0; 13]));
+        p.extend(chunk(*b"tEXt", b"Author\0Maria"));
+        p.extend(chunk(*b"eXIf", b"MM\0*GPS"));
+        p.extend(chunk(*b"tIME", &[7, 234, 11, 22, 1, 2, 3]));
+        p.extend(chunk(*b"iTXt", b"XML:com.adobe.xmp"));
+        p.extend(chunk(*b"zTXt", b"Comment"));
+        p.extend(chunk(*b"IDAT", b"pixels"));
+        p.extend(chunk(*b"IEND", b""));
         p.extend_from_slice(b"trailing junk");
         let s = strip_png(&p).unwrap();
         for gone in [

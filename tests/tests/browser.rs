@@ -5,6 +5,9 @@
 //! `tests/e2e` when its `node_modules` is missing. Set `LAPOR_SCREENSHOTS=1` to rewrite the screenshots in
 //! `docs/screenshots/`.
 
+// The whole file is test code: a failed `expect` is a failed test.
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -203,7 +203,7 @@ pub async fn report_form(
     }
     let _ = write!(
         s,
-        r#"<fieldset><legend>{}</legend>"#,
+        "<fieldset><legend>{}</legend>",
         tr(lang, "Jenis laporan", "Kind of report")
     );
     for (k, hint_id, hint_en) in [
@@ -376,7 +376,7 @@ pub async fn report_form(
     );
     let _ = write!(
         s,
-        r#"<fieldset><legend>{}</legend>"#,
+        "<fieldset><legend>{}</legend>",
         tr(lang, "Privasi", "Privacy")
     );
     s.push_str(&checkbox(
@@ -986,16 +986,16 @@ pub async fn track_action(
         "accept" => Command::Accept {
             note: form.opt("note"),
         },
-        "rate" => match form.get("score").parse::<i64>() {
-            Ok(score) => Command::Rate {
-                score,
-                comment: form.opt("comment"),
-            },
-            Err(_) => {
+        "rate" => {
+            let Ok(score) = form.get("score").parse::<i64>() else {
                 let msg = ctx.t("Pilih nilai 1 sampai 5.", "Choose a score from 1 to 5.");
                 return render_track(&app, &ctx, &code, Some((false, msg.to_owned()))).await;
+            };
+            Command::Rate {
+                score,
+                comment: form.opt("comment"),
             }
-        },
+        }
         _ => return error_page(&ctx, &AppError::NotFound("action"), PageOpts::default()),
     };
     let secret = ctx.secret_for(&code).map(ToOwned::to_owned);

@@ -233,18 +233,15 @@ impl App {
 
 /// Reads the report form into the API's request, collecting what cannot even be parsed.
 pub fn report_request(form: &WebForm, errors: &mut Errors) -> CreateReport {
-    let kind = match ReportKind::parse(form.get("kind")) {
-        Some(k) => k,
-        None => {
-            errors.push(
-                "kind",
-                "invalid",
-                "pilih jenis laporan",
-                "choose a kind of report",
-            );
-            ReportKind::Complaint
-        }
-    };
+    let kind = ReportKind::parse(form.get("kind")).unwrap_or_else(|| {
+        errors.push(
+            "kind",
+            "invalid",
+            "pilih jenis laporan",
+            "choose a kind of report",
+        );
+        ReportKind::Complaint
+    });
     let mut number = |name: &str| -> Option<f64> {
         let v = form.get(name).replace(',', ".");
         if v.is_empty() {
@@ -287,21 +284,18 @@ pub fn report_request(form: &WebForm, errors: &mut Errors) -> CreateReport {
             None
         }
     };
-    let incident_date = match form.opt("incident_date") {
-        Some(d) => match NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.push(
-                    "incident_date",
-                    "invalid",
-                    "tanggal tidak valid (TTTT-BB-HH)",
-                    "invalid date (YYYY-MM-DD)",
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    let incident_date = form.opt("incident_date").and_then(|d| {
+        let parsed = NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok();
+        if parsed.is_none() {
+            errors.push(
+                "incident_date",
+                "invalid",
+                "tanggal tidak valid (TTTT-BB-HH)",
+                "invalid date (YYYY-MM-DD)",
+            );
+        }
+        parsed
+    });
     let anonymous = form.checked("anonymous");
     let reporter = Reporter {
         name: form.opt("reporter.name"),
@@ -310,21 +304,18 @@ pub fn report_request(form: &WebForm, errors: &mut Errors) -> CreateReport {
     };
     let has_reporter =
         reporter.name.is_some() || reporter.phone.is_some() || reporter.email.is_some();
-    let channel = match form.opt("channel") {
-        Some(c) => match Channel::parse(&c) {
-            Some(ch) => Some(ch),
-            None => {
-                errors.push(
-                    "channel",
-                    "invalid",
-                    "kanal tidak dikenal",
-                    "unknown channel",
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    let channel = form.opt("channel").and_then(|c| {
+        let parsed = Channel::parse(&c);
+        if parsed.is_none() {
+            errors.push(
+                "channel",
+                "invalid",
+                "kanal tidak dikenal",
+                "unknown channel",
+            );
+        }
+        parsed
+    });
     CreateReport {
         kind,
         title: form.get("title").to_owned(),
