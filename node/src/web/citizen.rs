@@ -463,7 +463,7 @@ pub async fn submit_report(State(app): State<App>, ctx: Ctx, form: WebForm) -> R
     }
     // A citizen's report is filed as the public, even if a staff session cookie is around.
     match forms::file_report(&app, &Viewer::Public, &form).await {
-        Ok(created) => created_page(&ctx, &created, "/track"),
+        Ok((created, files_stored)) => created_page(&ctx, &created, files_stored, "/track"),
         Err((errors, None)) => {
             let html = report_form(&app, &ctx, &form, &errors, false).await;
             let body = format!("<h1>{}</h1>{html}", ctx.t("Buat laporan", "Make a report"));
@@ -484,7 +484,12 @@ pub async fn submit_report(State(app): State<App>, ctx: Ctx, form: WebForm) -> R
 
 /// The page after filing: code and secret, how to keep them. Also remembers them in a cookie so the
 /// citizen can go straight to tracking.
-pub fn created_page(ctx: &Ctx, c: &CreatedReport, track_base: &str) -> Response {
+pub fn created_page(
+    ctx: &Ctx,
+    c: &CreatedReport,
+    files_stored: bool,
+    track_base: &str,
+) -> Response {
     let text = format!(
         "LAPOR! {}: {} / {}: {}",
         ctx.t("kode pelacakan", "tracking code"),
@@ -493,11 +498,22 @@ pub fn created_page(ctx: &Ctx, c: &CreatedReport, track_base: &str) -> Response 
         c.tracking_secret
     );
     let body = format!(
-        r#"<h1>{title}</h1><div class="alert ok" role="status"><p>{intro}</p></div>
+        r#"<h1>{title}</h1><div class="alert ok" role="status"><p>{intro}</p></div>{files_warning}
 <div class="card"><p>{code_l}<br><span class="secret" id="tracking-code">{code}</span></p><p>{secret_l}<br><span class="secret" id="tracking-secret">{secret}</span></p><p>{keep}</p><p>{due_l}: {due}</p>
 <p><a class="button secondary" href="mailto:?subject=LAPOR!%20{code_q}&amp;body={text_q}">{mail}</a> <a class="button secondary" href="sms:?body={text_q}">SMS</a></p></div>
 <p><a class="button" href="{track_base}/{code_q}">{track}</a></p>"#,
         title = ctx.t("Laporan terkirim", "Report sent"),
+        files_warning = if files_stored {
+            String::new()
+        } else {
+            format!(
+                r#"<div class="alert error" role="alert"><p>{}</p></div>"#,
+                ctx.t(
+                    "Lampiran tidak dapat disimpan karena gangguan server. Laporan Anda tetap tersimpan tanpa lampiran.",
+                    "The attachments could not be stored because of a server problem. Your report is stored without them."
+                )
+            )
+        },
         intro = ctx.t(
             "Terima kasih. Laporan Anda sudah tersimpan dan akan diverifikasi.",
             "Thank you. Your report is stored and will be verified."

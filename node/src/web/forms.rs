@@ -333,13 +333,14 @@ pub fn report_request(form: &WebForm, errors: &mut Errors) -> CreateReport {
     }
 }
 
-/// Files a report from the form: parse, check files, create, store files. On any problem, the per-field
-/// errors to show with the form again.
+/// Files a report from the form: parse, check files, create, store files. Answers the created report and
+/// whether its files were stored; on any problem before the report exists, the per-field errors to show with
+/// the form again (or the application error).
 pub async fn file_report(
     app: &App,
     viewer: &Viewer,
     form: &WebForm,
-) -> Result<CreatedReport, (Errors, Option<AppError>)> {
+) -> Result<(CreatedReport, bool), (Errors, Option<AppError>)> {
     let mut errors = Errors::default();
     let req = report_request(form, &mut errors);
     let files = check_files(form, "files", &mut errors);
@@ -365,11 +366,22 @@ pub async fn file_report(
         }
         Err(other) => return Err((errors, Some(other))),
     };
+    // The report is stored; a file that cannot be stored must not hide its code and secret from the
+    // citizen, so the failure is logged and reported on the confirmation page instead.
     let id = created.id.clone();
-    if let Err(e) = app.attach(&id, files, "reporter").await {
-        return Err((errors, Some(e)));
-    }
-    Ok(created)
+    let added_by = if viewer.user().is_some_and(|u| u.role.is_staff()) {
+        "staff"
+    } else {
+        "reporter"
+    };
+    let files_stored = match app.attach(&id, files, added_by).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(report.id = %id, error = %e, "storing attachments failed");
+            false
+        }
+    };
+    Ok((created, files_stored))
 }
 
 /// Language-neutral helper so handlers can say which language the form was in.

@@ -686,7 +686,9 @@ pub async fn log_report(State(app): State<App>, ctx: Ctx, form: WebForm) -> Resp
         return csrf_failed(&ctx, "/officer/new");
     }
     match forms::file_report(&app, &ctx.viewer, &form).await {
-        Ok(created) => citizen::created_page(&ctx, &created, "/officer/reports"),
+        Ok((created, files_stored)) => {
+            citizen::created_page(&ctx, &created, files_stored, "/officer/reports")
+        }
         Err((errors, None)) => {
             new_page(&app, &ctx, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
