@@ -275,3 +275,226 @@ async fn assets_are_embedded_and_cached() {
     let old = send(&t, "GET", "/assets/000000000000/site.css", "", None).await;
     assert_eq!(old.status, StatusCode::NOT_FOUND);
 }
+
+/// The CSRF token in the page at `uri` fetched with `cookies`.
+async fn token_in(t: &TestApp, uri: &str, cookies: &str) -> String {
+    let p = send(t, "GET", uri, cookies, None).await;
+    assert_eq!(p.status, StatusCode::OK, "{uri}: {}", p.body);
+    let start = p.body.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    p.body[start..].split('"').next().unwrap().to_owned()
+}
+
+fn code_in(body: &str) -> String {
+    let start = body.find(r#"id="tracking-code">"#).unwrap() + r#"id="tracking-code">"#.len();
+    body[start..].split('<').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn console_actions_through_forms() {
+    let t = test_app(Backend::Sqlite).await.unwrap();
+    let admin = t.admin().await;
+    t.agency(&admin, "pemkot-kupang", None, "city").await;
+    t.agency(&admin, "dinas-pupr", Some("pemkot-kupang"), "office")
+        .await;
+    t.agency(&admin, "dinas-kesehatan", Some("pemkot-kupang"), "office")
+        .await;
+    t.user(
+        &admin,
+        "petugas.kes",
+        "agency_officer",
+        Some("dinas-kesehatan"),
+    )
+    .await;
+
+    // A citizen files; the admin logs in through the form.
+    let (seed, token) = csrf(&t).await;
+    let filed = send(
+        &t,
+        "POST",
+        "/report",
+        &seed,
+        Some(&report_form(&token, "Jalan berlubang di Oebobo", "")),
+    )
+    .await;
+    let code = code_in(&filed.body);
+    let track = filed
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("lapor_track="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let citizen = format!("{seed}; {track}");
+
+    let bad = send(
+        &t,
+        "POST",
+        "/officer/login",
+        &seed,
+        Some(&format!(
+            "csrf={token}&username=admin&password=salah-sekali"
+        )),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert!(bad.body.contains("kata sandi salah"));
+    let login = send(
+        &t,
+        "POST",
+        "/officer/login",
+        &seed,
+        Some(&format!(
+            "csrf={token}&username=admin&password=admin-password-1"
+        )),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    let session = login.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let staff = format!("{seed}; {session}");
+    let detail = format!("/officer/reports/{code}");
+    // The old, logged-out token no longer works once logged in.
+    let stale = send(
+        &t,
+        "POST",
+        &format!("{detail}/hold"),
+        &staff,
+        Some(&format!("csrf={token}&note=x")),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+    let tok = token_in(&t, &detail, &staff).await;
+
+    // Hold with a question; the citizen answers with the secret cookie.
+    let held = send(
+        &t,
+        "POST",
+        &format!("{detail}/hold"),
+        &staff,
+        Some(&format!("csrf={tok}&note=Di+mana+persisnya%3F")),
+    )
+    .await;
+    assert_eq!(held.status, StatusCode::SEE_OTHER);
+    let ctok = token_in(&t, &format!("/track/{code}"), &citizen).await;
+    let page = send(&t, "GET", &format!("/track/{code}"), &citizen, None).await;
+    assert!(page.body.contains("Di mana persisnya?"));
+    let sup = send(
+        &t,
+        "POST",
+        &format!("/track/{code}/supplement"),
+        &citizen,
+        Some(&format!("csrf={ctok}&note=Depan+SD+Inpres")),
+    )
+    .await;
+    assert_eq!(sup.status, StatusCode::SEE_OTHER);
+    // Without the secret the same action is refused with a message.
+    let (other_seed, other_tok) = csrf(&t).await;
+    let refused = send(
+        &t,
+        "POST",
+        &format!("/track/{code}/supplement"),
+        &other_seed,
+        Some(&format!("csrf={other_tok}&note=x")),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(refused
+        .body
+        .contains("Kode rahasia laporan tidak ada atau salah"));
+
+    // Verify without an agency: the page comes back with the reason.
+    let none = send(
+        &t,
+        "POST",
+        &format!("{detail}/verify"),
+        &staff,
+        Some(&format!("csrf={tok}&agency_id=")),
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(none.body.contains("instansi tidak dikenal"));
+    let ok = send(
+        &t,
+        "POST",
+        &format!("{detail}/verify"),
+        &staff,
+        Some(&format!(
+            "csrf={tok}&agency_id=dinas-pupr&category=infrastruktur&confidential=1"
+        )),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    // Re-disposition to the health office; its officer now has it in the inbox.
+    let moved = send(
+        &t,
+        "POST",
+        &format!("{detail}/transfer"),
+        &staff,
+        Some(&format!(
+            "csrf={tok}&agency_id=dinas-kesehatan&note=Puskesmas"
+        )),
+    )
+    .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER);
+    let kes = t.login("petugas.kes", "password-1234").await;
+    let inbox = send(&t, "GET", "/officer", &format!("lapor_session={kes}"), None).await;
+    assert!(inbox.body.contains(&code));
+    let view: serde_json::Value = t
+        .req(
+            "GET",
+            &format!("/api/v1/reports/{code}"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(view["agency_id"], "dinas-kesehatan");
+    assert_eq!(view["confidential"], true);
+    assert_eq!(view["status"], "verified");
+
+    // Archive as a duplicate of an unknown report: refused and named; an unknown action: 404 page.
+    let dup = send(
+        &t,
+        "POST",
+        &format!("{detail}/archive"),
+        &staff,
+        Some(&format!(
+            "csrf={tok}&reason=duplicate&duplicate_of=KPG-0000000000"
+        )),
+    )
+    .await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(dup.body.contains("laporan asli tidak ditemukan"));
+    let unknown = send(
+        &t,
+        "POST",
+        &format!("{detail}/explode"),
+        &staff,
+        Some(&format!("csrf={tok}")),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // Logging out ends the session.
+    let out = send(
+        &t,
+        "POST",
+        "/officer/logout",
+        &staff,
+        Some(&format!("csrf={tok}")),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = send(&t, "GET", "/officer", &staff, None).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+}
