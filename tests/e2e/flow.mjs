@@ -169,6 +169,14 @@ try {
   assert.equal(await citizen.getAttribute('#f-title', 'aria-invalid'), 'true');
   await shot(citizen, 'report-errors');
 
+  // A file that is not a photo or PDF is refused by its content, whatever its name says.
+  await citizen.goto(`${BASE}/report`);
+  await fillReport(citizen, { title: 'Lampu jalan padam di El Tari', body: 'Lampu jalan padam sejak tiga hari di Jl. El Tari.' });
+  await citizen.setInputFiles('#f-files', { name: 'foto.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('<html>bukan foto</html>') });
+  await citizen.click('form[action="/report"] button[type=submit]');
+  await citizen.waitForSelector('#errors');
+  await expectText(citizen, 'foto.jpg: jenis berkas tidak diterima');
+
   // 1. The citizen files a report with a photo and a map pin.
   await citizen.goto(`${BASE}/report`);
   const photo = await photoWithExif(citizen, '#7fb3d5');
@@ -205,6 +213,10 @@ try {
   await expectText(officer, 'Sedang diproses');
   await officerAction(officer, 'respond', async (f) => {
     await f.locator('textarea[name=note]').fill('Lubang sudah ditambal oleh tim Dinas PUPR pada hari Senin.');
+    await f.locator('input[type=file]').setInputFiles({
+      name: 'berita-acara.pdf', mimeType: 'application/pdf',
+      buffer: Buffer.from('%PDF-1.4\n% berita acara penambalan\n%%EOF\n'),
+    });
   });
   await expectText(officer, 'Ditindaklanjuti');
 
@@ -213,6 +225,11 @@ try {
   await citizen.goto(`${BASE}/track/${main.code}`);
   await expectText(citizen, 'Lubang sudah ditambal');
   await expectText(citizen, 'Ditindaklanjuti');
+  // The officer's document is listed and downloads as the stored PDF.
+  const pdfHref = await citizen.getAttribute('a:has-text("berita-acara.pdf")', 'href');
+  const pdf = await citizenCtx.request.get(`${BASE}${pdfHref}`);
+  assert.equal(pdf.headers()['content-type'], 'application/pdf');
+  assert.ok((await pdf.body()).toString('latin1').startsWith('%PDF-1.4'));
   await shot(citizen, 'track');
   await citizen.locator('form[action$="/reply"] textarea').fill('Masih ada satu lubang di sisi kanan jalan.');
   await citizen.click('form[action$="/reply"] button');

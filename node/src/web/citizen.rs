@@ -43,6 +43,16 @@ pub fn kind_label(lang: Lang, k: ReportKind) -> &'static str {
     }
 }
 
+/// The display name of a category in the page language.
+pub async fn category_name(app: &App, lang: Lang, id: Option<&str>) -> Option<String> {
+    let id = id?;
+    let cats = app.list_categories(&Viewer::Public).await.ok()?;
+    cats.into_iter().find(|c| c.id == id).map(|c| match lang {
+        Lang::Id => c.name_id,
+        Lang::En => c.name_en,
+    })
+}
+
 /// `GET /`: what LAPOR! is, the two main actions, the latest public reports.
 pub async fn home(State(app): State<App>, ctx: Ctx) -> Response {
     let latest = app
@@ -660,6 +670,7 @@ pub fn report_details(
     v: &ReportView,
     files: &[AttachmentRecord],
     file_base: &str,
+    category_name: Option<&str>,
 ) -> String {
     let lang = ctx.lang;
     let mut s = format!(
@@ -691,7 +702,7 @@ pub fn report_details(
         let _ = write!(s, "<dt>{}</dt><dd>{}</dd>", esc(label), esc(value));
     };
     if let Some(c) = &v.category {
-        fact(tr(lang, "Kategori", "Category"), c);
+        fact(tr(lang, "Kategori", "Category"), category_name.unwrap_or(c));
     }
     if let Some(a) = v.agency_name.as_ref().or(v.agency_id.as_ref()) {
         fact(tr(lang, "Instansi", "Agency"), a);
@@ -866,11 +877,13 @@ async fn render_track(
             esc(&msg)
         );
     }
+    let cat = category_name(app, lang, view.category.as_deref()).await;
     body.push_str(&report_details(
         ctx,
         &view,
         &files,
         &format!("/track/{code_q}/files"),
+        cat.as_deref(),
     ));
     if access == Access::Reporter {
         body.push_str(&reporter_actions(ctx, &view));

@@ -472,11 +472,13 @@ async fn render_detail(
         }
         None => StatusCode::OK,
     };
+    let cat = citizen::category_name(app, ctx.lang, view.category.as_deref()).await;
     body.push_str(&report_details(
         ctx,
         &view,
         &files,
         &format!("/track/{}/files", url_enc(&view.tracking_code)),
+        cat.as_deref(),
     ));
     body.push_str(&action_forms(app, ctx, me, &view).await);
     page(
