@@ -53,6 +53,43 @@ pub async fn category_name(app: &App, lang: Lang, id: Option<&str>) -> Option<St
     })
 }
 
+/// A timeline entry's label in the page language (the service gives the Indonesian one).
+pub fn action_label(lang: Lang, a: TimelineAction, indonesian: &str) -> String {
+    if lang == Lang::Id {
+        return indonesian.to_owned();
+    }
+    match a {
+        TimelineAction::Created => "Report received",
+        TimelineAction::Verified => "Verified and dispositioned",
+        TimelineAction::Held => "On hold: waiting for the reporter",
+        TimelineAction::Supplemented => "The reporter completed the report",
+        TimelineAction::NotAuthority => "Not within the agency's authority",
+        TimelineAction::Acknowledged => "Acknowledged by the agency",
+        TimelineAction::Responded => "The agency's follow-up",
+        TimelineAction::Replied => "The reporter's reply",
+        TimelineAction::Accepted => "The reporter accepted the follow-up",
+        TimelineAction::Rated => "The reporter's rating",
+        TimelineAction::AutoCompleted => "Completed automatically",
+        TimelineAction::Archived => "Archived",
+        TimelineAction::PrivacyRaised => "Privacy raised",
+        TimelineAction::VerificationOverdue => "Verification deadline missed",
+        TimelineAction::FollowupOverdue => "Follow-up deadline missed",
+        TimelineAction::Escalated => "Flagged for escalation to the Ombudsman",
+    }
+    .to_owned()
+}
+
+/// The public actor names the service gives ("Sistem", "Pelapor", "Instansi") in the page language; staff
+/// names pass through.
+pub fn actor_label(lang: Lang, actor: &str) -> String {
+    match (lang, actor) {
+        (Lang::En, "Sistem") => "System".into(),
+        (Lang::En, "Pelapor") => "Reporter".into(),
+        (Lang::En, "Instansi") => "Agency".into(),
+        _ => actor.to_owned(),
+    }
+}
+
 /// `GET /`: what LAPOR! is, the two main actions, the latest public reports.
 pub async fn home(State(app): State<App>, ctx: Ctx) -> Response {
     let latest = app
@@ -822,7 +859,7 @@ pub fn report_details(
                 s,
                 r#"<div class="followup"><p class="when">{} · {}</p>{}</div>"#,
                 fmt_time(&e.at),
-                esc(&e.actor),
+                esc(&actor_label(lang, &e.actor)),
                 esc(e.note.as_deref().unwrap_or(""))
             );
         }
@@ -837,8 +874,8 @@ pub fn report_details(
             s,
             r#"<li><span class="when">{}</span><br><strong>{}</strong> · {}{}</li>"#,
             fmt_time(&e.at),
-            esc(&e.label),
-            esc(&e.actor),
+            esc(&action_label(lang, e.action, &e.label)),
+            esc(&actor_label(lang, &e.actor)),
             e.note
                 .as_ref()
                 .map(|n| format!(r#"<p class="note">{}</p>"#, esc(n)))
