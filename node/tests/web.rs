@@ -498,3 +498,23 @@ async fn console_actions_through_forms() {
     let after = send(&t, "GET", "/officer", &staff, None).await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn unknown_pages_and_odd_queries() {
+    let t = test_app(Backend::Sqlite).await.unwrap();
+    let page = send(&t, "GET", "/tidak-ada", "", None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("Halaman tidak ditemukan"));
+    let api = send(&t, "GET", "/api/v1/tidak-ada", "", None).await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(api.body.contains("route_not_found"));
+    let odd = send(
+        &t,
+        "GET",
+        "/reports?offset=abc&status=nope&order=x",
+        "",
+        None,
+    )
+    .await;
+    assert_eq!(odd.status, StatusCode::OK);
+}

@@ -143,7 +143,7 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api)
         .merge(crate::web::router())
-        .fallback(not_found)
+        .fallback(crate::web::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(language))
         .layer(SetResponseHeaderLayer::if_not_present(

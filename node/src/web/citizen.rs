@@ -1160,12 +1160,20 @@ pub struct ListParams {
     /// `newest` or `deadline`.
     #[serde(default)]
     pub order: Option<String>,
-    /// Page start.
+    /// Page start (anything that is not a number counts as 0).
     #[serde(default)]
-    pub offset: Option<i64>,
+    pub offset: Option<String>,
     /// Language switch (read by the middleware).
     #[serde(default)]
     pub lang: Option<String>,
+}
+
+fn offset_of(p: &ListParams) -> i64 {
+    p.offset
+        .as_deref()
+        .and_then(|o| o.parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0)
 }
 
 /// Turns list parameters into a filter (unknown values are ignored rather than refused on a web page).
@@ -1181,7 +1189,7 @@ pub fn filter_of(p: &ListParams, limit: i64) -> ReportFilter {
         query: p.q.clone().filter(|q| !q.trim().is_empty()),
         order: parse_order(p.order.as_deref()),
         limit,
-        offset: p.offset.unwrap_or(0).max(0),
+        offset: offset_of(p),
         ..ReportFilter::default()
     }
 }
@@ -1231,7 +1239,7 @@ pub fn pager(ctx: &Ctx, base: &str, p: &ListParams, next: Option<i64>, limit: i6
             url_enc(p.status.as_deref().unwrap_or(""))
         )
     };
-    let offset = p.offset.unwrap_or(0).max(0);
+    let offset = offset_of(p);
     let mut s = String::from("<p>");
     if offset > 0 {
         let _ = write!(

@@ -432,3 +432,26 @@ pub fn error_page(ctx: &Ctx, e: &AppError, opts: PageOpts) -> Response {
     );
     page(ctx, status, title, &body, opts)
 }
+
+/// Fallback for paths nobody serves: an HTML page for people, the API's problem document under `/api/`.
+pub async fn not_found(ctx: Ctx, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return crate::http::error::ApiError::route_not_found().into_response();
+    }
+    let body = format!(
+        r#"<h1>{}</h1><p>{}</p><p><a class="button" href="/">{}</a></p>"#,
+        ctx.t("Halaman tidak ditemukan", "Page not found"),
+        ctx.t(
+            "Alamat ini tidak ada. Periksa kembali tautannya.",
+            "There is nothing at this address. Check the link."
+        ),
+        ctx.t("Ke beranda", "Go to the start page"),
+    );
+    page(
+        &ctx,
+        StatusCode::NOT_FOUND,
+        ctx.t("Tidak ditemukan", "Not found"),
+        &body,
+        PageOpts::default(),
+    )
+}
