@@ -518,3 +518,52 @@ async fn unknown_pages_and_odd_queries() {
     .await;
     assert_eq!(odd.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn dashboard_counts_per_agency() {
+    let t = test_app(Backend::Sqlite).await.unwrap();
+    let admin = t.admin().await;
+    t.agency(&admin, "pemkot-kupang", None, "city").await;
+    t.agency(&admin, "dinas-pupr", Some("pemkot-kupang"), "office")
+        .await;
+    let (seed, token) = csrf(&t).await;
+    let filed = send(
+        &t,
+        "POST",
+        "/report",
+        &seed,
+        Some(&report_form(&token, "Jalan berlubang di Oebobo", "")),
+    )
+    .await;
+    let code = code_in(&filed.body);
+    t.req(
+        "POST",
+        &format!("/api/v1/reports/{code}/verify"),
+        Some(&admin),
+        None,
+        Some(serde_json::json!({"agency_id": "dinas-pupr"})),
+    )
+    .await;
+    let session = format!("lapor_session={admin}");
+    let all = send(&t, "GET", "/officer/dashboard", &session, None).await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(all.body.contains("<b>1</b>"));
+    let other = send(
+        &t,
+        "GET",
+        "/officer/dashboard?agency_id=pemkot-kupang",
+        &session,
+        None,
+    )
+    .await;
+    assert!(other.body.contains("<b>0</b>") && !other.body.contains("<b>1</b>"));
+    let pupr = send(
+        &t,
+        "GET",
+        "/officer/dashboard?agency_id=dinas-pupr",
+        &session,
+        None,
+    )
+    .await;
+    assert!(pupr.body.contains("<b>1</b>"));
+}

@@ -698,12 +698,29 @@ pub async fn log_report(State(app): State<App>, ctx: Ctx, form: WebForm) -> Resp
     }
 }
 
-/// `GET /officer/dashboard`: counts over the account's scope and the overdue and escalated reports.
-pub async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
+/// Query of the dashboard.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DashboardParams {
+    /// Only this agency (within the account's scope).
+    #[serde(default)]
+    pub agency_id: Option<String>,
+    /// Language switch (read by the middleware).
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+/// `GET /officer/dashboard?agency_id=`: counts over the account's scope (optionally one agency) and the
+/// reports past their deadline.
+pub async fn dashboard(
+    State(app): State<App>,
+    ctx: Ctx,
+    Query(p): Query<DashboardParams>,
+) -> Response {
     if let Err(r) = staff(&ctx) {
         return r;
     }
-    let stats = match app.stats(&ctx.viewer, None).await {
+    let agency = p.agency_id.filter(|a| !a.is_empty());
+    let stats = match app.stats(&ctx.viewer, agency.clone()).await {
         Ok(s) => s,
         Err(e) => return error_page(&ctx, &e, OFFICER),
     };
@@ -712,15 +729,30 @@ pub async fn dashboard(State(app): State<App>, ctx: Ctx) -> Response {
             &ctx.viewer,
             crate::domain::ReportFilter {
                 overdue_only: true,
+                agency_id: agency.clone(),
                 order: crate::domain::ReportOrder::Deadline,
                 limit: 20,
                 ..crate::domain::ReportFilter::default()
             },
         )
         .await;
+    let mut agencies = agency_options(&app, &ctx).await;
+    if let Some(first) = agencies.first_mut() {
+        ctx.t("Semua instansi", "All agencies")
+            .clone_into(&mut first.1);
+    }
     let mut body = format!(
-        "<h1>{}</h1>{}",
+        r#"<h1>{}</h1><form method="get" action="/officer/dashboard" class="filters">{}<div class="field"><button type="submit">{}</button></div></form>{}"#,
         ctx.t("Dasbor pimpinan", "Executive dashboard"),
+        select(
+            ctx.lang,
+            &Errors::default(),
+            "agency_id",
+            ctx.t("Instansi", "Agency"),
+            &agencies,
+            agency.as_deref().unwrap_or("")
+        ),
+        ctx.t("Tampilkan", "Show"),
         citizen::stats_html(&app, &ctx, &stats).await
     );
     if let Ok(list) = overdue {
