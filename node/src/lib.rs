@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod attachments;
 pub mod bench;
 pub mod cli;
 pub mod cli_fed;
@@ -10,4 +11,5 @@ pub mod http;
 pub mod service;
 pub mod storage;
 pub mod tasks;
+pub mod web;
 pub mod workers;

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use lapor_federation::{BlobHash, EnvelopeError, Event, SignedEvent, Value};
 use lapor_node::domain::{
-    AgencyRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, SessionRecord,
-    TimelineRecord, Transition, UserRecord,
+    AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
+    SessionRecord, TimelineRecord, Transition, UserRecord,
 };
 use lapor_node::storage::{
     self, AcceptOutcome, DynStore, Effect, EventDraft, EventSigner, InboxEvent, Incoming, KeyRow,
@@ -100,6 +100,7 @@ conformance!(
     fed_peers,
     fed_keys,
     fed_consumes,
+    attachments,
 );
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -2657,4 +2658,62 @@ async fn fed_consumes(store: DynStore) {
         3,
         "2 own + 1 forwarded"
     );
+}
+
+// Attachments
+
+fn attachment(report_id: &str, sha: char, at: Millis) -> AttachmentRecord {
+    AttachmentRecord {
+        report_id: report_id.to_owned(),
+        sha256: sha.to_string().repeat(64),
+        media_type: "image/jpeg".into(),
+        size_bytes: 1234,
+        file_name: "foto.jpg".into(),
+        added_by: "reporter".into(),
+        added_at: at,
+    }
+}
+
+async fn attachments(store: DynStore) {
+    let a = report(
+        "a",
+        "Jalan berlubang",
+        "Jalan berlubang besar di depan sekolah",
+        T0,
+    );
+    let b = report("b", "Lampu padam", "Lampu jalan padam sejak tiga hari", T0);
+    insert(&store, &a).await;
+    insert(&store, &b).await;
+    assert!(store
+        .attachment_list("node-a:a")
+        .await
+        .expect("list")
+        .is_empty());
+
+    let second = attachment("node-a:a", 'b', T0 + 2);
+    let first = attachment("node-a:a", 'a', T0 + 1);
+    store.attachment_add(&second).await.expect("add");
+    store.attachment_add(&first).await.expect("add");
+    // The same file again changes nothing; the same bytes on another report are a row of their own.
+    store.attachment_add(&first).await.expect("add again");
+    store
+        .attachment_add(&attachment("node-a:b", 'a', T0 + 3))
+        .await
+        .expect("add to b");
+    assert_eq!(
+        store.attachment_list("node-a:a").await.expect("list"),
+        vec![first, second]
+    );
+    assert_eq!(
+        store.attachment_list("node-a:b").await.expect("list").len(),
+        1
+    );
+
+    // A file for a report that does not exist is refused.
+    assert!(matches!(
+        store
+            .attachment_add(&attachment("node-a:missing", 'c', T0))
+            .await,
+        Err(StorageError::Invalid(_))
+    ));
 }

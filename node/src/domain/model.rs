@@ -292,3 +292,23 @@ pub struct ReportFilter {
     /// Page start.
     pub offset: i64,
 }
+
+/// A file attached to a report: the bytes live content-addressed under the data directory
+/// (`attachments/<sha256[0..2]>/<sha256>`), this row says which report they belong to and what they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRecord {
+    /// Report id.
+    pub report_id: String,
+    /// Hex sha256 of the stored bytes (after metadata stripping).
+    pub sha256: String,
+    /// Media type decided from the magic bytes (`image/jpeg`, `image/png`, `application/pdf`).
+    pub media_type: String,
+    /// Size of the stored bytes.
+    pub size_bytes: i64,
+    /// File name as the uploader gave it, cleaned for display.
+    pub file_name: String,
+    /// `reporter` or `staff`.
+    pub added_by: String,
+    /// When.
+    pub added_at: Millis,
+}

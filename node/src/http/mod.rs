@@ -65,6 +65,10 @@ fn lang_of(req: &Request) -> Lang {
     if query.split('&').any(|kv| kv == "lang=id") {
         return Lang::Id;
     }
+    // The web pages remember an explicit choice in a cookie (set by `web::Ctx` when `?lang=` is given).
+    if let Some(lang) = crate::web::lang_cookie(req.headers()) {
+        return lang;
+    }
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -151,7 +155,8 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(handlers::metrics::metrics))
         .nest("/api/v1", api)
         .nest("/federation/v1", federation)
-        .fallback(not_found)
+        .merge(crate::web::router())
+        .fallback(crate::web::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(language))
         .layer(SetResponseHeaderLayer::if_not_present(

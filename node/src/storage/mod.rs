@@ -22,8 +22,8 @@ use lapor_federation::SignedEvent;
 use lapor_schemas::api::{Category, Count};
 
 use crate::domain::{
-    AgencyRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord, TimelineRecord,
-    Transition, UserRecord,
+    AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord,
+    TimelineRecord, Transition, UserRecord,
 };
 
 pub use fed::*;
@@ -236,6 +236,11 @@ pub trait Store: Send + Sync + 'static {
     async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()>;
     /// One blob.
     async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>>;
+    /// Ties a stored file to a report; adding the same file to the same report again changes nothing.
+    /// `Invalid` when the report does not exist.
+    async fn attachment_add(&self, attachment: &AttachmentRecord) -> Result<()>;
+    /// The files of a report, oldest first.
+    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>>;
 }
 
 /// The store as the rest of the node holds it.

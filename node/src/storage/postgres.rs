@@ -26,8 +26,8 @@ use super::{
     StorageError, Store, StoredEvent,
 };
 use crate::domain::{
-    AgencyRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, SessionRecord,
-    TimelineRecord, Transition, UserRecord,
+    AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
+    SessionRecord, TimelineRecord, Transition, UserRecord,
 };
 use lapor_federation::SignedEvent;
 
@@ -1081,6 +1081,46 @@ impl Store for PgStore {
     async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         let mut conn = self.pool.acquire().await?;
         fed::blob_get(&mut conn, hash).await
+    }
+
+    async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attachments (report_id, sha256, media_type, size_bytes, file_name, added_by, added_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id, sha256) DO NOTHING",
+        )
+        .bind(&a.report_id)
+        .bind(&a.sha256)
+        .bind(&a.media_type)
+        .bind(a.size_bytes)
+        .bind(&a.file_name)
+        .bind(&a.added_by)
+        .bind(a.added_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
+        let rows = sqlx::query(
+            "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
+             FROM attachments WHERE report_id = $1 ORDER BY added_at, sha256 COLLATE \"C\"",
+        )
+        .bind(report_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttachmentRecord {
+                    report_id: r.try_get(0)?,
+                    sha256: r.try_get(1)?,
+                    media_type: r.try_get(2)?,
+                    size_bytes: r.try_get(3)?,
+                    file_name: r.try_get(4)?,
+                    added_by: r.try_get(5)?,
+                    added_at: r.try_get(6)?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -24,8 +24,8 @@ use super::{
     StorageError, Store, StoredEvent,
 };
 use crate::domain::{
-    AgencyRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, SessionRecord,
-    TimelineRecord, Transition, UserRecord,
+    AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
+    SessionRecord, TimelineRecord, Transition, UserRecord,
 };
 use lapor_federation::SignedEvent;
 
@@ -34,6 +34,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../../migrations/sqlite/0002_federation.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_attachments.sql"),
     ),
 ];
 
@@ -1233,6 +1237,50 @@ impl Store for SqliteStore {
                 overdue,
                 escalated,
             })
+        })
+        .await
+    }
+
+    async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO attachments (report_id, sha256, media_type, size_bytes, file_name, added_by, added_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (report_id, sha256) DO NOTHING",
+                params![
+                    a.report_id,
+                    a.sha256,
+                    a.media_type,
+                    a.size_bytes,
+                    a.file_name,
+                    a.added_by,
+                    a.added_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
+        let id = report_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
+                 FROM attachments WHERE report_id = ?1 ORDER BY added_at, sha256",
+            )?;
+            let rows = stmt.query_map(params![id], |r| {
+                Ok(AttachmentRecord {
+                    report_id: r.get(0)?,
+                    sha256: r.get(1)?,
+                    media_type: r.get(2)?,
+                    size_bytes: r.get(3)?,
+                    file_name: r.get(4)?,
+                    added_by: r.get(5)?,
+                    added_at: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

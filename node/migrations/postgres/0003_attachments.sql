@@ -1,0 +1,12 @@
+-- Attachments: the bytes are content-addressed files under the data directory; a row ties them to a report.
+
+CREATE TABLE attachments (
+    report_id  TEXT NOT NULL REFERENCES reports (id),
+    sha256     TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    file_name  TEXT NOT NULL,
+    added_by   TEXT NOT NULL,
+    added_at   BIGINT NOT NULL,
+    PRIMARY KEY (report_id, sha256)
+);

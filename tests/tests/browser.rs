@@ -1,0 +1,219 @@
+//! The web interface in a real browser: starts the `lapor` binary, prepares accounts and agencies through the
+//! JSON API, then runs `tests/e2e/flow.mjs` (playwright-core driving Debian's headless Chromium).
+//!
+//! Needs `/usr/bin/chromium` (`apt-get install chromium`) and Node.js with npm; `npm ci` is run in
+//! `tests/e2e` when its `node_modules` is missing. Set `LAPOR_SCREENSHOTS=1` to rewrite the screenshots in
+//! `docs/screenshots/`.
+
+// The whole file is test code: a failed `expect` is a failed test.
+#![allow(clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lapor_tests::Node;
+use serde_json::{json, Value};
+
+fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e")
+}
+
+fn prepare_tools() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Chromium at /usr/bin/chromium: run `apt-get install chromium` (Debian)"
+    );
+    let dir = e2e_dir();
+    if !dir.join("node_modules").join("playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect(
+                "running `npm ci` in tests/e2e (is npm installed? `apt-get install nodejs npm`)",
+            );
+        assert!(status.success(), "`npm ci` failed in tests/e2e");
+    }
+}
+
+fn bootstrap_secret(output: &str) -> String {
+    let start = output
+        .find("\"secret\":\"")
+        .expect("the node printed a bootstrap secret")
+        + "\"secret\":\"".len();
+    output[start..]
+        .split('"')
+        .next()
+        .expect("secret ends with a quote")
+        .to_owned()
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut req = client.post(&url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let value: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{url}: {status} {value}");
+    value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizen_and_officer_flows_in_chromium() {
+    prepare_tools();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(
+        dir.path(),
+        &[
+            ("LAPOR_NODE__CODE", "KPG"),
+            ("LAPOR_NODE__ID", "kupangkota"),
+            ("LAPOR_NODE__NAME", "Kota Kupang"),
+            ("LAPOR_NODE__TIMEZONE", "WITA"),
+        ],
+    )
+    .expect("start node");
+    let api = format!("{}/api/v1", node.base);
+    let client = reqwest::Client::new();
+
+    let secret = bootstrap_secret(&node.output());
+    post(
+        &client,
+        format!("{api}/auth/bootstrap"),
+        None,
+        json!({"secret": secret, "username": "admin", "password": "sandi-admin-kupang", "display_name": "Admin Kota"}),
+    )
+    .await;
+    let admin = post(
+        &client,
+        format!("{api}/auth/login"),
+        None,
+        json!({"username": "admin", "password": "sandi-admin-kupang"}),
+    )
+    .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    post(
+        &client,
+        format!("{api}/agencies"),
+        Some(&admin),
+        json!({"id": "pemkot-kupang", "name": "Pemerintah Kota Kupang", "kind": "city", "region_code": "53.71"}),
+    )
+    .await;
+    post(
+        &client,
+        format!("{api}/agencies"),
+        Some(&admin),
+        json!({"id": "dinas-pupr", "parent_id": "pemkot-kupang", "name": "Dinas PUPR Kota Kupang", "kind": "office"}),
+    )
+    .await;
+    post(
+        &client,
+        format!("{api}/users"),
+        Some(&admin),
+        json!({"username": "petugas.pupr", "password": "sandi-petugas-1", "display_name": "Petugas PUPR",
+               "role": "agency_officer", "agency_id": "dinas-pupr"}),
+    )
+    .await;
+
+    let screenshots = std::env::var("LAPOR_SCREENSHOTS").is_ok_and(|v| v == "1");
+    let shots_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    if screenshots {
+        std::fs::create_dir_all(&shots_dir).expect("screenshot dir");
+    }
+    let output = tokio::task::spawn_blocking({
+        let base = node.base.clone();
+        move || {
+            let mut cmd = Command::new("node");
+            cmd.arg("flow.mjs")
+                .current_dir(e2e_dir())
+                .env("LAPOR_BASE", base)
+                .env("ADMIN_USER", "admin")
+                .env("ADMIN_PASS", "sandi-admin-kupang")
+                .env("OFFICER_USER", "petugas.pupr")
+                .env("OFFICER_PASS", "sandi-petugas-1")
+                .env("AGENCY_ID", "dinas-pupr");
+            if screenshots {
+                cmd.env("SCREENSHOT_DIR", &shots_dir);
+            }
+            cmd.output().expect("running node (is Node.js installed?)")
+        }
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser flow failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    let result: Value = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .map(|j| serde_json::from_str(j).expect("result JSON"))
+        .expect("the flow printed its RESULT line");
+
+    // Cross-check through the JSON API what the browser saw.
+    let main: Value = client
+        .get(format!(
+            "{api}/reports/{}",
+            result["main"].as_str().expect("main")
+        ))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(main["status"], "completed");
+    assert_eq!(main["rating"]["score"], 5);
+    assert!(
+        main["location"]["lat"].is_number(),
+        "the map pin was stored"
+    );
+    let public: Value = client
+        .get(format!("{api}/reports?limit=200"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let confidential = result["confidential"].as_str().expect("confidential");
+    assert!(public["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|r| r["tracking_code"] != confidential));
+
+    // Every stored attachment is free of Exif and of the test camera's name.
+    let mut files = 0;
+    for entry in walk(&dir.path().join("attachments")) {
+        let bytes = std::fs::read(&entry).expect("read attachment");
+        assert!(!contains(&bytes, b"Exif"), "{}", entry.display());
+        assert!(!contains(&bytes, b"LaporTestCam"), "{}", entry.display());
+        files += 1;
+    }
+    assert!(files >= 2, "two photos were stored, found {files}");
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
