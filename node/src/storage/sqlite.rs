@@ -348,12 +348,13 @@ fn timeline_from_row(row: &Row<'_>) -> rusqlite::Result<TimelineRecord> {
 }
 
 pub(super) fn append_timeline(conn: &Connection, e: &TimelineRecord) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO timeline (report_id, seq, at, action, actor_role, actor_id, actor_name, agency_id, from_status, \
          to_status, note) \
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM timeline WHERE report_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
          ?9, ?10)",
-        params![
+    )?
+    .execute(params![
             e.report_id,
             e.at,
             e.action.as_str(),
@@ -381,12 +382,10 @@ pub(super) fn upsert_report(conn: &Connection, r: &Report) -> Result<()> {
         .map(|col| format!("{col} = excluded.{col}"))
         .collect::<Vec<_>>()
         .join(", ");
-    conn.execute(
-        &format!(
-            "INSERT INTO reports ({REPORT_COLS}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {sets}"
-        ),
-        rusqlite::params_from_iter(report_values(r)),
-    )?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO reports ({REPORT_COLS}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {sets}"
+    ))?
+    .execute(rusqlite::params_from_iter(report_values(r)))?;
     Ok(())
 }
 

@@ -16,37 +16,37 @@ use crate::domain::Millis;
 pub const NODE_RECORD_SUFFIX: &str = ":node";
 
 fn head(c: &Connection, origin: &str) -> Result<Option<(i64, Option<String>, bool)>> {
-    Ok(c.query_row(
-        "SELECT head_seq, head_id, frozen FROM origins WHERE origin = ?1",
-        [origin],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)),
+    Ok(
+        c.prepare_cached("SELECT head_seq, head_id, frozen FROM origins WHERE origin = ?1")?
+            .query_row([origin], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+            })
+            .optional()?,
     )
-    .optional()?)
 }
 
 fn set_head(c: &Connection, origin: &str, seq: i64, id: &str, now: Millis) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO origins (origin, head_seq, head_id, updated_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (origin) DO UPDATE SET head_seq = excluded.head_seq, head_id = excluded.head_id, \
          updated_at = excluded.updated_at",
-        params![origin, seq, id, now],
-    )?;
+    )?
+    .execute(params![origin, seq, id, now])?;
     Ok(())
 }
 
 pub fn owner(c: &Connection, report_id: &str) -> Result<Option<OwnerRow>> {
-    Ok(c.query_row(
+    Ok(c.prepare_cached(
         "SELECT report_id, owner, epoch, last_event_id FROM report_owner WHERE report_id = ?1",
-        [report_id],
-        |r| {
-            Ok(OwnerRow {
-                report_id: r.get(0)?,
-                owner: r.get(1)?,
-                epoch: r.get(2)?,
-                last_event_id: r.get(3)?,
-            })
-        },
-    )
+    )?
+    .query_row([report_id], |r| {
+        Ok(OwnerRow {
+            report_id: r.get(0)?,
+            owner: r.get(1)?,
+            epoch: r.get(2)?,
+            last_event_id: r.get(3)?,
+        })
+    })
     .optional()?)
 }
 
@@ -64,11 +64,11 @@ fn insert_event(
     now: Millis,
     state: &str,
 ) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO events (id, origin, origin_seq, kind, report_id, report_epoch, authored_at, wire, \
          received_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![id, origin, seq, kind, report_id, epoch, authored_at, wire, now, state],
-    )?;
+    )?
+    .execute(params![id, origin, seq, kind, report_id, epoch, authored_at, wire, now, state])?;
     Ok(())
 }
 
@@ -178,12 +178,12 @@ fn run_effect(c: &Connection, item: &Incoming) -> Result<&'static str> {
             }
             upsert_report(c, report)?;
             append_timeline(c, entry)?;
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (report_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, \
                  last_event_id = excluded.last_event_id",
-                params![item.report_id, item.origin, item.report_epoch, item.id],
-            )?;
+            )?
+            .execute(params![item.report_id, item.origin, item.report_epoch, item.id])?;
             Ok("applied")
         }
     }
@@ -206,7 +206,8 @@ fn quarantine(
 
 fn delete_inbox(c: &Connection, id: Option<i64>) -> Result<()> {
     if let Some(id) = id {
-        c.execute("DELETE FROM inbox WHERE id = ?1", [id])?;
+        c.prepare_cached("DELETE FROM inbox WHERE id = ?1")?
+            .execute([id])?;
     }
     Ok(())
 }
@@ -219,11 +220,8 @@ pub fn accept_one(c: &Connection, item: &Incoming, now: Millis) -> Result<Accept
         return Ok(AcceptOutcome::Frozen);
     }
     let stored_id: Option<String> = c
-        .query_row(
-            "SELECT id FROM events WHERE origin = ?1 AND origin_seq = ?2",
-            params![item.origin, item.origin_seq],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT id FROM events WHERE origin = ?1 AND origin_seq = ?2")?
+        .query_row(params![item.origin, item.origin_seq], |r| r.get(0))
         .optional()?;
     if let Some(first_id) = stored_id {
         delete_inbox(c, item.inbox_id)?;
