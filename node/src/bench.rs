@@ -158,21 +158,15 @@ async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
         })
         .await?;
     app.store
-        .peer_upsert(&PeerRecord {
-            node_id: ORIGIN.into(),
-            name: ORIGIN.into(),
-            base_url: "http://127.0.0.1:9".into(),
-            role: "regional".into(),
-            region_codes: Vec::new(),
-            enc_public: None,
-            push_cursor: 0,
-            last_success_at: None,
-            last_attempt_at: None,
-            last_error: None,
-            failures: 0,
-            rejected_total: 0,
-            added_at: app.now(),
-        })
+        .peer_upsert(&PeerRecord::new(
+            ORIGIN,
+            ORIGIN,
+            "http://127.0.0.1:9",
+            "regional",
+            Vec::new(),
+            None,
+            app.now(),
+        ))
         .await?;
     app.fed.reload(&app.store).await?;
     Ok(Scratch { app, _dir: dir, pg })

@@ -231,26 +231,20 @@ pub async fn peers(config: Config, action: PeersAction) -> anyhow::Result<()> {
             crate::federation::key_entry(&key_row)?;
             app.store.key_upsert(&key_row).await?;
             app.store
-                .peer_upsert(&PeerRecord {
-                    node_id: node_id.clone(),
-                    name: name.unwrap_or_else(|| node_id.clone()),
-                    base_url: url,
-                    role,
-                    region_codes: regions
+                .peer_upsert(&PeerRecord::new(
+                    &node_id,
+                    name.as_deref().unwrap_or(&node_id),
+                    &url,
+                    &role,
+                    regions
                         .split(',')
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
                         .map(str::to_owned)
                         .collect(),
                     enc_public,
-                    push_cursor: 0,
-                    last_success_at: None,
-                    last_attempt_at: None,
-                    last_error: None,
-                    failures: 0,
-                    rejected_total: 0,
-                    added_at: app.now(),
-                })
+                    app.now(),
+                ))
                 .await?;
             app.fed.reload(&app.store).await?;
             let queued = if app.fed.destinations().contains(&node_id) {

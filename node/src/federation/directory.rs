@@ -221,21 +221,15 @@ pub async fn refresh(app: &App) -> anyhow::Result<()> {
             }
             let base_url = node.base_url.clone();
             app.store
-                .peer_upsert(&PeerRecord {
-                    node_id: node.node_id.clone(),
-                    name: node.name.clone(),
-                    base_url,
-                    role: node.role.clone(),
-                    region_codes: node.region_codes.clone(),
-                    enc_public: node.keys.last().and_then(|k| k.enc_public.clone()),
-                    push_cursor: 0,
-                    last_success_at: None,
-                    last_attempt_at: None,
-                    last_error: None,
-                    failures: 0,
-                    rejected_total: 0,
-                    added_at: app.now(),
-                })
+                .peer_upsert(&PeerRecord::new(
+                    &node.node_id,
+                    &node.name,
+                    &base_url,
+                    &node.role,
+                    node.region_codes.clone(),
+                    node.keys.last().and_then(|k| k.enc_public.clone()),
+                    app.now(),
+                ))
                 .await?;
         }
     }

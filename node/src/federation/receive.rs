@@ -282,6 +282,18 @@ fn path_and_query(uri: &Uri) -> &str {
     uri.path_and_query().map_or(uri.path(), |p| p.as_str())
 }
 
+/// Checks the signature of a bodiless GET from a peer.
+fn verify_get(app: &App, headers: &HeaderMap, uri: &Uri) -> Result<String, ApiError> {
+    verify_request(
+        fed(app),
+        headers,
+        "GET",
+        path_and_query(uri),
+        b"",
+        app.now(),
+    )
+}
+
 /// `GET /federation/v1/log/{origin}?after=N&limit=M`: an origin's log after a sequence number.
 pub async fn log(
     State(app): State<App>,
@@ -290,14 +302,7 @@ pub async fn log(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    verify_request(
-        fed(&app),
-        &headers,
-        "GET",
-        path_and_query(&uri),
-        b"",
-        app.now(),
-    )?;
+    verify_get(&app, &headers, &uri)?;
     let limit = q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let events = app
         .store
@@ -367,14 +372,7 @@ pub async fn blob(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    verify_request(
-        fed(&app),
-        &headers,
-        "GET",
-        path_and_query(&uri),
-        b"",
-        app.now(),
-    )?;
+    verify_get(&app, &headers, &uri)?;
     match app
         .store
         .blob_get(&hash)

@@ -335,6 +335,35 @@ pub struct PeerRecord {
     pub added_at: Millis,
 }
 
+impl PeerRecord {
+    /// A newly enrolled peer: nothing sent to it yet.
+    pub fn new(
+        node_id: &str,
+        name: &str,
+        base_url: &str,
+        role: &str,
+        region_codes: Vec<String>,
+        enc_public: Option<String>,
+        added_at: Millis,
+    ) -> Self {
+        Self {
+            node_id: node_id.to_owned(),
+            name: name.to_owned(),
+            base_url: base_url.to_owned(),
+            role: role.to_owned(),
+            region_codes,
+            enc_public,
+            push_cursor: 0,
+            last_success_at: None,
+            last_attempt_at: None,
+            last_error: None,
+            failures: 0,
+            rejected_total: 0,
+            added_at,
+        }
+    }
+}
+
 /// The result of one push attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushOutcome {
