@@ -731,56 +731,91 @@ pub struct PushRequest {
 }
 
 impl PushRequest {
-    fn body(&self, sig: Option<&Signature>) -> Vec<u8> {
-        // Written by hand so the events' wire bytes are spliced in as they are; the keys are in canonical
-        // order and a unit test checks the result decodes as canonical JSON.
-        let mut out = Vec::with_capacity(self.batch.encoded_len() + 512);
-        out.extend_from_slice(b"{\"destination\":");
-        canonical::write_string(&self.destination, &mut out);
-        out.extend_from_slice(b",\"events\":[");
-        for (i, event) in self.batch.events.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(&event.wire);
-        }
-        out.extend_from_slice(b"],\"key_id\":");
-        canonical::write_string(&self.key_id, &mut out);
-        out.extend_from_slice(b",\"sender\":");
-        canonical::write_string(&self.sender, &mut out);
-        if let Some(sig) = sig {
-            out.extend_from_slice(b",\"sig\":");
-            canonical::write_string(&sig_to_hex(sig), &mut out);
-        }
-        out.extend_from_slice(b",\"txn\":");
-        canonical::write_string(&self.txn, &mut out);
-        out.extend_from_slice(b",\"v\":1}");
-        out
-    }
-
     /// Signs the request and returns the body to send.
     pub fn sign(&self, key: &SigningKey) -> Result<Vec<u8>, EnvelopeError> {
-        check_token("txn", &self.txn)?;
-        check_token("sender", &self.sender)?;
-        check_token("destination", &self.destination)?;
-        check_token("key_id", &self.key_id)?;
-        if self.batch.len() > MAX_BATCH_EVENTS {
-            return Err(EnvelopeError::TooManyEvents {
-                count: self.batch.len(),
-                max: MAX_BATCH_EVENTS,
-            });
-        }
-        let unsigned = self.body(None);
-        let signature = key.sign(&domain_message(PUSH_DOMAIN, &unsigned));
-        let body = self.body(Some(&signature));
-        if body.len() > MAX_BATCH_BYTES {
-            return Err(EnvelopeError::BatchTooLarge {
-                size: body.len(),
-                max: MAX_BATCH_BYTES,
-            });
-        }
-        Ok(body)
+        let events: Vec<&[u8]> = self
+            .batch
+            .events
+            .iter()
+            .map(SignedEvent::wire_bytes)
+            .collect();
+        sign_push(
+            &self.txn,
+            &self.sender,
+            &self.destination,
+            &self.key_id,
+            &events,
+            key,
+        )
     }
+}
+
+fn push_body(
+    txn: &str,
+    sender: &str,
+    destination: &str,
+    key_id: &str,
+    events: &[&[u8]],
+    sig: Option<&Signature>,
+) -> Vec<u8> {
+    // Written by hand so the events' wire bytes are spliced in as they are; the keys are in canonical
+    // order and a unit test checks the result decodes as canonical JSON.
+    let len: usize = events.iter().map(|e| e.len() + 1).sum();
+    let mut out = Vec::with_capacity(len + 512);
+    out.extend_from_slice(b"{\"destination\":");
+    canonical::write_string(destination, &mut out);
+    out.extend_from_slice(b",\"events\":[");
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(event);
+    }
+    out.extend_from_slice(b"],\"key_id\":");
+    canonical::write_string(key_id, &mut out);
+    out.extend_from_slice(b",\"sender\":");
+    canonical::write_string(sender, &mut out);
+    if let Some(sig) = sig {
+        out.extend_from_slice(b",\"sig\":");
+        canonical::write_string(&sig_to_hex(sig), &mut out);
+    }
+    out.extend_from_slice(b",\"txn\":");
+    canonical::write_string(txn, &mut out);
+    out.extend_from_slice(b",\"v\":1}");
+    out
+}
+
+/// Signs a push request whose events are given as their exact stored wire bytes (each already canonical,
+/// as every signed or verified event is) and returns the body to send. [`PushRequest::sign`] is this with the
+/// events of a [`Batch`].
+pub fn sign_push(
+    txn: &str,
+    sender: &str,
+    destination: &str,
+    key_id: &str,
+    events: &[&[u8]],
+    key: &SigningKey,
+) -> Result<Vec<u8>, EnvelopeError> {
+    check_token("txn", txn)?;
+    check_token("sender", sender)?;
+    check_token("destination", destination)?;
+    check_token("key_id", key_id)?;
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(EnvelopeError::TooManyEvents {
+            count: events.len(),
+            max: MAX_BATCH_EVENTS,
+        });
+    }
+    let unsigned = push_body(txn, sender, destination, key_id, events, None);
+    let signature = key.sign(&domain_message(PUSH_DOMAIN, &unsigned));
+    let body = push_body(txn, sender, destination, key_id, events, Some(&signature));
+    if body.len() > MAX_BATCH_BYTES {
+        return Err(EnvelopeError::BatchTooLarge {
+            size: body.len(),
+            max: MAX_BATCH_BYTES,
+        });
+    }
+    Ok(body)
 }
 
 /// An authenticated push request. The events are not verified yet: each is the exact canonical bytes of one

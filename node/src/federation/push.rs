@@ -9,9 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use lapor_federation::canonical::write_string;
 use lapor_federation::envelope::{
-    MAX_BATCH_BYTES, MAX_BATCH_EVENTS, PUSH_DOMAIN, PUSH_ENVELOPE_RESERVE,
+    sign_push, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, PUSH_ENVELOPE_RESERVE,
 };
 use lapor_federation::wire::{CatchUpRequest, LogPage, PushResponse};
 
@@ -20,39 +19,6 @@ use super::Counters;
 use crate::config::NodeRole;
 use crate::service::App;
 use crate::storage::PushOutcome;
-
-/// The body of a signed push carrying `events` (exact wire bytes), in canonical member order.
-pub fn push_body(app: &App, txn: &str, destination: &str, events: &[Vec<u8>]) -> Vec<u8> {
-    let f = &app.fed;
-    let build = |sig: Option<&str>| {
-        let len: usize = events.iter().map(|e| e.len() + 1).sum();
-        let mut out = Vec::with_capacity(len + 512);
-        out.extend_from_slice(b"{\"destination\":");
-        write_string(destination, &mut out);
-        out.extend_from_slice(b",\"events\":[");
-        for (i, e) in events.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(e);
-        }
-        out.extend_from_slice(b"],\"key_id\":");
-        write_string(&f.keys.key_id, &mut out);
-        out.extend_from_slice(b",\"sender\":");
-        write_string(&f.node_id, &mut out);
-        if let Some(sig) = sig {
-            out.extend_from_slice(b",\"sig\":");
-            write_string(sig, &mut out);
-        }
-        out.extend_from_slice(b",\"txn\":");
-        write_string(txn, &mut out);
-        out.extend_from_slice(b",\"v\":1}");
-        out
-    };
-    let unsigned = build(None);
-    let sig = f.sign_bytes(PUSH_DOMAIN, &unsigned);
-    build(Some(&sig))
-}
 
 fn url(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
@@ -126,7 +92,16 @@ pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
     }
     let first = record.push_cursor + 1;
     let txn = format!("{}-{first}-{last}", app.fed.node_id);
-    let body = push_body(app, &txn, peer, &events);
+    let f = &app.fed;
+    let wires: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let body = sign_push(
+        &txn,
+        &f.node_id,
+        peer,
+        &f.keys.key_id,
+        &wires,
+        &f.keys.signing,
+    )?;
     let now = app.now();
     let sent = app
         .fed
