@@ -129,6 +129,9 @@ pub async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
                 authored_at: app.now(),
                 destinations: app.fed.destinations(),
                 consumes: None,
+                epoch: None,
+                transfer: None,
+                pending: false,
             };
             let event = app.store.event_append(&draft).await?;
             let seq = event.event().origin_seq as i64;
@@ -179,6 +182,9 @@ pub async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
                 authored_at: app.now(),
                 destinations: app.fed.destinations(),
                 consumes: None,
+                epoch: None,
+                transfer: None,
+                pending: false,
             };
             let event = app.store.event_append(&draft).await?;
             row.revoked_from_seq = Some(from_seq as i64);

@@ -44,6 +44,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Node-to-node sync.
     pub federation: FederationConfig,
+    /// Routing reports to the node that must act, and transfers between nodes.
+    pub routing: RoutingConfig,
 }
 
 /// `[node]`
@@ -62,6 +64,8 @@ pub struct NodeConfig {
     pub timezone: NodeZone,
     /// Directory for the SQLite database and attachments.
     pub data_dir: PathBuf,
+    /// Kemendagri region codes this node serves (e.g. `["53.71"]`); reports about them are routed here.
+    pub region_codes: Vec<String>,
 }
 
 impl Default for NodeConfig {
@@ -73,6 +77,7 @@ impl Default for NodeConfig {
             role: NodeRole::Regional,
             timezone: NodeZone::WIB,
             data_dir: PathBuf::from("./lapor-data"),
+            region_codes: Vec::new(),
         }
     }
 }
@@ -167,6 +172,29 @@ impl Default for FederationConfig {
     }
 }
 
+/// `[routing]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// GeoJSON file of administrative boundaries for routing by location (empty: no routing by location).
+    pub boundaries_file: Option<PathBuf>,
+    /// How long the hub waits for the target of a transfer to accept it before the transfer expires, in
+    /// seconds.
+    pub transfer_expiry_secs: u64,
+    /// How long after a transfer the report may not move back to a node that held it, in seconds.
+    pub transfer_cooldown_secs: u64,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            boundaries_file: None,
+            transfer_expiry_secs: 3 * 24 * 3600,
+            transfer_cooldown_secs: 24 * 3600,
+        }
+    }
+}
+
 /// Documentation of every key, printed into the example config. A test checks that every key has one.
 pub const DOCS: &[(&str, &str)] = &[
     ("node", "Who this node is."),
@@ -176,6 +204,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ("node.role", "\"regional\" or \"hub\"."),
     ("node.timezone", "Time zone for deadlines and display: \"WIB\", \"WITA\" or \"WIT\"."),
     ("node.data_dir", "Directory for the SQLite database and attachments."),
+    ("node.region_codes", "Kemendagri region codes this node serves, e.g. [\"53.71\"]; reports about them (or a sub-region) are routed here."),
     ("http", "The HTTP server."),
     ("http.listen", "Address to listen on."),
     ("http.max_body_bytes", "Largest accepted JSON body in bytes."),
@@ -195,6 +224,10 @@ pub const DOCS: &[(&str, &str)] = &[
     ("federation.request_timeout_secs", "Timeout of one request to a peer, in seconds."),
     ("federation.directory_refresh_secs", "How often a regional node refreshes the hub's node directory, in seconds."),
     ("federation.poll_ms", "How often push workers and catch-up run without being woken, in milliseconds."),
+    ("routing", "Routing reports to the node that must act, and transfers between nodes (see docs/PROTOCOL.md section 9)."),
+    ("routing.boundaries_file", "GeoJSON FeatureCollection of administrative boundaries (properties.code, properties.name) for routing by location; unset means no routing by location."),
+    ("routing.transfer_expiry_secs", "How long the hub waits for the target of a transfer to accept before the transfer expires and the report stays with its owner, in seconds."),
+    ("routing.transfer_cooldown_secs", "How long after a transfer the report may not move back to a node that held it (stops ping-pong), in seconds."),
 ];
 
 impl Config {
@@ -281,6 +314,20 @@ impl Config {
                 "log.format must be `text` or `json`, not `{}`",
                 self.log.format
             );
+        }
+        if let Some(bad) = self
+            .node
+            .region_codes
+            .iter()
+            .find(|c| !crate::service::valid_region_code(c))
+        {
+            bail!("node.region_codes: `{bad}` is not a Kemendagri region code such as 53 or 53.71");
+        }
+        if !(10..=90 * 24 * 3600).contains(&self.routing.transfer_expiry_secs) {
+            bail!("routing.transfer_expiry_secs must be between 10 and 7776000 (90 days)");
+        }
+        if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
+            bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod federation;
 pub mod http;
+pub mod routing;
 pub mod service;
 pub mod storage;
 pub mod tasks;

@@ -10,7 +10,7 @@ use lapor_schemas::api as wire;
 use lapor_schemas::problem::FieldError;
 use lapor_schemas::{Channel, ReportStatus, Role, TimelineAction};
 
-use crate::config::Config;
+use crate::config::{Config, NodeRole};
 use crate::domain::lifecycle::{self, AgencyTarget};
 use crate::domain::{
     calendar, tracking, Actor, AgencyRecord, Clock, Command, DomainError, Millis, Report,
@@ -19,6 +19,7 @@ use crate::domain::{
 };
 use crate::federation::payload::{self, ContributionPayload, IdentityRef, ReportPayload};
 use crate::federation::Federation;
+use crate::routing::Router;
 use crate::storage::{DynStore, EventDraft, StorageError};
 
 /// Meta key under which the sha256 of the one-time bootstrap secret waits for the first admin.
@@ -150,6 +151,8 @@ pub struct AppInner {
     pub clock: Arc<dyn Clock>,
     /// Keys, peers and sync state.
     pub fed: Arc<Federation>,
+    /// Where new reports belong.
+    pub router: Router,
 }
 
 impl std::ops::Deref for App {
@@ -345,12 +348,14 @@ impl App {
         holidays.extend(config.calendar.extra_holidays.iter().copied());
         let calendar = WorkCalendar::new(config.node.timezone, holidays);
         let fed = Arc::new(Federation::open(&config)?);
+        let router = Router::open(&config)?;
         Ok(Self(Arc::new(AppInner {
             config,
             store,
             calendar,
             clock,
             fed,
+            router,
         })))
     }
 
@@ -771,6 +776,7 @@ impl App {
             region_code,
             active: true,
             created_at: self.now(),
+            node_id: None,
         };
         self.store
             .agency_create(&record)
@@ -781,6 +787,7 @@ impl App {
                 }
                 other => other.into(),
             })?;
+        self.publish_agencies().await;
         Ok(agency_view(&record))
     }
 
@@ -821,6 +828,7 @@ impl App {
             a.active = active;
         }
         self.store.agency_update(&a).await?;
+        self.publish_agencies().await;
         Ok(agency_view(&a))
     }
 
@@ -1025,6 +1033,22 @@ impl App {
             }
         };
         c.finish()?;
+        let chosen = match &agency_id {
+            Some(a) => self.store.agency_get(a).await?,
+            None => None,
+        };
+        let peers = self.fed.peers.read().map(|p| p.clone()).unwrap_or_default();
+        let route = self.router.route(
+            chosen.as_ref(),
+            region_code.as_deref(),
+            lat_e6.zip(lon_e6),
+            &peers,
+        );
+        let region_code = region_code.or_else(|| route.located_region.clone());
+        let agency_path = chosen
+            .as_ref()
+            .filter(|a| a.node_id.is_none())
+            .map(|a| a.path.clone());
         let secret = tracking::new_secret();
         let report = Report {
             id: tracking::new_report_id(&self.config.node.id),
@@ -1035,7 +1059,7 @@ impl App {
             body: req.body.trim().to_owned(),
             category_id: category,
             agency_id,
-            agency_path: None,
+            agency_path,
             region_code,
             lat_e6,
             lon_e6,
@@ -1098,7 +1122,24 @@ impl App {
         self.store
             .report_insert(&report, identity.as_ref(), &entry, Some(&draft))
             .await?;
-        tracing::info!(report.id = %report.id, report.channel = channel.as_str(), "report filed");
+        tracing::info!(report.id = %report.id, report.channel = channel.as_str(),
+            route.node = %route.node, route.by = route.by.as_str(), "report filed");
+        if route.node != self.fed.node_id {
+            // Stored here first, so nothing is lost; then moved to the node that must act on it.
+            if let Err(e) = crate::federation::transfer::open(
+                self,
+                &report,
+                &route.node,
+                "routing",
+                Some(format!("dirutekan menurut {}", route.by.as_str())),
+                route.agency_id.clone(),
+            )
+            .await
+            {
+                tracing::warn!(report.id = %report.id, to = %route.node, error = %e,
+                    "routing transfer not opened; the report stays in this node's admin queue");
+            }
+        }
         Ok(wire::CreatedReport {
             id: report.id,
             tracking_code: report.tracking_code,
@@ -1108,7 +1149,40 @@ impl App {
         })
     }
 
+    /// A report by id or tracking code. On a regional node, a report it does not hold or does not own is
+    /// looked up at the hub first (its history verified and stored here), so the tracking code works on
+    /// every node and shows where the report is now; without the hub the local copy is shown.
     async fn find(&self, key: &str) -> AppResult<Option<Report>> {
+        let local = self.find_local(key).await?;
+        if self.fed.role == NodeRole::Hub {
+            return Ok(local);
+        }
+        let lookup = match &local {
+            Some(r) if self.owner_of(&r.id).await? == self.fed.node_id => return Ok(local),
+            Some(r) => r.id.clone(),
+            None if key.contains(':') => key.to_owned(),
+            None => tracking::normalise_tracking_code(key),
+        };
+        let fetched = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            crate::federation::transfer::refresh(self, &lookup),
+        )
+        .await;
+        match fetched {
+            Ok(Ok(Some(id))) => Ok(self.store.report_get(&id).await?.or(local)),
+            Ok(Ok(None)) => Ok(local),
+            Ok(Err(e)) => {
+                tracing::info!(report = %lookup, error = %e, "hub lookup failed; showing what this node holds");
+                Ok(local)
+            }
+            Err(_) => {
+                tracing::info!(report = %lookup, "hub lookup timed out; showing what this node holds");
+                Ok(local)
+            }
+        }
+    }
+
+    async fn find_local(&self, key: &str) -> AppResult<Option<Report>> {
         if key.contains(':') {
             Ok(self.store.report_get(key).await?)
         } else {
@@ -1178,6 +1252,18 @@ impl App {
         };
         let staff = matches!(access, Access::Staff { .. });
         let t = |ms: Option<Millis>| ms.map(|m| self.time(m));
+        let held = self.store.report_owner(&report.id).await?;
+        let epoch = held.as_ref().map_or(0, |o| o.epoch);
+        let owner = match held {
+            Some(o) => o.owner,
+            None => self.owner_of(&report.id).await?,
+        };
+        let transfer = self
+            .store
+            .transfers_of_report(&report.id)
+            .await?
+            .into_iter()
+            .next();
         Ok(wire::ReportView {
             id: report.id.clone(),
             tracking_code: report.tracking_code.clone(),
@@ -1227,6 +1313,19 @@ impl App {
                 phone: i.phone,
                 email: i.email,
             }),
+            owner_name: self.node_name(&owner),
+            owner_node: owner,
+            epoch,
+            transfer: transfer.map(|t| wire::TransferView {
+                to_name: self.node_name(&t.to_node),
+                offer_id: t.offer_id,
+                from_node: t.from_node,
+                to_node: t.to_node,
+                epoch: t.epoch,
+                state: t.state,
+                reason: t.reason,
+                code: t.code,
+            }),
             timeline: timeline
                 .into_iter()
                 .map(|e| self.entry_view(e, staff))
@@ -1237,7 +1336,10 @@ impl App {
     fn entry_view(&self, e: TimelineRecord, staff: bool) -> wire::TimelineEntry {
         let internal = matches!(
             e.action,
-            TimelineAction::Verified | TimelineAction::NotAuthority | TimelineAction::PrivacyRaised
+            TimelineAction::Verified
+                | TimelineAction::NotAuthority
+                | TimelineAction::PrivacyRaised
+                | TimelineAction::Transferred
         );
         let actor = match (staff, &e.actor_name) {
             (true, Some(name)) => format!("{name} ({})", e.actor_role),
@@ -1304,6 +1406,12 @@ impl App {
                 }
                 return Err(AppError::NotOwner(owner));
             }
+            if let Some(t) = crate::federation::transfer::open_transfer(self, &report.id).await? {
+                return Err(AppError::Conflict(format!(
+                    "transfer_pending: laporan sedang dialihkan ke {} / the report is being transferred to {}",
+                    t.to_node, t.to_node
+                )));
+            }
             let draft = self.report_draft(&transition.report, &transition.entry, None, None)?;
             match self
                 .store
@@ -1326,7 +1434,7 @@ impl App {
     /// Resolves and checks the agency of a disposition.
     pub async fn agency_target(&self, id: &str) -> AppResult<AgencyTarget> {
         match self.store.agency_get(id).await? {
-            Some(a) if a.active => Ok(AgencyTarget {
+            Some(a) if a.active && a.node_id.is_none() => Ok(AgencyTarget {
                 id: a.id,
                 path: a.path,
             }),
@@ -1426,6 +1534,108 @@ impl App {
         })
     }
 
+    /// Publishes this node's agencies to the federation after a change (failures are logged; the next
+    /// start publishes again).
+    async fn publish_agencies(&self) {
+        if let Err(e) = crate::federation::agencies::publish(self).await {
+            tracing::error!(error = %e, "publishing this node's agencies failed");
+        }
+    }
+
+    /// A node's name as this node knows it (its id when unknown).
+    pub fn node_name(&self, node_id: &str) -> String {
+        if node_id == self.fed.node_id {
+            return self.config.node.name.clone();
+        }
+        self.fed
+            .peer(node_id)
+            .map_or_else(|| node_id.to_owned(), |p| p.name)
+    }
+
+    /// An admin moves a report to another node: to the node hosting `agency_id`, to `to_node`, or up to the
+    /// hub. On the owner it is an offer the hub checks; on the hub it is decided at once.
+    pub async fn request_transfer(
+        &self,
+        viewer: &Viewer,
+        key: &str,
+        req: wire::TransferRequest,
+    ) -> AppResult<wire::TransferView> {
+        viewer.require_role(&[Role::Admin])?;
+        let (report, _) = self.load(viewer, key, None).await?;
+        let mut c = Checker::new();
+        c.text("note", &req.note, 3, 2000);
+        let reason = req.reason.clone().unwrap_or_else(|| "misrouted".into());
+        if !matches!(reason.as_str(), "misrouted" | "not_authority") {
+            c.fail(
+                "reason",
+                "invalid",
+                "gunakan misrouted atau not_authority / use misrouted or not_authority",
+            );
+        }
+        let agency = match clean(req.agency_id) {
+            Some(id) => match self.store.agency_get(&id).await? {
+                Some(a) if a.active && a.node_id.is_some() => Some(a),
+                Some(a) if a.node_id.is_none() => {
+                    c.fail("agency_id", "local", "instansi ini ada di node ini; gunakan disposisi / this agency is on this node; disposition it instead");
+                    None
+                }
+                _ => {
+                    c.fail(
+                        "agency_id",
+                        "unknown",
+                        "instansi tidak dikenal / unknown agency",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let hub = self
+            .fed
+            .peers
+            .read()
+            .ok()
+            .and_then(|p| {
+                p.iter()
+                    .find(|p| p.role == "hub")
+                    .map(|p| p.node_id.clone())
+            })
+            .or_else(|| (self.fed.role == NodeRole::Hub).then(|| self.fed.node_id.clone()));
+        let to = match (&agency, clean(req.to_node)) {
+            (Some(a), _) => a.node_id.clone(),
+            (None, Some(n)) => Some(n),
+            (None, None) => hub,
+        };
+        if to.is_none() {
+            c.fail(
+                "to_node",
+                "required",
+                "node tujuan diperlukan / a target node is required",
+            );
+        }
+        c.finish()?;
+        let to = to.unwrap_or_default();
+        let row = crate::federation::transfer::open(
+            self,
+            &report,
+            &to,
+            &reason,
+            Some(req.note.trim().to_owned()),
+            agency.map(|a| a.id),
+        )
+        .await?;
+        Ok(wire::TransferView {
+            to_name: self.node_name(&row.to_node),
+            offer_id: row.offer_id,
+            from_node: row.from_node,
+            to_node: row.to_node,
+            epoch: row.epoch,
+            state: row.state,
+            reason: row.reason,
+            code: row.code,
+        })
+    }
+
     /// The node that owns a report (its origin unless it was transferred).
     pub async fn owner_of(&self, report_id: &str) -> AppResult<String> {
         Ok(match self.store.report_owner(report_id).await? {
@@ -1478,6 +1688,9 @@ impl App {
             authored_at: entry.at,
             destinations: self.fed.destinations(),
             consumes,
+            epoch: None,
+            transfer: None,
+            pending: false,
         })
     }
 
@@ -1513,6 +1726,9 @@ impl App {
             authored_at: self.now(),
             destinations: self.fed.destinations(),
             consumes: None,
+            epoch: None,
+            transfer: None,
+            pending: false,
         };
         self.store.event_append(&draft).await?;
         self.fed.push_wake.notify_waiters();
@@ -1571,8 +1787,12 @@ impl App {
             let due = self.store.report_due(now, 500).await?;
             let mut progressed = 0;
             for report in &due {
-                if self.owner_of(&report.id).await? != self.fed.node_id {
-                    // Another node's report: its owner runs its deadlines.
+                if self.owner_of(&report.id).await? != self.fed.node_id
+                    || crate::federation::transfer::open_transfer(self, &report.id)
+                        .await?
+                        .is_some()
+                {
+                    // Another node's report (its owner runs its deadlines), or one on its way there.
                     continue;
                 }
                 let mut current = report.clone();
@@ -1704,6 +1924,7 @@ pub fn agency_view(a: &AgencyRecord) -> wire::Agency {
         kind: a.kind.clone(),
         region_code: a.region_code.clone(),
         active: a.active,
+        node_id: a.node_id.clone(),
     }
 }
 

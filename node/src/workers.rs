@@ -31,7 +31,7 @@ pub fn start_deadline_worker(app: App, mut shutdown: tokio::sync::watch::Receive
     });
 }
 
-/// Starts the federation tasks: the applier, the contribution worker and the supervisor (which starts one
+/// Starts the federation tasks: the applier, the contribution and transfer workers, the supervisor (which starts one
 /// push worker per peer and, on a regional node, refreshes the directory and catches up from the hub).
 /// They run until the process ends; everything they do is durable step by step, so a kill at any point
 /// resumes cleanly.
@@ -45,7 +45,17 @@ pub fn start_federation(app: &App) {
         crate::federation::apply::run_contributions(app.clone()),
     );
     spawn_named(
+        "fed-transfers",
+        crate::federation::transfer::run_transfers(app.clone()),
+    );
+    spawn_named(
         "fed-supervisor",
         crate::federation::push::run_supervisor(app.clone()),
     );
+    let publisher = app.clone();
+    spawn_named("fed-agencies", async move {
+        if let Err(e) = crate::federation::agencies::publish(&publisher).await {
+            tracing::error!(error = %e, "publishing this node's agencies failed");
+        }
+    });
 }

@@ -249,6 +249,7 @@ fn agency(id: &str, parent: Option<&AgencyRecord>) -> AgencyRecord {
         region_code: Some("32.73".into()),
         active: true,
         created_at: T0,
+        node_id: None,
     }
 }
 
@@ -1492,6 +1493,9 @@ fn draft(signer: &Arc<TestSigner>, kind: &str, report_id: &str, at: Millis) -> E
         authored_at: at,
         destinations: vec!["hub".into()],
         consumes: None,
+        epoch: None,
+        transfer: None,
+        pending: false,
     }
 }
 
@@ -1951,7 +1955,10 @@ async fn fed_accept_outcomes(store: DynStore) {
         .expect("accept");
     assert_eq!(out, vec![AcceptOutcome::Pending, AcceptOutcome::Stored]);
     assert!(store.inbox_load(10).await.expect("inbox").is_empty());
-    let pending = store.events_pending(10).await.expect("pending");
+    let pending = store
+        .events_pending("contribution.", 10)
+        .await
+        .expect("pending");
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, b2.id().to_string());
     assert_eq!(
@@ -2586,7 +2593,14 @@ async fn fed_consumes(store: DynStore) {
         accept_one(&store, incoming(&note, Effect::Pending), T0 + 1).await,
         AcceptOutcome::Pending
     );
-    assert_eq!(store.events_pending(10).await.expect("pending").len(), 1);
+    assert_eq!(
+        store
+            .events_pending("contribution.", 10)
+            .await
+            .expect("pending")
+            .len(),
+        1
+    );
 
     let t1 = transition(
         &r,
@@ -2610,7 +2624,11 @@ async fn fed_consumes(store: DynStore) {
             .state,
         "applied"
     );
-    assert!(store.events_pending(10).await.expect("pending").is_empty());
+    assert!(store
+        .events_pending("contribution.", 10)
+        .await
+        .expect("pending")
+        .is_empty());
 
     // Consuming it again fails and rolls back the whole change.
     let t2 = transition(

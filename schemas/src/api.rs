@@ -213,8 +213,56 @@ pub struct ReportView {
     /// Reporter identity, only for staff allowed to see it on a non-anonymous report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporter: Option<Reporter>,
+    /// The node that owns the report now and acts on it.
+    pub owner_node: String,
+    /// That node's name.
+    pub owner_name: String,
+    /// Ownership generation: 0 where it was filed, +1 per transfer between nodes.
+    pub epoch: i64,
+    /// The latest transfer between nodes, if there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferView>,
     /// Timeline, oldest first.
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// A transfer of a report between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TransferView {
+    /// Id of the event that opened it.
+    pub offer_id: String,
+    /// Node giving the report up.
+    pub from_node: String,
+    /// Node taking it over.
+    pub to_node: String,
+    /// The target's name.
+    pub to_name: String,
+    /// The epoch it creates.
+    pub epoch: i64,
+    /// `offered`, `forwarded`, `accepted`, `committed`, `refused` or `expired`.
+    pub state: String,
+    /// `routing`, `not_authority` or `misrouted`.
+    pub reason: String,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// `POST /api/v1/reports/{key}/transfer`: move a report to the node that must act on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// Target node id. Without it (and without `agency_id`), the report goes up to the hub.
+    #[serde(default)]
+    pub to_node: Option<String>,
+    /// An agency hosted by another node: the report goes to that node, suggested for that agency.
+    #[serde(default)]
+    pub agency_id: Option<String>,
+    /// `misrouted` (default) or `not_authority`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Why, for the receiving admin.
+    pub note: String,
 }
 
 /// A page of reports.
@@ -360,6 +408,9 @@ pub struct Agency {
     pub region_code: Option<String>,
     /// Still receives reports.
     pub active: bool,
+    /// The node hosting it, when it is not this node (learned from the federation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
 }
 
 /// `POST /api/v1/agencies`.

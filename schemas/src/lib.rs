@@ -321,11 +321,13 @@ pub enum TimelineAction {
     FollowupOverdue,
     /// Unresolved 60 days after verification: flagged for the Ombudsman.
     Escalated,
+    /// Moved to the node that must act on it (a transfer between nodes committed).
+    Transferred,
 }
 
 impl TimelineAction {
     /// Every action.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Created,
         Self::Verified,
         Self::Held,
@@ -342,6 +344,7 @@ impl TimelineAction {
         Self::VerificationOverdue,
         Self::FollowupOverdue,
         Self::Escalated,
+        Self::Transferred,
     ];
 
     /// Stable id as stored and sent on the wire.
@@ -363,6 +366,7 @@ impl TimelineAction {
             Self::VerificationOverdue => "verification_overdue",
             Self::FollowupOverdue => "followup_overdue",
             Self::Escalated => "escalated",
+            Self::Transferred => "transferred",
         }
     }
 
@@ -390,6 +394,7 @@ impl TimelineAction {
             Self::VerificationOverdue => "Batas waktu verifikasi terlewati",
             Self::FollowupOverdue => "Batas waktu tindak lanjut terlewati",
             Self::Escalated => "Ditandai untuk eskalasi ke Ombudsman",
+            Self::Transferred => "Dialihkan ke kantor yang berwenang",
         }
     }
 }

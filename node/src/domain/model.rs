@@ -210,6 +210,8 @@ pub struct AgencyRecord {
     pub active: bool,
     /// Created at.
     pub created_at: Millis,
+    /// `None` for this node's own agencies; otherwise the node that hosts it.
+    pub node_id: Option<String>,
 }
 
 /// A user account as stored.

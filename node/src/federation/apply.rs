@@ -42,10 +42,17 @@ fn quarantine(code: &str, reason: impl Into<String>) -> Effect {
 async fn effect_for(
     app: &App,
     event: &Event,
+    id: &str,
     keys: &mut KeyLog,
     paths: &mut HashMap<String, Option<String>>,
 ) -> Effect {
     let kind = event.kind.as_str();
+    if kind.starts_with("transfer.") {
+        return super::transfer::effect_for(app, event, id);
+    }
+    if kind == "node.agencies" {
+        return super::agencies::effect_for(event);
+    }
     if let Some(action) = kind.strip_prefix("report.") {
         let p: ReportPayload = match payload::decode(&event.payload) {
             Ok(p) => p,
@@ -138,7 +145,7 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
                 continue;
             }
         };
-        let effect = effect_for(app, &event, &mut keys, &mut paths).await;
+        let effect = effect_for(app, &event, &row.event_id, &mut keys, &mut paths).await;
         senders.push(row.sender.clone());
         items.push(Incoming {
             inbox_id: Some(row.id),
@@ -163,6 +170,7 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
     let mut handled = unreadable.len();
     let mut keys_changed = false;
     let mut pending = false;
+    let mut transfers = false;
     let mut gaps: BTreeMap<String, (i64, String)> = BTreeMap::new();
     for ((item, outcome), sender) in items.iter().zip(&outcomes).zip(senders) {
         match outcome {
@@ -175,6 +183,7 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
                 Counters::add(&f.counters.applied, 1);
                 keys_changed |= matches!(item.effect, Effect::Keys(_));
             }
+            AcceptOutcome::Pending if item.kind.starts_with("transfer.") => transfers = true,
             AcceptOutcome::Pending => pending = true,
             AcceptOutcome::Quarantined => {
                 Counters::add(&f.counters.quarantined, 1);
@@ -199,6 +208,9 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
     }
     if pending {
         f.contribution_wake.notify_one();
+    }
+    if transfers {
+        f.transfer_wake.notify_one();
     }
     for (origin, (head, sender)) in gaps {
         if let Err(e) = fill_gap(app, &sender, &origin, head).await {
@@ -305,7 +317,7 @@ fn command_for(kind: &str, c: &ContributionPayload) -> Option<Command> {
 
 /// Applies pending contributions through this node's lifecycle. Returns how many were settled.
 pub async fn contributions_once(app: &App) -> anyhow::Result<usize> {
-    let pending = app.store.events_pending(100).await?;
+    let pending = app.store.events_pending("contribution.", 100).await?;
     let mut settled = 0;
     for stored in pending {
         let refuse = |code: &'static str, reason: String| (code, reason);

@@ -11,6 +11,7 @@
 //! The wire format is in `docs/PROTOCOL.md`; the pure parts (canonical JSON, envelopes, key log, sealing) are
 //! in the `lapor-federation` crate.
 
+pub mod agencies;
 pub mod apply;
 pub mod auth;
 pub mod directory;
@@ -18,6 +19,7 @@ pub mod keys;
 pub mod payload;
 pub mod push;
 pub mod receive;
+pub mod transfer;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,6 +109,8 @@ pub struct Federation {
     pub push_wake: Notify,
     /// Wakes the contribution worker.
     pub contribution_wake: Notify,
+    /// Wakes the transfer worker.
+    pub transfer_wake: Notify,
     /// HTTP client for peers.
     pub client: reqwest::Client,
     /// Counters.
@@ -195,6 +199,7 @@ impl Federation {
             apply_wake: Notify::new(),
             push_wake: Notify::new(),
             contribution_wake: Notify::new(),
+            transfer_wake: Notify::new(),
             client,
             counters: Counters::default(),
         })

@@ -312,6 +312,51 @@ pub async fn log(
     Ok(json(page(events, limit)))
 }
 
+/// `GET /federation/v1/reports/{key}/history`: every signed event of one report this node holds (by report
+/// id or tracking code), for a transfer's target and for tracking lookups on other nodes.
+pub async fn history(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    verify_get(&app, &headers, &uri)?;
+    let id = if key.contains(':') {
+        Some(key)
+    } else {
+        app.store
+            .report_by_tracking_code(&crate::domain::tracking::normalise_tracking_code(&key))
+            .await
+            .map_err(|e| storage_error(&e))?
+            .map(|r| r.id)
+    };
+    let events = match id {
+        Some(id) => app
+            .store
+            .report_history(&id)
+            .await
+            .map_err(|e| storage_error(&e))?,
+        None => Vec::new(),
+    };
+    if events.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Laporan tidak ada di node ini",
+            "No such report here",
+        ));
+    }
+    if events.len() > super::transfer::MAX_HISTORY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "history_too_long",
+            "Riwayat laporan terlalu panjang untuk dipindahkan",
+            "This report's history is longer than a transfer may carry",
+        ));
+    }
+    Ok(json(super::transfer::history_page(&events)))
+}
+
 fn page(mut events: Vec<Vec<u8>>, limit: i64) -> Vec<u8> {
     let more = events.len() as i64 > limit;
     events.truncate(limit as usize);

@@ -30,7 +30,7 @@ use crate::service::App;
         agencies::list, agencies::get, agencies::create, agencies::update,
         categories::list, categories::create, categories::update,
         reports::create, reports::list, reports::get, reports::stats,
-        reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::acknowledge,
+        reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::transfer, reports::acknowledge,
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
     ),
     components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError)),
@@ -127,6 +127,7 @@ pub fn router(app: App) -> Router {
         .route("/reports/{key}/hold", post(reports::hold))
         .route("/reports/{key}/supplement", post(reports::supplement))
         .route("/reports/{key}/not-authority", post(reports::not_authority))
+        .route("/reports/{key}/transfer", post(reports::transfer))
         .route("/reports/{key}/acknowledge", post(reports::acknowledge))
         .route("/reports/{key}/respond", post(reports::respond))
         .route("/reports/{key}/reply", post(reports::reply))
@@ -143,6 +144,7 @@ pub fn router(app: App) -> Router {
         .route("/log/{origin}", get(fed::receive::log))
         .route("/catch-up", post(fed::receive::catch_up))
         .route("/blobs/{hash}", get(fed::receive::blob))
+        .route("/reports/{key}/history", get(fed::receive::history))
         .route("/directory", get(fed::directory::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -39,6 +39,12 @@ pub struct EventDraft {
     /// The contribution event this change applies: its state goes from `pending` to `applied` in the same
     /// transaction, and the change fails with `Conflict` if it is not pending any more.
     pub consumes: Option<String>,
+    /// The report epoch to sign with instead of the held one (a transfer commit opens the next epoch).
+    pub epoch: Option<i64>,
+    /// What the event does to a transfer and to ownership, in the same transaction.
+    pub transfer: Option<TransferChange>,
+    /// Store the event as `pending`: this node's own transfer worker still has to act on it.
+    pub pending: bool,
 }
 
 impl std::fmt::Debug for EventDraft {
@@ -169,6 +175,21 @@ pub enum Effect {
     },
     /// Keys to add or update.
     Keys(Vec<KeyRow>),
+    /// A transfer event: the transfer row (and, for a commit, ownership) changes; `pending` when this node
+    /// has to act on it (the worker then consumes it).
+    Transfer {
+        /// The change.
+        change: Box<TransferChange>,
+        /// Stored as `pending` for this node's transfer worker.
+        pending: bool,
+    },
+    /// The agencies a node hosts (`node.agencies`): they replace what this node knew of that node's agencies.
+    Agencies {
+        /// The node.
+        origin: String,
+        /// Its agencies (`node_id` set to the origin).
+        agencies: Vec<crate::domain::AgencyRecord>,
+    },
     /// The event is valid in the log but cannot be applied: stored as `quarantined` with this reason.
     Quarantine {
         /// Stable code.
@@ -383,4 +404,118 @@ pub enum PushOutcome {
     },
     /// The peer contacted us: reset the backoff.
     Contact,
+}
+
+/// A transfer of a report between nodes, as this node knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRow {
+    /// Id of the event that opened it (the owner's `transfer.offer` or the hub's `transfer.forwarded`).
+    pub offer_id: String,
+    /// The report.
+    pub report_id: String,
+    /// Owner giving it up.
+    pub from_node: String,
+    /// Node taking it over.
+    pub to_node: String,
+    /// The epoch the transfer creates.
+    pub epoch: i64,
+    /// Agency of the target node suggested for it.
+    pub agency_id: Option<String>,
+    /// `routing`, `not_authority` or `misrouted`.
+    pub reason: String,
+    /// Officer's note.
+    pub note: Option<String>,
+    /// `offered`, `forwarded`, `accepted`, `committed`, `refused` or `expired`.
+    pub state: String,
+    /// Why it was refused.
+    pub code: Option<String>,
+    /// When the hub gives up waiting for the target.
+    pub expires_at: Option<Millis>,
+    /// First seen.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+impl TransferRow {
+    /// Rank of a state: a stored row only ever moves to a higher rank.
+    pub fn rank(state: &str) -> u8 {
+        match state {
+            "offered" => 1,
+            "forwarded" => 2,
+            "accepted" => 3,
+            "committed" | "refused" | "expired" => 4,
+            _ => 0,
+        }
+    }
+
+    /// Whether the transfer may still commit.
+    pub fn is_open(&self) -> bool {
+        Self::rank(&self.state) < 4
+    }
+
+    /// `self` merged into what is stored: the state only moves forward, known fields are kept.
+    pub fn merged_into(&self, stored: &TransferRow) -> TransferRow {
+        let forward = Self::rank(&self.state) > Self::rank(&stored.state);
+        TransferRow {
+            state: if forward { &self.state } else { &stored.state }.clone(),
+            code: if forward {
+                self.code.clone().or_else(|| stored.code.clone())
+            } else {
+                stored.code.clone()
+            },
+            expires_at: stored.expires_at.or(self.expires_at),
+            agency_id: stored.agency_id.clone().or_else(|| self.agency_id.clone()),
+            note: stored.note.clone().or_else(|| self.note.clone()),
+            created_at: stored.created_at,
+            updated_at: if forward {
+                self.updated_at
+            } else {
+                stored.updated_at
+            },
+            ..stored.clone()
+        }
+    }
+}
+
+/// What an authored or applied event does to a transfer and to ownership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferChange {
+    /// Merged into the stored row (see [`TransferRow::merged_into`]).
+    pub row: TransferRow,
+    /// Opening a transfer: `Conflict("transfer_pending")` if another transfer of the report is open, and
+    /// `Conflict("stale_epoch")` unless the held epoch is `row.epoch - 1`.
+    pub open: bool,
+    /// A commit: the new owner at `row.epoch`, taken only when newer than the held ownership.
+    pub commit: bool,
+}
+
+/// A signed event of a report imported whole from another node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// Id (hex).
+    pub id: String,
+    /// Origin.
+    pub origin: String,
+    /// Sequence number in the origin's log.
+    pub origin_seq: i64,
+    /// Type.
+    pub kind: String,
+    /// Epoch.
+    pub report_epoch: i64,
+    /// Exact wire bytes.
+    pub wire: Vec<u8>,
+}
+
+/// A report rebuilt from its signed history, to store on a node that does not own it (yet).
+#[derive(Debug, Clone)]
+pub struct ReportImport {
+    /// The report as its latest owner's latest event describes it.
+    pub report: Report,
+    /// Every timeline entry, in order; those beyond what the node holds are appended.
+    pub timeline: Vec<TimelineRecord>,
+    /// Owner and epoch per the history, and its latest event.
+    pub owner: OwnerRow,
+    /// The events it was rebuilt from.
+    pub history: Vec<HistoryEvent>,
 }

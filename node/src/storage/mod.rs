@@ -193,8 +193,21 @@ pub trait Store: Send + Sync + 'static {
     async fn event_get(&self, id: &str) -> Result<Option<StoredEvent>>;
     /// Events of a report, by origin and sequence number.
     async fn report_events(&self, report_id: &str) -> Result<Vec<StoredEvent>>;
-    /// Contributions waiting for this node's lifecycle, oldest first.
-    async fn events_pending(&self, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// Events waiting for this node to act on them (contributions for its lifecycle, transfer steps), whose
+    /// type starts with `kind_prefix`, oldest first.
+    async fn events_pending(&self, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// One transfer by the id of the event that opened it.
+    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>>;
+    /// The transfers of a report, newest first.
+    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>>;
+    /// Transfers by last change, newest first; only those that may still commit with `open_only`.
+    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>>;
+    /// Stores a report rebuilt from its signed history in one transaction: the row and the timeline entries
+    /// beyond those held, ownership (never to an older epoch: nothing changes when the held ownership is
+    /// newer or the same), and the events it was rebuilt from.
+    async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()>;
+    /// Every signed event of a report held here, from the logs and imported histories, by epoch.
+    async fn report_history(&self, report_id: &str) -> Result<Vec<HistoryEvent>>;
     /// Marks an event quarantined (applying it failed for good).
     async fn event_quarantine(&self, id: &str, code: &str, reason: &str, now: Millis)
         -> Result<()>;

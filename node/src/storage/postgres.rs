@@ -21,9 +21,9 @@ use sqlx::{Postgres, Row};
 
 use super::postgres_fed::{self as fed, author_event};
 use super::{
-    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, InboxEvent, InboxRow, Incoming,
-    KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, Result, StatsRow,
-    StorageError, Store, StoredEvent,
+    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, HistoryEvent, InboxEvent, InboxRow,
+    Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, ReportImport,
+    Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
 };
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
@@ -77,7 +77,8 @@ const REPORT_COLS: &str = "id, tracking_code, secret_hash, kind, title, body, ca
     rating_comment, reporter_user_id, created_by, version";
 /// Number of columns in [`REPORT_COLS`].
 const REPORT_NCOLS: usize = 37;
-const AGENCY_COLS: &str = "id, parent_id, path, name, kind, region_code, active, created_at";
+const AGENCY_COLS: &str =
+    "id, parent_id, path, name, kind, region_code, active, created_at, node_id";
 const USER_COLS: &str =
     "id, username, password_hash, display_name, role, agency_id, active, created_at";
 const TIMELINE_COLS: &str =
@@ -266,6 +267,7 @@ fn agency_from_row(row: &PgRow) -> Result<AgencyRecord> {
         region_code: row.try_get(5)?,
         active: row.try_get(6)?,
         created_at: row.try_get(7)?,
+        node_id: row.try_get(8)?,
     })
 }
 
@@ -488,7 +490,7 @@ impl Store for PgStore {
 
     async fn agency_create(&self, a: &AgencyRecord) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO agencies ({AGENCY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO agencies ({AGENCY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(&a.id)
         .bind(a.parent_id.as_deref())
@@ -498,6 +500,7 @@ impl Store for PgStore {
         .bind(a.region_code.as_deref())
         .bind(a.active)
         .bind(a.created_at)
+        .bind(a.node_id.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -988,9 +991,36 @@ impl Store for PgStore {
         fed::report_events(&mut conn, report_id).await
     }
 
-    async fn events_pending(&self, limit: i64) -> Result<Vec<StoredEvent>> {
+    async fn events_pending(&self, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>> {
         let mut conn = self.pool.acquire().await?;
-        fed::events_pending(&mut conn, limit).await
+        fed::events_pending(&mut conn, kind_prefix, limit).await
+    }
+
+    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::transfer_get(&mut conn, offer_id).await
+    }
+
+    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::transfers_of_report(&mut conn, report_id).await
+    }
+
+    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::transfers_list(&mut conn, open_only, limit).await
+    }
+
+    async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        fed::report_import(&mut tx, import, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn report_history(&self, report_id: &str) -> Result<Vec<HistoryEvent>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::report_history(&mut conn, report_id).await
     }
 
     async fn event_quarantine(

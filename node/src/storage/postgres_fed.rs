@@ -12,11 +12,11 @@ use sqlx::{PgConnection, Row};
 
 use super::postgres::{append_timeline, upsert_report};
 use super::{
-    sign_draft, AcceptOutcome, Effect, EquivocationRow, EventDraft, InboxEvent, InboxRow, Incoming,
-    KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, Result, StorageError,
-    StoredEvent,
+    sign_draft, AcceptOutcome, Effect, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
+    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
+    ReportImport, Result, StorageError, StoredEvent, TransferChange, TransferRow,
 };
-use crate::domain::Millis;
+use crate::domain::{AgencyRecord, Millis};
 
 /// Reports ids ending in this are a node's own records (key events), not reports.
 const NODE_RECORD_SUFFIX: &str = ":node";
@@ -209,11 +209,15 @@ pub async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Result<Si
     } else {
         None
     };
-    let (epoch, report_prev) = own
+    let (held_epoch, report_prev) = own
         .as_ref()
         .map_or((0, None), |o| (o.epoch, o.last_event_id.clone()));
+    let epoch = draft.epoch.unwrap_or(held_epoch);
     let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
     let id = signed.id().to_string();
+    if let Some(change) = &draft.transfer {
+        apply_transfer(c, change, &id).await?;
+    }
     insert_event(
         c,
         &NewEvent {
@@ -226,7 +230,7 @@ pub async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Result<Si
             authored_at: draft.authored_at,
             wire: signed.wire_bytes(),
             now,
-            state: "applied",
+            state: if draft.pending { "pending" } else { "applied" },
         },
     )
     .await?;
@@ -285,6 +289,14 @@ async fn run_effect(c: &mut PgConnection, item: &Incoming) -> Result<&'static st
             for k in keys {
                 key_upsert(c, k).await?;
             }
+            Ok("applied")
+        }
+        Effect::Transfer { change, pending } => {
+            apply_transfer(c, change, &item.id).await?;
+            Ok(if *pending { "pending" } else { "applied" })
+        }
+        Effect::Agencies { origin, agencies } => {
+            replace_remote_agencies(c, origin, agencies).await?;
             Ok("applied")
         }
         Effect::Snapshot { report, entry } => {
@@ -627,12 +639,17 @@ pub async fn report_events(c: &mut PgConnection, report_id: &str) -> Result<Vec<
     rows.iter().map(event_from_row).collect()
 }
 
-pub async fn events_pending(c: &mut PgConnection, limit: i64) -> Result<Vec<StoredEvent>> {
+pub async fn events_pending(
+    c: &mut PgConnection,
+    kind_prefix: &str,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
     let rows = sqlx::query(&format!(
-        "SELECT {EVENT_COLS} FROM events WHERE state = 'pending' \
+        "SELECT {EVENT_COLS} FROM events WHERE state = 'pending' AND left(kind, length($2)) = $2 \
          ORDER BY received_at, origin COLLATE \"C\", origin_seq LIMIT $1"
     ))
     .bind(sql_limit(limit))
+    .bind(kind_prefix)
     .fetch_all(&mut *c)
     .await?;
     rows.iter().map(event_from_row).collect()
@@ -927,6 +944,273 @@ pub async fn key_list(c: &mut PgConnection) -> Result<Vec<KeyRow>> {
                 valid_from_seq: r.try_get(4)?,
                 retired_after_seq: r.try_get(5)?,
                 revoked_from_seq: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+const TRANSFER_COLS: &str =
+    "offer_id, report_id, from_node, to_node, epoch, agency_id, reason, note, state, \
+    code, expires_at, created_at, updated_at";
+
+fn transfer_from_row(r: &PgRow) -> Result<TransferRow> {
+    Ok(TransferRow {
+        offer_id: r.try_get(0)?,
+        report_id: r.try_get(1)?,
+        from_node: r.try_get(2)?,
+        to_node: r.try_get(3)?,
+        epoch: r.try_get(4)?,
+        agency_id: r.try_get(5)?,
+        reason: r.try_get(6)?,
+        note: r.try_get(7)?,
+        state: r.try_get(8)?,
+        code: r.try_get(9)?,
+        expires_at: r.try_get(10)?,
+        created_at: r.try_get(11)?,
+        updated_at: r.try_get(12)?,
+    })
+}
+
+pub async fn transfer_get(c: &mut PgConnection, offer_id: &str) -> Result<Option<TransferRow>> {
+    sqlx::query(&format!(
+        "SELECT {TRANSFER_COLS} FROM transfers WHERE offer_id = $1"
+    ))
+    .bind(offer_id)
+    .fetch_optional(&mut *c)
+    .await?
+    .as_ref()
+    .map(transfer_from_row)
+    .transpose()
+}
+
+pub async fn transfers_of_report(
+    c: &mut PgConnection,
+    report_id: &str,
+) -> Result<Vec<TransferRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TRANSFER_COLS} FROM transfers WHERE report_id = $1 ORDER BY created_at DESC, offer_id"
+    ))
+    .bind(report_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(transfer_from_row).collect()
+}
+
+pub async fn transfers_list(
+    c: &mut PgConnection,
+    open_only: bool,
+    limit: i64,
+) -> Result<Vec<TransferRow>> {
+    let filter = if open_only {
+        "WHERE state IN ('offered', 'forwarded', 'accepted')"
+    } else {
+        ""
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {TRANSFER_COLS} FROM transfers {filter} ORDER BY updated_at DESC, offer_id LIMIT $1"
+    ))
+    .bind(sql_limit(limit))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(transfer_from_row).collect()
+}
+
+/// Runs a transfer change on the caller's transaction (see the SQLite twin). The report's ownership row is
+/// locked first, so two transactions opening transfers of one report are serialised.
+pub async fn apply_transfer(
+    c: &mut PgConnection,
+    change: &TransferChange,
+    event_id: &str,
+) -> Result<()> {
+    let mut row = change.row.clone();
+    if row.offer_id.is_empty() {
+        // The event opens the transfer: its own id names it.
+        event_id.clone_into(&mut row.offer_id);
+    }
+    let row = &row;
+    let held = owner_for_update(c, &row.report_id).await?;
+    if change.open {
+        let other: Option<String> = sqlx::query_scalar(
+            "SELECT offer_id FROM transfers WHERE report_id = $1 AND offer_id <> $2 \
+             AND state IN ('offered', 'forwarded', 'accepted') LIMIT 1",
+        )
+        .bind(&row.report_id)
+        .bind(&row.offer_id)
+        .fetch_optional(&mut *c)
+        .await?;
+        if other.is_some() {
+            return Err(StorageError::Conflict("transfer_pending".into()));
+        }
+        if held.as_ref().map_or(0, |o| o.epoch) != row.epoch - 1 {
+            return Err(StorageError::Conflict("stale_epoch".into()));
+        }
+    }
+    let merged = match transfer_get(c, &row.offer_id).await? {
+        Some(stored) => row.merged_into(&stored),
+        None => row.clone(),
+    };
+    sqlx::query(&format!(
+        "INSERT INTO transfers ({TRANSFER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (offer_id) DO UPDATE SET state = EXCLUDED.state, code = EXCLUDED.code, \
+         expires_at = EXCLUDED.expires_at, agency_id = EXCLUDED.agency_id, note = EXCLUDED.note, \
+         updated_at = EXCLUDED.updated_at"
+    ))
+    .bind(&merged.offer_id)
+    .bind(&merged.report_id)
+    .bind(&merged.from_node)
+    .bind(&merged.to_node)
+    .bind(merged.epoch)
+    .bind(merged.agency_id.as_deref())
+    .bind(&merged.reason)
+    .bind(merged.note.as_deref())
+    .bind(&merged.state)
+    .bind(merged.code.as_deref())
+    .bind(merged.expires_at)
+    .bind(merged.created_at)
+    .bind(merged.updated_at)
+    .execute(&mut *c)
+    .await?;
+    if change.commit && held.is_none_or(|o| o.epoch < row.epoch) {
+        set_owner(c, &row.report_id, &row.to_node, row.epoch, Some(event_id)).await?;
+    }
+    Ok(())
+}
+
+async fn set_owner(
+    c: &mut PgConnection,
+    report_id: &str,
+    owner: &str,
+    epoch: i64,
+    last: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (report_id) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, \
+         last_event_id = EXCLUDED.last_event_id",
+    )
+    .bind(report_id)
+    .bind(owner)
+    .bind(epoch)
+    .bind(last)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Replaces what this node knows of `origin`'s agencies. Ids this node uses for its own agencies are skipped.
+async fn replace_remote_agencies(
+    c: &mut PgConnection,
+    origin: &str,
+    agencies: &[AgencyRecord],
+) -> Result<()> {
+    sqlx::query("UPDATE agencies SET active = FALSE WHERE node_id = $1")
+        .bind(origin)
+        .execute(&mut *c)
+        .await?;
+    for a in agencies {
+        let local: Option<Option<String>> =
+            sqlx::query_scalar("SELECT node_id FROM agencies WHERE id = $1")
+                .bind(&a.id)
+                .fetch_optional(&mut *c)
+                .await?;
+        let sql = match local {
+            Some(None) => {
+                tracing::warn!(agency = %a.id, %origin, "another node publishes an agency id this node uses; ignored");
+                continue;
+            }
+            Some(Some(_)) => {
+                "UPDATE agencies SET parent_id = $2, path = $3, name = $4, kind = $5, region_code = $6, \
+                 active = $7, created_at = $8, node_id = $9 WHERE id = $1"
+            }
+            None => {
+                "INSERT INTO agencies (id, parent_id, path, name, kind, region_code, active, created_at, node_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            }
+        };
+        sqlx::query(sql)
+            .bind(&a.id)
+            .bind(a.parent_id.as_deref())
+            .bind(&a.path)
+            .bind(&a.name)
+            .bind(&a.kind)
+            .bind(a.region_code.as_deref())
+            .bind(a.active)
+            .bind(a.created_at)
+            .bind(origin)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Stores a report rebuilt from its history (see the SQLite twin).
+pub async fn report_import(c: &mut PgConnection, imp: &ReportImport, now: Millis) -> Result<()> {
+    let id = &imp.report.id;
+    let held = owner_for_update(c, id).await?;
+    let current = held.as_ref().is_none_or(|h| {
+        h.epoch < imp.owner.epoch
+            || (h.epoch == imp.owner.epoch && h.last_event_id != imp.owner.last_event_id)
+    });
+    if current {
+        upsert_report(c, &imp.report).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timeline WHERE report_id = $1")
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await?;
+        for entry in imp
+            .timeline
+            .iter()
+            .skip(usize::try_from(count).unwrap_or(0))
+        {
+            append_timeline(c, entry).await?;
+        }
+        set_owner(
+            c,
+            id,
+            &imp.owner.owner,
+            imp.owner.epoch,
+            imp.owner.last_event_id.as_deref(),
+        )
+        .await?;
+    }
+    for e in &imp.history {
+        sqlx::query(
+            "INSERT INTO report_history (event_id, report_id, origin, origin_seq, kind, report_epoch, wire, \
+             imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&e.id)
+        .bind(id)
+        .bind(&e.origin)
+        .bind(e.origin_seq)
+        .bind(&e.kind)
+        .bind(e.report_epoch)
+        .bind(&e.wire)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Every signed event of a report this node holds: from the logs and from imported histories.
+pub async fn report_history(c: &mut PgConnection, report_id: &str) -> Result<Vec<HistoryEvent>> {
+    let rows = sqlx::query(
+        "SELECT id, origin, origin_seq, kind, report_epoch, wire FROM events WHERE report_id = $1 \
+         UNION SELECT event_id, origin, origin_seq, kind, report_epoch, wire FROM report_history \
+         WHERE report_id = $1 ORDER BY 5, 2, 3",
+    )
+    .bind(report_id)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryEvent {
+                id: r.try_get(0)?,
+                origin: r.try_get(1)?,
+                origin_seq: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                report_epoch: r.try_get(4)?,
+                wire: r.try_get(5)?,
             })
         })
         .collect()

@@ -19,9 +19,9 @@ use tokio::sync::oneshot;
 
 use super::sqlite_fed::{self as fed, author_event};
 use super::{
-    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, InboxEvent, InboxRow, Incoming,
-    KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, Result, StatsRow,
-    StorageError, Store, StoredEvent,
+    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, HistoryEvent, InboxEvent, InboxRow,
+    Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, ReportImport,
+    Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
 };
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
@@ -38,6 +38,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../../migrations/sqlite/0003_attachments.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_transfers.sql"),
     ),
 ];
 
@@ -399,10 +403,12 @@ fn agency_from_row(row: &Row<'_>) -> rusqlite::Result<AgencyRecord> {
         region_code: row.get(5)?,
         active: row.get(6)?,
         created_at: row.get(7)?,
+        node_id: row.get(8)?,
     })
 }
 
-const AGENCY_COLS: &str = "id, parent_id, path, name, kind, region_code, active, created_at";
+const AGENCY_COLS: &str =
+    "id, parent_id, path, name, kind, region_code, active, created_at, node_id";
 const USER_COLS: &str =
     "id, username, password_hash, display_name, role, agency_id, active, created_at";
 
@@ -592,7 +598,7 @@ impl Store for SqliteStore {
         self.write(move |c| {
             c.execute(
                 &format!(
-                    "INSERT INTO agencies ({AGENCY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    "INSERT INTO agencies ({AGENCY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ),
                 params![
                     a.id,
@@ -602,7 +608,8 @@ impl Store for SqliteStore {
                     a.kind,
                     a.region_code,
                     a.active,
-                    a.created_at
+                    a.created_at,
+                    a.node_id
                 ],
             )?;
             Ok(())
@@ -1088,8 +1095,36 @@ impl Store for SqliteStore {
         self.read(move |c| fed::report_events(c, &id)).await
     }
 
-    async fn events_pending(&self, limit: i64) -> Result<Vec<StoredEvent>> {
-        self.read(move |c| fed::events_pending(c, limit)).await
+    async fn events_pending(&self, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>> {
+        let prefix = kind_prefix.to_owned();
+        self.read(move |c| fed::events_pending(c, &prefix, limit))
+            .await
+    }
+
+    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
+        let id = offer_id.to_owned();
+        self.read(move |c| fed::transfer_get(c, &id)).await
+    }
+
+    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
+        let id = report_id.to_owned();
+        self.read(move |c| fed::transfers_of_report(c, &id)).await
+    }
+
+    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
+        self.read(move |c| fed::transfers_list(c, open_only, limit))
+            .await
+    }
+
+    async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()> {
+        let import = import.clone();
+        self.write(move |c| fed::report_import(c, &import, now))
+            .await
+    }
+
+    async fn report_history(&self, report_id: &str) -> Result<Vec<HistoryEvent>> {
+        let id = report_id.to_owned();
+        self.read(move |c| fed::report_history(c, &id)).await
     }
 
     async fn event_quarantine(

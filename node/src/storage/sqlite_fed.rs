@@ -6,11 +6,11 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sqlite::{append_timeline, upsert_report};
 use super::{
-    sign_draft, AcceptOutcome, Effect, EquivocationRow, EventDraft, InboxEvent, InboxRow, Incoming,
-    KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, Result, StorageError,
-    StoredEvent,
+    sign_draft, AcceptOutcome, Effect, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
+    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
+    ReportImport, Result, StorageError, StoredEvent, TransferChange, TransferRow,
 };
-use crate::domain::Millis;
+use crate::domain::{AgencyRecord, Millis};
 
 /// Reports ids ending in this are a node's own records (key events), not reports.
 pub const NODE_RECORD_SUFFIX: &str = ":node";
@@ -100,12 +100,16 @@ pub fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedEvent> {
     } else {
         None
     };
-    let (epoch, report_prev) = own
+    let (held_epoch, report_prev) = own
         .as_ref()
         .map_or((0, None), |o| (o.epoch, o.last_event_id.clone()));
+    let epoch = draft.epoch.unwrap_or(held_epoch);
     let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
     let id = signed.id().to_string();
     let now = draft.authored_at;
+    if let Some(change) = &draft.transfer {
+        apply_transfer(c, change, &id)?;
+    }
     insert_event(
         c,
         &id,
@@ -117,7 +121,7 @@ pub fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedEvent> {
         draft.authored_at,
         signed.wire_bytes(),
         now,
-        "applied",
+        if draft.pending { "pending" } else { "applied" },
     )?;
     set_head(c, &origin, seq, &id, now)?;
     // Only the owner's own report events move the report's chain; a contribution to another node's report
@@ -159,6 +163,226 @@ pub fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedEvent> {
     Ok(signed)
 }
 
+const TRANSFER_COLS: &str =
+    "offer_id, report_id, from_node, to_node, epoch, agency_id, reason, note, state, \
+    code, expires_at, created_at, updated_at";
+
+fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<TransferRow> {
+    Ok(TransferRow {
+        offer_id: r.get(0)?,
+        report_id: r.get(1)?,
+        from_node: r.get(2)?,
+        to_node: r.get(3)?,
+        epoch: r.get(4)?,
+        agency_id: r.get(5)?,
+        reason: r.get(6)?,
+        note: r.get(7)?,
+        state: r.get(8)?,
+        code: r.get(9)?,
+        expires_at: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+pub fn transfer_get(c: &Connection, offer_id: &str) -> Result<Option<TransferRow>> {
+    Ok(c.query_row(
+        &format!("SELECT {TRANSFER_COLS} FROM transfers WHERE offer_id = ?1"),
+        [offer_id],
+        transfer_from_row,
+    )
+    .optional()?)
+}
+
+pub fn transfers_of_report(c: &Connection, report_id: &str) -> Result<Vec<TransferRow>> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {TRANSFER_COLS} FROM transfers WHERE report_id = ?1 ORDER BY created_at DESC, offer_id"
+    ))?;
+    let rows = stmt.query_map([report_id], transfer_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn transfers_list(c: &Connection, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
+    let filter = if open_only {
+        "WHERE state IN ('offered', 'forwarded', 'accepted')"
+    } else {
+        ""
+    };
+    let mut stmt = c.prepare(&format!(
+        "SELECT {TRANSFER_COLS} FROM transfers {filter} ORDER BY updated_at DESC, offer_id LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], transfer_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Runs a transfer change in the caller's transaction (see [`TransferChange`]); `event_id` is the event that
+/// carries it (for a commit, the report's latest event from now on).
+pub fn apply_transfer(c: &Connection, change: &TransferChange, event_id: &str) -> Result<()> {
+    let mut row = change.row.clone();
+    if row.offer_id.is_empty() {
+        // The event opens the transfer: its own id names it.
+        event_id.clone_into(&mut row.offer_id);
+    }
+    let row = &row;
+    if change.open {
+        let other: Option<String> = c
+            .query_row(
+                "SELECT offer_id FROM transfers WHERE report_id = ?1 AND offer_id <> ?2 \
+                 AND state IN ('offered', 'forwarded', 'accepted') LIMIT 1",
+                params![row.report_id, row.offer_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if other.is_some() {
+            return Err(StorageError::Conflict("transfer_pending".into()));
+        }
+        let held = owner(c, &row.report_id)?.map_or(0, |o| o.epoch);
+        if held != row.epoch - 1 {
+            return Err(StorageError::Conflict("stale_epoch".into()));
+        }
+    }
+    let merged = match transfer_get(c, &row.offer_id)? {
+        Some(stored) => row.merged_into(&stored),
+        None => row.clone(),
+    };
+    c.execute(
+        &format!(
+            "INSERT OR REPLACE INTO transfers ({TRANSFER_COLS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        ),
+        params![
+            merged.offer_id,
+            merged.report_id,
+            merged.from_node,
+            merged.to_node,
+            merged.epoch,
+            merged.agency_id,
+            merged.reason,
+            merged.note,
+            merged.state,
+            merged.code,
+            merged.expires_at,
+            merged.created_at,
+            merged.updated_at
+        ],
+    )?;
+    if change.commit {
+        let newer = owner(c, &row.report_id)?.is_none_or(|o| o.epoch < row.epoch);
+        if newer {
+            c.execute(
+                "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (report_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, \
+                 last_event_id = excluded.last_event_id",
+                params![row.report_id, row.to_node, row.epoch, event_id],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces what this node knows of `origin`'s agencies. Ids this node uses for its own agencies are skipped.
+fn replace_remote_agencies(c: &Connection, origin: &str, agencies: &[AgencyRecord]) -> Result<()> {
+    c.execute(
+        "UPDATE agencies SET active = 0 WHERE node_id = ?1",
+        [origin],
+    )?;
+    for a in agencies {
+        let local: Option<Option<String>> = c
+            .query_row("SELECT node_id FROM agencies WHERE id = ?1", [&a.id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match local {
+            Some(None) => {
+                tracing::warn!(agency = %a.id, %origin, "another node publishes an agency id this node uses; ignored");
+            }
+            Some(Some(_)) => {
+                c.execute(
+                    "UPDATE agencies SET node_id = ?2, parent_id = ?3, path = ?4, name = ?5, kind = ?6, \
+                     region_code = ?7, active = ?8 WHERE id = ?1",
+                    params![a.id, origin, a.parent_id, a.path, a.name, a.kind, a.region_code, a.active],
+                )?;
+            }
+            None => {
+                c.execute(
+                    "INSERT INTO agencies (id, parent_id, path, name, kind, region_code, active, created_at, node_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![a.id, a.parent_id, a.path, a.name, a.kind, a.region_code, a.active, a.created_at, origin],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stores a report rebuilt from its history (see [`super::Store::report_import`]).
+pub fn report_import(c: &Connection, imp: &ReportImport, now: Millis) -> Result<()> {
+    let id = &imp.report.id;
+    let held = owner(c, id)?;
+    let current = held.as_ref().is_none_or(|h| {
+        h.epoch < imp.owner.epoch
+            || (h.epoch == imp.owner.epoch && h.last_event_id != imp.owner.last_event_id)
+    });
+    if current {
+        upsert_report(c, &imp.report)?;
+        let count: i64 = c.query_row(
+            "SELECT COUNT(*) FROM timeline WHERE report_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        for entry in imp
+            .timeline
+            .iter()
+            .skip(usize::try_from(count).unwrap_or(0))
+        {
+            append_timeline(c, entry)?;
+        }
+        c.execute(
+            "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (report_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, \
+             last_event_id = excluded.last_event_id",
+            params![id, imp.owner.owner, imp.owner.epoch, imp.owner.last_event_id],
+        )?;
+    }
+    let mut stmt = c.prepare_cached(
+        "INSERT OR IGNORE INTO report_history (event_id, report_id, origin, origin_seq, kind, report_epoch, wire, \
+         imported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for e in &imp.history {
+        stmt.execute(params![
+            e.id,
+            id,
+            e.origin,
+            e.origin_seq,
+            e.kind,
+            e.report_epoch,
+            e.wire,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+/// Every signed event of a report this node holds: from the logs and from imported histories.
+pub fn report_history(c: &Connection, report_id: &str) -> Result<Vec<HistoryEvent>> {
+    let mut stmt = c.prepare(
+        "SELECT id, origin, origin_seq, kind, report_epoch, wire FROM events WHERE report_id = ?1 \
+         UNION SELECT event_id, origin, origin_seq, kind, report_epoch, wire FROM report_history \
+         WHERE report_id = ?1 ORDER BY 5, 2, 3",
+    )?;
+    let rows = stmt.query_map([report_id], |r| {
+        Ok(HistoryEvent {
+            id: r.get(0)?,
+            origin: r.get(1)?,
+            origin_seq: r.get(2)?,
+            kind: r.get(3)?,
+            report_epoch: r.get(4)?,
+            wire: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 fn run_effect(c: &Connection, item: &Incoming) -> Result<&'static str> {
     match &item.effect {
         Effect::Store => Ok("stored"),
@@ -168,6 +392,14 @@ fn run_effect(c: &Connection, item: &Incoming) -> Result<&'static str> {
             for k in keys {
                 key_upsert(c, k)?;
             }
+            Ok("applied")
+        }
+        Effect::Transfer { change, pending } => {
+            apply_transfer(c, change, &item.id)?;
+            Ok(if *pending { "pending" } else { "applied" })
+        }
+        Effect::Agencies { origin, agencies } => {
+            replace_remote_agencies(c, origin, agencies)?;
             Ok("applied")
         }
         Effect::Snapshot { report, entry } => {
@@ -397,11 +629,12 @@ pub fn report_events(c: &Connection, report_id: &str) -> Result<Vec<StoredEvent>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn events_pending(c: &Connection, limit: i64) -> Result<Vec<StoredEvent>> {
+pub fn events_pending(c: &Connection, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>> {
     let mut stmt = c.prepare(&format!(
-        "SELECT {EVENT_COLS} FROM events WHERE state = 'pending' ORDER BY received_at, origin, origin_seq LIMIT ?1"
+        "SELECT {EVENT_COLS} FROM events WHERE state = 'pending' AND substr(kind, 1, length(?2)) = ?2 \
+         ORDER BY received_at, origin, origin_seq LIMIT ?1"
     ))?;
-    let rows = stmt.query_map([limit], event_from_row)?;
+    let rows = stmt.query_map(params![limit, kind_prefix], event_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

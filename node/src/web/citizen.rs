@@ -75,6 +75,7 @@ pub fn action_label(lang: Lang, a: TimelineAction, indonesian: &str) -> String {
         TimelineAction::VerificationOverdue => "Verification deadline missed",
         TimelineAction::FollowupOverdue => "Follow-up deadline missed",
         TimelineAction::Escalated => "Flagged for escalation to the Ombudsman",
+        TimelineAction::Transferred => "Moved to the office that must act on it",
     }
     .to_owned()
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use lapor_schemas::api::{
     ArchiveRequest, CreateReport, CreatedReport, NoteRequest, OptionalNoteRequest, PrivacyRequest,
-    RateRequest, ReportPage, ReportView, Stats, VerifyRequest,
+    RateRequest, ReportPage, ReportView, Stats, TransferRequest, TransferView, VerifyRequest,
 };
 use lapor_schemas::problem::Problem;
 use lapor_schemas::{ReportKind, ReportStatus, Role};
@@ -223,6 +223,22 @@ pub async fn supplement(
         Command::Supplement { note: req.note },
     )
     .await
+}
+
+/// Admin: move a report to the node that must act on it (the node hosting `agency_id`, `to_node`, or up to
+/// the hub). The answer is the transfer as it stands; the hub decides, and the report moves when the target
+/// accepted (docs/PROTOCOL.md section 9).
+#[utoipa::path(post, path = "/api/v1/reports/{key}/transfer", tag = "lifecycle", request_body = TransferRequest,
+    params(("key" = String, Path, description = "Tracking code or report id")),
+    responses((status = 202, body = TransferView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn transfer(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<TransferRequest>,
+) -> ApiResult<(StatusCode, Json<TransferView>)> {
+    let view = app.request_transfer(&viewer, &key, req).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
 /// Officer: not within the agency's authority; the report goes back to the admin queue.

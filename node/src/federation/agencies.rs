@@ -1,0 +1,140 @@
+//! Agencies across nodes: every node publishes the agencies it hosts as a `node.agencies` event in its own
+//! log (whole list, so applying is an overwrite), and the nodes that receive its log (the hub receives every
+//! regional node's; every regional node receives the hub's) can then route a report about one of them to
+//! the node that hosts it.
+
+use lapor_federation::Event;
+use serde::{Deserialize, Serialize};
+
+use super::payload;
+use crate::domain::AgencyRecord;
+use crate::service::{App, AppError, AppResult};
+use crate::storage::{Effect, EventDraft};
+
+/// Meta key holding the sha256 of the last published list.
+const PUBLISHED_KEY: &str = "agencies_published_sha256";
+
+/// One published agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedAgency {
+    /// Id.
+    pub id: String,
+    /// Parent id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// Path on the publishing node (`/root/.../id/`).
+    pub path: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Region code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_code: Option<String>,
+    /// Receives reports.
+    pub active: bool,
+}
+
+/// Payload of `node.agencies`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgenciesPayload {
+    /// Every agency of the node, parents before children.
+    pub agencies: Vec<PublishedAgency>,
+}
+
+/// Most agencies one node may publish.
+pub const MAX_AGENCIES: usize = 5000;
+
+/// What accepting a `node.agencies` event does: the origin's agencies replace what this node knew of them,
+/// under paths prefixed with `@<origin>` so they never mix with this node's own tree.
+pub fn effect_for(event: &Event) -> Effect {
+    let quarantine = |reason: String| Effect::Quarantine {
+        code: "bad_payload".into(),
+        reason,
+    };
+    if event.report_id != format!("{}:node", event.origin) {
+        return quarantine("node.agencies must have report_id \"<origin>:node\"".into());
+    }
+    let p: AgenciesPayload = match payload::decode(&event.payload) {
+        Ok(p) => p,
+        Err(e) => return quarantine(e.0),
+    };
+    if p.agencies.len() > MAX_AGENCIES {
+        return quarantine(format!("more than {MAX_AGENCIES} agencies"));
+    }
+    let agencies = p
+        .agencies
+        .into_iter()
+        .map(|a| AgencyRecord {
+            id: a.id,
+            parent_id: a.parent_id,
+            path: format!("@{}{}", event.origin, a.path),
+            name: a.name,
+            kind: a.kind,
+            region_code: a.region_code,
+            active: a.active,
+            created_at: event.authored_at_ms,
+            node_id: Some(event.origin.clone()),
+        })
+        .collect();
+    Effect::Agencies {
+        origin: event.origin.clone(),
+        agencies,
+    }
+}
+
+/// Publishes this node's agencies when they changed since the last publication. Returns whether it did.
+pub async fn publish(app: &App) -> AppResult<bool> {
+    let mut own: Vec<AgencyRecord> = app
+        .store
+        .agency_list()
+        .await?
+        .into_iter()
+        .filter(|a| a.node_id.is_none())
+        .collect();
+    own.sort_by(|a, b| a.path.cmp(&b.path));
+    let body = AgenciesPayload {
+        agencies: own
+            .into_iter()
+            .map(|a| PublishedAgency {
+                id: a.id,
+                parent_id: a.parent_id,
+                path: a.path,
+                name: a.name,
+                kind: a.kind,
+                region_code: a.region_code,
+                active: a.active,
+            })
+            .collect(),
+    };
+    let value = payload::encode(&body).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let bytes = lapor_federation::canonical::encode(&value)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if app.store.meta_get(PUBLISHED_KEY).await?.as_deref() == Some(hash.as_str()) {
+        return Ok(false);
+    }
+    let draft = EventDraft {
+        signer: app.fed.signer.clone(),
+        kind: "node.agencies".into(),
+        report_id: format!("{}:node", app.fed.node_id),
+        payload: value,
+        blobs: Vec::new(),
+        authored_at: app.now(),
+        destinations: app.fed.destinations(),
+        consumes: None,
+        epoch: None,
+        transfer: None,
+        pending: false,
+    };
+    app.store.event_append(&draft).await?;
+    app.store.meta_put(PUBLISHED_KEY, &hash).await?;
+    app.fed.push_wake.notify_waiters();
+    tracing::info!(
+        count = body.agencies.len(),
+        "agencies published to the federation"
+    );
+    Ok(true)
+}
