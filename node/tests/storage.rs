@@ -19,8 +19,9 @@ use lapor_node::domain::{
     SessionRecord, TimelineRecord, Transition, UserRecord,
 };
 use lapor_node::storage::{
-    self, AcceptOutcome, DynStore, Effect, EventDraft, EventSigner, InboxEvent, Incoming, KeyRow,
-    OriginHead, OwnerRow, PeerRecord, PushOutcome, StorageError,
+    self, AcceptOutcome, DynStore, Effect, EventDraft, EventSigner, HistoryEvent, InboxEvent,
+    Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport, StorageError,
+    TransferChange, TransferRow,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
@@ -100,6 +101,9 @@ conformance!(
     fed_peers,
     fed_keys,
     fed_consumes,
+    fed_transfers,
+    fed_report_import,
+    fed_remote_agencies,
     attachments,
 );
 
@@ -2734,4 +2738,427 @@ async fn attachments(store: DynStore) {
             .await,
         Err(StorageError::Invalid(_))
     ));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Transfers
+
+fn transfer_row(offer: &str, report_id: &str, to: &str, epoch: i64, state: &str) -> TransferRow {
+    TransferRow {
+        offer_id: offer.to_owned(),
+        report_id: report_id.to_owned(),
+        from_node: "node-a".into(),
+        to_node: to.to_owned(),
+        epoch,
+        agency_id: None,
+        reason: "misrouted".into(),
+        note: Some("salah alamat".into()),
+        state: state.to_owned(),
+        code: None,
+        expires_at: None,
+        created_at: T0,
+        updated_at: T0 + epoch,
+    }
+}
+
+fn change(row: TransferRow, open: bool, commit: bool) -> TransferChange {
+    TransferChange { row, open, commit }
+}
+
+/// Opening, the open-transfer and epoch guards, forward-only states, and a commit moving ownership.
+async fn fed_transfers(store: DynStore) {
+    let me = TestSigner::new("node-a", 7);
+    let hub = TestSigner::new("hub", 13);
+    let r = report("r1", "Jalan rusak", "Lubang besar", T0);
+    store
+        .report_insert(
+            &r,
+            None,
+            &created(&r),
+            Some(&draft(&me, "report.created", &r.id, T0)),
+        )
+        .await
+        .expect("insert");
+
+    // The owner opens a transfer; the event's own id names it.
+    let mut d = draft(&me, "transfer.offer", &r.id, T0 + 1);
+    d.transfer = Some(change(
+        transfer_row("", &r.id, "node-b", 1, "offered"),
+        true,
+        false,
+    ));
+    let offer = store
+        .event_append(&d)
+        .await
+        .expect("offer")
+        .id()
+        .to_string();
+    let rows = store.transfers_of_report(&r.id).await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].offer_id.as_str(), rows[0].state.as_str()),
+        (offer.as_str(), "offered")
+    );
+    assert!(rows[0].is_open());
+    assert_eq!(store.transfers_list(true, 10).await.expect("open").len(), 1);
+
+    // A second open transfer of the same report is refused and leaves nothing behind.
+    let mut d2 = draft(&me, "transfer.offer", &r.id, T0 + 2);
+    d2.transfer = Some(change(
+        transfer_row("", &r.id, "node-c", 1, "offered"),
+        true,
+        false,
+    ));
+    match store.event_append(&d2).await {
+        Err(StorageError::Conflict(code)) => assert_eq!(code, "transfer_pending"),
+        other => panic!("second offer: {other:?}"),
+    }
+    assert_eq!(
+        store.transfers_of_report(&r.id).await.expect("rows").len(),
+        1
+    );
+    assert_eq!(head_of(&store, "node-a").await.expect("head").head_seq, 2);
+
+    // The hub's forward moves the state on; an older state arriving later does not move it back.
+    let fwd = remote(&hub, 1, None, &r.id, 0, "forwarded");
+    let mut item = incoming(
+        &fwd,
+        Effect::Transfer {
+            change: Box::new(change(
+                transfer_row(&offer, &r.id, "node-b", 1, "forwarded"),
+                false,
+                false,
+            )),
+            pending: false,
+        },
+    );
+    item.kind = "transfer.forwarded".into();
+    assert_eq!(
+        accept_one(&store, item, T0 + 3).await,
+        AcceptOutcome::Applied
+    );
+    let stale = remote(
+        &hub,
+        2,
+        Some(&fwd.id().to_string()),
+        &r.id,
+        0,
+        "offered again",
+    );
+    let mut item = incoming(
+        &stale,
+        Effect::Transfer {
+            change: Box::new(change(
+                transfer_row(&offer, &r.id, "node-b", 1, "offered"),
+                false,
+                false,
+            )),
+            pending: false,
+        },
+    );
+    item.kind = "transfer.offer".into();
+    assert_eq!(
+        accept_one(&store, item, T0 + 4).await,
+        AcceptOutcome::Applied
+    );
+    let row = store.transfer_get(&offer).await.expect("get").expect("row");
+    assert_eq!(row.state, "forwarded");
+
+    // The hub's commit: ownership moves to the target at epoch 1; this node still has to act (pending).
+    let commit = remote(
+        &hub,
+        3,
+        Some(&stale.id().to_string()),
+        &r.id,
+        1,
+        "committed",
+    );
+    let commit_id = commit.id().to_string();
+    let mut item = incoming(
+        &commit,
+        Effect::Transfer {
+            change: Box::new(change(
+                transfer_row(&offer, &r.id, "node-b", 1, "committed"),
+                false,
+                true,
+            )),
+            pending: true,
+        },
+    );
+    item.kind = "transfer.committed".into();
+    assert_eq!(
+        accept_one(&store, item, T0 + 5).await,
+        AcceptOutcome::Pending
+    );
+    let owner = store
+        .report_owner(&r.id)
+        .await
+        .expect("owner")
+        .expect("row");
+    assert_eq!(
+        (
+            owner.owner.as_str(),
+            owner.epoch,
+            owner.last_event_id.as_deref()
+        ),
+        ("node-b", 1, Some(commit_id.as_str()))
+    );
+    let pending = store
+        .events_pending("transfer.", 10)
+        .await
+        .expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, commit_id);
+    assert!(store
+        .events_pending("contribution.", 10)
+        .await
+        .expect("pending")
+        .is_empty());
+    assert!(!store
+        .transfer_get(&offer)
+        .await
+        .expect("get")
+        .expect("row")
+        .is_open());
+    assert!(store
+        .transfers_list(true, 10)
+        .await
+        .expect("open")
+        .is_empty());
+
+    // An offer at the old epoch is stale now.
+    let mut d3 = draft(&me, "transfer.offer", &r.id, T0 + 6);
+    d3.transfer = Some(change(
+        transfer_row("", &r.id, "node-c", 1, "offered"),
+        true,
+        false,
+    ));
+    match store.event_append(&d3).await {
+        Err(StorageError::Conflict(code)) => assert_eq!(code, "stale_epoch"),
+        other => panic!("stale offer: {other:?}"),
+    }
+
+    // The tombstone consumes the commit, exactly once; it is signed at the epoch it names.
+    let mut t = draft(&me, "transfer.tombstone", &r.id, T0 + 7);
+    t.consumes = Some(commit_id.clone());
+    let tomb = store.event_append(&t).await.expect("tombstone");
+    assert_eq!(tomb.event().report_epoch, 1);
+    assert_eq!(
+        tomb.event().report_prev,
+        vec![commit_id.parse().expect("hex")]
+    );
+    assert!(matches!(
+        store.event_append(&t).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(store
+        .events_pending("transfer.", 10)
+        .await
+        .expect("pending")
+        .is_empty());
+
+    // A commit the node authors itself (the hub) sets ownership in the same transaction.
+    let r2 = report("r2", "Air keruh", "Air PDAM keruh", T0);
+    store
+        .report_insert(
+            &r2,
+            None,
+            &created(&r2),
+            Some(&draft(&me, "report.created", &r2.id, T0)),
+        )
+        .await
+        .expect("insert r2");
+    let mut c = draft(&me, "transfer.committed", &r2.id, T0 + 8);
+    c.epoch = Some(1);
+    c.pending = true;
+    c.transfer = Some(change(
+        transfer_row("x1", &r2.id, "node-b", 1, "committed"),
+        false,
+        true,
+    ));
+    let signed = store.event_append(&c).await.expect("commit");
+    assert_eq!(signed.event().report_epoch, 1);
+    let owner = store
+        .report_owner(&r2.id)
+        .await
+        .expect("owner")
+        .expect("row");
+    assert_eq!((owner.owner.as_str(), owner.epoch), ("node-b", 1));
+    assert_eq!(
+        store
+            .events_pending("transfer.", 10)
+            .await
+            .expect("pending")
+            .len(),
+        1
+    );
+}
+
+/// A report rebuilt from its history: stored with its timeline, appended to, never taken back to an
+/// older epoch; the history is served with the log's events.
+async fn fed_report_import(store: DynStore) {
+    let r = report("node-b:r9", "Sampah menumpuk", "Sampah di pasar", T0);
+    let mut verified = created(&r);
+    verified.action = TimelineAction::Verified;
+    verified.at = T0 + DAY;
+    let history = |n: usize| -> Vec<HistoryEvent> {
+        (0..n)
+            .map(|i| HistoryEvent {
+                id: format!("{:064x}", i + 1),
+                origin: "node-b".into(),
+                origin_seq: i as i64 + 1,
+                kind: "report.created".into(),
+                report_epoch: 0,
+                wire: vec![b'{', b'}'],
+            })
+            .collect()
+    };
+    let import = |timeline: Vec<TimelineRecord>, epoch: i64, last: usize| ReportImport {
+        report: r.clone(),
+        timeline,
+        owner: OwnerRow {
+            report_id: r.id.clone(),
+            owner: "node-b".into(),
+            epoch,
+            last_event_id: Some(format!("{last:064x}")),
+        },
+        history: history(last),
+    };
+    store
+        .report_import(&import(vec![created(&r)], 0, 1), T0)
+        .await
+        .expect("import");
+    assert!(store.report_get(&r.id).await.expect("get").is_some());
+    assert_eq!(
+        store.report_timeline(&r.id).await.expect("timeline").len(),
+        1
+    );
+    store
+        .report_import(&import(vec![created(&r), verified.clone()], 0, 2), T0)
+        .await
+        .expect("import again");
+    let timeline = store.report_timeline(&r.id).await.expect("timeline");
+    assert_eq!(
+        timeline.iter().map(|e| e.action).collect::<Vec<_>>(),
+        vec![TimelineAction::Created, TimelineAction::Verified]
+    );
+    // The same import twice changes nothing.
+    store
+        .report_import(&import(vec![created(&r), verified.clone()], 0, 2), T0)
+        .await
+        .expect("idempotent");
+    assert_eq!(
+        store.report_timeline(&r.id).await.expect("timeline").len(),
+        2
+    );
+    // Ownership held at a newer epoch is never taken back.
+    store
+        .report_owner(&r.id)
+        .await
+        .expect("owner")
+        .expect("row");
+    let mut newer = import(vec![created(&r), verified.clone()], 2, 3);
+    newer.owner.owner = "node-c".into();
+    store.report_import(&newer, T0).await.expect("newer");
+    store
+        .report_import(&import(vec![created(&r)], 1, 2), T0)
+        .await
+        .expect("older");
+    let owner = store
+        .report_owner(&r.id)
+        .await
+        .expect("owner")
+        .expect("row");
+    assert_eq!((owner.owner.as_str(), owner.epoch), ("node-c", 2));
+    let held = store.report_history(&r.id).await.expect("history");
+    assert_eq!(held.len(), 3);
+    assert!(held
+        .windows(2)
+        .all(|w| w[0].report_epoch <= w[1].report_epoch));
+}
+
+/// Agencies another node publishes are stored under its id and replace what was known of it.
+async fn fed_remote_agencies(store: DynStore) {
+    let b = TestSigner::new("node-b", 9);
+    store
+        .agency_create(&agency("dinas-lokal", None))
+        .await
+        .expect("local");
+    let remote_agency = |id: &str, active: bool| AgencyRecord {
+        id: id.to_owned(),
+        parent_id: None,
+        path: format!("@node-b/{id}/"),
+        name: format!("Remote {id}"),
+        kind: "office".into(),
+        region_code: Some("64.72".into()),
+        active,
+        created_at: T0,
+        node_id: Some("node-b".into()),
+    };
+    let first = remote(&b, 1, None, "node-b:node", 0, "agencies");
+    let mut item = incoming(
+        &first,
+        Effect::Agencies {
+            origin: "node-b".into(),
+            agencies: vec![
+                remote_agency("dinas-pu-samarinda", true),
+                remote_agency("dinas-lokal", true),
+                remote_agency("bappeda", true),
+            ],
+        },
+    );
+    item.kind = "node.agencies".into();
+    assert_eq!(accept_one(&store, item, T0).await, AcceptOutcome::Applied);
+    let got = store
+        .agency_get("dinas-pu-samarinda")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(got.node_id.as_deref(), Some("node-b"));
+    assert_eq!(got.path, "@node-b/dinas-pu-samarinda/");
+    // A remote agency never takes over this node's own id.
+    let own = store
+        .agency_get("dinas-lokal")
+        .await
+        .expect("get")
+        .expect("own");
+    assert_eq!(own.node_id, None);
+    assert_eq!(own.name, "Agency dinas-lokal");
+    // The next list replaces the previous one: what is gone is deactivated, not deleted.
+    let second = remote(
+        &b,
+        2,
+        Some(&first.id().to_string()),
+        "node-b:node",
+        0,
+        "agencies",
+    );
+    let mut item = incoming(
+        &second,
+        Effect::Agencies {
+            origin: "node-b".into(),
+            agencies: vec![remote_agency("dinas-pu-samarinda", true)],
+        },
+    );
+    item.kind = "node.agencies".into();
+    assert_eq!(
+        accept_one(&store, item, T0 + 1).await,
+        AcceptOutcome::Applied
+    );
+    assert!(
+        !store
+            .agency_get("bappeda")
+            .await
+            .expect("get")
+            .expect("kept")
+            .active
+    );
+    assert!(
+        store
+            .agency_get("dinas-pu-samarinda")
+            .await
+            .expect("get")
+            .expect("kept")
+            .active
+    );
 }

@@ -158,11 +158,27 @@ pub struct Cluster {
 impl Cluster {
     /// Prepares a hub `hub` and regional nodes `(id, code)`, with keys and peers enrolled, and starts all.
     pub async fn start(regionals: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let specs: Vec<(&str, &str, &str)> = regionals.iter().map(|(i, c)| (*i, *c, "")).collect();
+        Self::start_with(&specs, &[]).await
+    }
+
+    /// Like [`Cluster::start`], with the region code each regional node serves (`(id, code, region)`;
+    /// enrolled at the hub and set as the node's `node.region_codes`) and extra environment for every node.
+    pub async fn start_with(
+        regionals: &[(&str, &str, &str)],
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let root = tempfile::tempdir()?;
         let mut members = Vec::new();
-        let mut specs = vec![("hub", "HUB", "hub")];
-        specs.extend(regionals.iter().map(|(id, code)| (*id, *code, "regional")));
-        for (id, code, role) in specs {
+        let mut specs = vec![("hub", "HUB", "hub", "")];
+        specs.extend(
+            regionals
+                .iter()
+                .map(|(id, code, region)| (*id, *code, "regional", *region)),
+        );
+        let mut regions = BTreeMap::new();
+        for (id, code, role, region) in specs {
+            regions.insert(id.to_owned(), region.to_owned());
             let dir = root.path().join(id);
             std::fs::create_dir_all(&dir)?;
             let port = free_port()?;
@@ -190,6 +206,18 @@ impl Cluster {
                 ),
                 ("LAPOR_LOG__LEVEL".to_owned(), "info".to_owned()),
             ];
+            let mut env = env;
+            if !region.is_empty() {
+                env.push((
+                    "LAPOR_NODE__REGION_CODES".to_owned(),
+                    format!("[\"{region}\"]"),
+                ));
+            }
+            env.extend(
+                extra_env
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
             let mut m = Member {
                 id: id.into(),
                 code: code.into(),
@@ -216,6 +244,7 @@ impl Cluster {
             let down = FaultProxy::start(&members[i].base()).await?;
             let (hub, rest) = members.split_at_mut(1);
             let r = &rest[i - 1];
+            let region = regions.get(&r.id).cloned().unwrap_or_default();
             hub[0].cli(&[
                 "peers",
                 "add",
@@ -229,6 +258,8 @@ impl Cluster {
                 &r.public_key,
                 "--enc-public",
                 &r.enc_public,
+                "--regions",
+                &region,
             ])?;
             r.cli(&[
                 "peers",

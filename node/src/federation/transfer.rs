@@ -234,6 +234,8 @@ pub async fn open(
     if to != me && app.fed.peer(to).is_none() {
         return Err(refusal("unknown_node"));
     }
+    // The hub checks again when it decides; checking here gives the admin the answer at once.
+    check_cooldown(app, &report.id, to).await?;
     let p = TransferPayload {
         offer: None,
         from: owner.clone(),
@@ -249,7 +251,6 @@ pub async fn open(
     let hub = app.fed.role == NodeRole::Hub;
     let mut d = if hub && owner != me {
         // The hub moves another node's report itself: the forward opens the transfer.
-        check_cooldown(app, &report.id, to).await?;
         let p = TransferPayload {
             expires_at_ms: Some(app.now() + expiry_ms(app)),
             ..p
