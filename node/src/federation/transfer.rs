@@ -19,9 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use lapor_federation::canonical::{from_value, to_value};
+use lapor_federation::canonical::from_value;
 use lapor_federation::wire::LogPage;
-use lapor_federation::{Event, Value};
+use lapor_federation::Event;
 use serde::{Deserialize, Serialize};
 
 use super::apply::parse_event;
@@ -450,14 +450,11 @@ async fn commit(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
 async fn accept(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
     let (event, p) = payload_of(stored)?;
     refresh(app, &event.report_id).await?;
-    let a = TransferPayload {
-        expires_at_ms: None,
-        ..p.clone()
-    };
     let offer = p.offer.clone().unwrap_or_else(|| stored.id.clone());
     let a = TransferPayload {
         offer: Some(offer.clone()),
-        ..a
+        expires_at_ms: None,
+        ..p.clone()
     };
     let mut d = draft(app, "transfer.accept", &event.report_id, &a)?;
     d.consumes = Some(stored.id.clone());
@@ -849,9 +846,4 @@ pub async fn open_transfer(app: &App, report_id: &str) -> AppResult<Option<Trans
         .await?
         .into_iter()
         .find(TransferRow::is_open))
-}
-
-/// Encodes a payload value (for tests and tools).
-pub fn encode_payload(p: &TransferPayload) -> anyhow::Result<Value> {
-    Ok(to_value(p)?)
 }

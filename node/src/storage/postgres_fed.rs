@@ -307,16 +307,13 @@ async fn run_effect(c: &mut PgConnection, item: &Incoming) -> Result<&'static st
             }
             upsert_report(c, report).await?;
             append_timeline(c, entry).await?;
-            sqlx::query(
-                "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (report_id) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, \
-                 last_event_id = EXCLUDED.last_event_id",
+            set_owner(
+                c,
+                &item.report_id,
+                &item.origin,
+                item.report_epoch,
+                Some(&item.id),
             )
-            .bind(&item.report_id)
-            .bind(&item.origin)
-            .bind(item.report_epoch)
-            .bind(&item.id)
-            .execute(&mut *c)
             .await?;
             Ok("applied")
         }

@@ -50,6 +50,23 @@ pub fn owner(c: &Connection, report_id: &str) -> Result<Option<OwnerRow>> {
     .optional()?)
 }
 
+/// Records who owns a report, at which epoch, and its latest event.
+fn set_owner(
+    c: &Connection,
+    report_id: &str,
+    owner: &str,
+    epoch: i64,
+    last: Option<&str>,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (report_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, \
+         last_event_id = excluded.last_event_id",
+    )?
+    .execute(params![report_id, owner, epoch, last])?;
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn insert_event(
     c: &Connection,
@@ -269,12 +286,7 @@ pub fn apply_transfer(c: &Connection, change: &TransferChange, event_id: &str) -
     if change.commit {
         let newer = owner(c, &row.report_id)?.is_none_or(|o| o.epoch < row.epoch);
         if newer {
-            c.execute(
-                "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (report_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, \
-                 last_event_id = excluded.last_event_id",
-                params![row.report_id, row.to_node, row.epoch, event_id],
-            )?;
+            set_owner(c, &row.report_id, &row.to_node, row.epoch, Some(event_id))?;
         }
     }
     Ok(())
@@ -337,11 +349,12 @@ pub fn report_import(c: &Connection, imp: &ReportImport, now: Millis) -> Result<
         {
             append_timeline(c, entry)?;
         }
-        c.execute(
-            "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (report_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, \
-             last_event_id = excluded.last_event_id",
-            params![id, imp.owner.owner, imp.owner.epoch, imp.owner.last_event_id],
+        set_owner(
+            c,
+            id,
+            &imp.owner.owner,
+            imp.owner.epoch,
+            imp.owner.last_event_id.as_deref(),
         )?;
     }
     let mut stmt = c.prepare_cached(
@@ -410,12 +423,13 @@ fn run_effect(c: &Connection, item: &Incoming) -> Result<&'static str> {
             }
             upsert_report(c, report)?;
             append_timeline(c, entry)?;
-            c.prepare_cached(
-                "INSERT INTO report_owner (report_id, owner, epoch, last_event_id) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (report_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, \
-                 last_event_id = excluded.last_event_id",
-            )?
-            .execute(params![item.report_id, item.origin, item.report_epoch, item.id])?;
+            set_owner(
+                c,
+                &item.report_id,
+                &item.origin,
+                item.report_epoch,
+                Some(&item.id),
+            )?;
             Ok("applied")
         }
     }
