@@ -319,7 +319,7 @@ impl Config {
             .node
             .region_codes
             .iter()
-            .find(|c| !crate::service::valid_region_code(c))
+            .find(|c| !crate::domain::region::valid_region_code(c))
         {
             bail!("node.region_codes: `{bad}` is not a Kemendagri region code such as 53 or 53.71");
         }

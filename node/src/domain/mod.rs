@@ -1,12 +1,17 @@
 //! The LAPOR! domain, free of I/O: reports and their lifecycle, working-day deadlines, tracking codes, who may
 //! do what. Storage persists what these functions decide; HTTP only translates.
 
+pub mod access;
 pub mod calendar;
+pub mod intake;
 pub mod lifecycle;
 pub mod model;
+pub mod region;
 pub mod tracking;
 
+pub use access::Access;
 pub use calendar::{NodeZone, WorkCalendar};
+pub use intake::{Submission, Submitter};
 pub use lifecycle::{Command, DomainError, Transition};
 pub use model::*;
 

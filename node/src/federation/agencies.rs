@@ -6,10 +6,12 @@
 use lapor_federation::Event;
 use serde::{Deserialize, Serialize};
 
+use super::author;
+use super::error::FedResult;
 use super::payload;
 use crate::domain::AgencyRecord;
-use crate::service::{App, AppError, AppResult};
-use crate::storage::{Effect, EventDraft};
+use crate::node::Node;
+use crate::storage::Effect;
 
 /// Meta key holding the sha256 of the last published list.
 const PUBLISHED_KEY: &str = "agencies_published_sha256";
@@ -86,8 +88,8 @@ pub fn effect_for(event: &Event) -> Effect {
 }
 
 /// Publishes this node's agencies when they changed since the last publication. Returns whether it did.
-pub async fn publish(app: &App) -> AppResult<bool> {
-    let mut own: Vec<AgencyRecord> = app
+pub async fn publish(node: &Node) -> FedResult<bool> {
+    let mut own: Vec<AgencyRecord> = node
         .store
         .agency_list()
         .await?
@@ -109,29 +111,16 @@ pub async fn publish(app: &App) -> AppResult<bool> {
             })
             .collect(),
     };
-    let value = payload::encode(&body).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-    let bytes = lapor_federation::canonical::encode(&value)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let value = author::encode(&body)?;
+    let bytes = lapor_federation::canonical::encode(&value).map_err(anyhow::Error::from)?;
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    if app.store.meta_get(PUBLISHED_KEY).await?.as_deref() == Some(hash.as_str()) {
+    if node.store.meta_get(PUBLISHED_KEY).await?.as_deref() == Some(hash.as_str()) {
         return Ok(false);
     }
-    let draft = EventDraft {
-        signer: app.fed.signer.clone(),
-        kind: "node.agencies".into(),
-        report_id: format!("{}:node", app.fed.node_id),
-        payload: value,
-        blobs: Vec::new(),
-        authored_at: app.now(),
-        destinations: app.fed.destinations(),
-        consumes: None,
-        epoch: None,
-        transfer: None,
-        pending: false,
-    };
-    app.store.event_append(&draft).await?;
-    app.store.meta_put(PUBLISHED_KEY, &hash).await?;
-    app.fed.push_wake.notify_waiters();
+    let draft = author::draft(node, "node.agencies", &format!("{}:node", node.id()), value);
+    node.store.event_append(&draft).await?;
+    node.store.meta_put(PUBLISHED_KEY, &hash).await?;
+    node.fed.push_wake.notify_waiters();
     tracing::info!(
         count = body.agencies.len(),
         "agencies published to the federation"

@@ -1,5 +1,4 @@
-//! The applier: turns inbox rows into accepted, applied events, per origin in sequence order, and the
-//! contribution worker: runs the owner's lifecycle for replies and ratings made on other nodes.
+//! The applier: turns inbox rows into accepted, applied events, per origin in sequence order.
 //!
 //! Events in the inbox were verified when they arrived; here they are only parsed. Storage classifies each
 //! against its origin's head inside the transaction that applies it (duplicate, gap, equivocation, next), so
@@ -14,10 +13,10 @@ use lapor_federation::wire::LogPage;
 use lapor_federation::{Event, Value};
 
 use super::payload::{self, ContributionPayload, ReportPayload};
+use super::verify::verify_pulled;
 use super::{key_row, Counters};
-use crate::domain::{Actor, Command};
-use crate::service::{App, AppError};
-use crate::storage::{AcceptOutcome, Effect, InboxEvent, Incoming, StorageError};
+use crate::node::Node;
+use crate::storage::{AcceptOutcome, Effect, Incoming, StorageError};
 
 /// Most inbox rows applied in one transaction.
 pub const APPLY_BATCH: i64 = 2000;
@@ -40,7 +39,7 @@ fn quarantine(code: &str, reason: impl Into<String>) -> Effect {
 
 /// What accepting `event` should do on this node.
 async fn effect_for(
-    app: &App,
+    node: &Node,
     event: &Event,
     id: &str,
     keys: &mut KeyLog,
@@ -48,7 +47,7 @@ async fn effect_for(
 ) -> Effect {
     let kind = event.kind.as_str();
     if kind.starts_with("transfer.") {
-        return super::transfer::effect_for(app, event, id);
+        return super::transfer::effect_for(node, event, id);
     }
     if kind == "node.agencies" {
         return super::agencies::effect_for(event);
@@ -74,7 +73,7 @@ async fn effect_for(
             (None, _) => None,
             (Some(_), Some(cached)) => cached.clone(),
             (Some(id), None) => {
-                let found = app
+                let found = node
                     .store
                     .agency_get(id)
                     .await
@@ -100,7 +99,7 @@ async fn effect_for(
     }
     if kind.starts_with("contribution.") {
         return match payload::decode::<ContributionPayload>(&event.payload) {
-            Ok(c) if c.owner == app.fed.node_id => Effect::Pending,
+            Ok(c) if c.owner == node.id() => Effect::Pending,
             Ok(_) => Effect::Store,
             Err(e) => quarantine("bad_payload", e.0),
         };
@@ -121,17 +120,12 @@ async fn effect_for(
 }
 
 /// Applies what the inbox holds, one batch. Returns how many events were handled (not counting gaps).
-pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
-    let rows = app.store.inbox_load(APPLY_BATCH).await?;
+pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
+    let rows = node.store.inbox_load(APPLY_BATCH).await?;
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut keys = app
-        .fed
-        .keylog
-        .read()
-        .map_err(|_| anyhow::anyhow!("key log lock poisoned"))?
-        .clone();
+    let mut keys = node.fed.keylog_snapshot()?;
     let mut paths = HashMap::new();
     let mut items = Vec::with_capacity(rows.len());
     let mut senders = Vec::with_capacity(rows.len());
@@ -145,7 +139,7 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
                 continue;
             }
         };
-        let effect = effect_for(app, &event, &row.event_id, &mut keys, &mut paths).await;
+        let effect = effect_for(node, &event, &row.event_id, &mut keys, &mut paths).await;
         senders.push(row.sender.clone());
         items.push(Incoming {
             inbox_id: Some(row.id),
@@ -163,10 +157,10 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
         });
     }
     if !unreadable.is_empty() {
-        app.store.inbox_delete(&unreadable).await?;
+        node.store.inbox_delete(&unreadable).await?;
     }
-    let outcomes = app.store.events_accept(&items, app.now()).await?;
-    let f = &app.fed;
+    let outcomes = node.store.events_accept(&items, node.now()).await?;
+    let f = &node.fed;
     let mut handled = unreadable.len();
     let mut keys_changed = false;
     let mut pending = false;
@@ -204,7 +198,7 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
         handled += 1;
     }
     if keys_changed {
-        f.reload(&app.store).await?;
+        f.reload(&node.store).await?;
     }
     if pending {
         f.contribution_wake.notify_one();
@@ -213,7 +207,7 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
         f.transfer_wake.notify_one();
     }
     for (origin, (head, sender)) in gaps {
-        if let Err(e) = fill_gap(app, &sender, &origin, head).await {
+        if let Err(e) = fill_gap(node, &sender, &origin, head).await {
             tracing::info!(%origin, %sender, error = %e, "could not fetch missing events yet");
         }
     }
@@ -221,161 +215,51 @@ pub async fn apply_once(app: &App) -> anyhow::Result<usize> {
 }
 
 /// Asks `peer` for `origin`'s log after `head` and puts what it sends, verified, in the inbox.
-pub async fn fill_gap(app: &App, peer: &str, origin: &str, head: i64) -> anyhow::Result<usize> {
-    let base = app
+pub async fn fill_gap(node: &Node, peer: &str, origin: &str, head: i64) -> anyhow::Result<usize> {
+    let base = node
         .fed
         .peer(peer)
         .map(|p| p.base_url)
         .ok_or_else(|| anyhow::anyhow!("unknown peer {peer}"))?;
     let path = format!("/federation/v1/log/{origin}?after={head}&limit=1000");
-    let bytes = super::push::signed_get(app, &base, &path).await?;
+    let bytes = super::client::signed_get(node, &base, &path).await?;
     let page = LogPage::decode(&bytes)?;
-    store_pulled(app, peer, &format!("pull:{origin}:{head}"), &page.events).await
+    store_pulled(node, peer, &format!("pull:{origin}:{head}"), &page.events).await
 }
 
 /// Verifies pulled events and stores the good ones in the inbox under a synthetic transaction id.
 pub async fn store_pulled(
-    app: &App,
+    node: &Node,
     peer: &str,
     txn: &str,
     events: &[Vec<u8>],
 ) -> anyhow::Result<usize> {
-    let mut good = Vec::new();
-    {
-        let log = app
-            .fed
-            .keylog
-            .read()
-            .map_err(|_| anyhow::anyhow!("key log lock poisoned"))?;
-        let mut log = log.clone();
-        for bytes in events {
-            match lapor_federation::verify_received(bytes, &log) {
-                Ok(signed) if signed.event().origin != app.fed.node_id => {
-                    let checked = log.check(signed.event()).map(|_| ());
-                    if let Err(e) =
-                        checked.and_then(|()| log.apply_key_event(signed.event()).map(|_| ()))
-                    {
-                        tracing::warn!(error = %e, "pulled event refused");
-                        continue;
-                    }
-                    good.push(InboxEvent {
-                        event_id: signed.id().to_string(),
-                        origin: signed.event().origin.clone(),
-                        origin_seq: signed.event().origin_seq as i64,
-                        wire: bytes.clone(),
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "pulled event refused"),
-            }
-        }
-    }
+    let good = verify_pulled(&node.fed.keylog_snapshot()?, node.id(), events);
     if good.is_empty() {
         return Ok(0);
     }
     let txn = format!("{txn}:{}", ulid::Ulid::new());
-    match app
+    match node
         .store
-        .inbox_insert(peer, &txn, "{}", &good, app.now())
+        .inbox_insert(peer, &txn, "{}", &good, node.now())
         .await
     {
         Ok(()) | Err(StorageError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    app.fed.apply_wake.notify_one();
+    node.fed.apply_wake.notify_one();
     Ok(good.len())
 }
 
 /// The applier loop: runs until the process ends.
-pub async fn run_applier(app: App) {
-    let poll = std::time::Duration::from_millis(app.fed.config.poll_ms);
+pub async fn run_applier(node: Node) {
+    let poll = std::time::Duration::from_millis(node.fed.config.poll_ms);
     loop {
-        match apply_once(&app).await {
+        match apply_once(&node).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "applying received events failed"),
         }
-        let _ = tokio::time::timeout(poll, app.fed.apply_wake.notified()).await;
-    }
-}
-
-fn command_for(kind: &str, c: &ContributionPayload) -> Option<Command> {
-    match kind {
-        "contribution.reply" => Some(Command::Reply {
-            note: c.note.clone()?,
-        }),
-        "contribution.accept" => Some(Command::Accept {
-            note: c.note.clone(),
-        }),
-        "contribution.rate" => Some(Command::Rate {
-            score: c.score?,
-            comment: c.comment.clone(),
-        }),
-        _ => None,
-    }
-}
-
-/// Applies pending contributions through this node's lifecycle. Returns how many were settled.
-pub async fn contributions_once(app: &App) -> anyhow::Result<usize> {
-    let pending = app.store.events_pending("contribution.", 100).await?;
-    let mut settled = 0;
-    for stored in pending {
-        let refuse = |code: &'static str, reason: String| (code, reason);
-        let outcome = async {
-            let event =
-                parse_event(&stored.wire).map_err(|e| refuse("bad_payload", e.to_string()))?;
-            let c: ContributionPayload =
-                payload::decode(&event.payload).map_err(|e| refuse("bad_payload", e.0))?;
-            let cmd = command_for(&event.kind, &c)
-                .ok_or_else(|| refuse("bad_payload", format!("{} lacks its fields", event.kind)))?;
-            let actor = Actor::Reporter { user_id: None };
-            match app
-                .apply_as_owner(
-                    &event.report_id,
-                    cmd,
-                    &actor,
-                    Some(stored.id.clone()),
-                    &event.origin,
-                )
-                .await
-            {
-                Ok(()) => Ok(()),
-                Err(AppError::Domain(e)) => Err(refuse("contribution_refused", e.to_string())),
-                Err(AppError::NotFound(_)) => {
-                    Err(refuse("unknown_report", "no such report here".into()))
-                }
-                Err(AppError::Conflict(m)) => Err(refuse("retry", m)),
-                Err(e) => Err(refuse("retry", e.to_string())),
-            }
-        }
-        .await;
-        match outcome {
-            Ok(()) => settled += 1,
-            Err(("retry", reason)) => {
-                tracing::info!(event.id = %stored.id, %reason, "contribution will be retried");
-            }
-            Err((code, reason)) => {
-                tracing::warn!(event.id = %stored.id, code, %reason, "contribution refused");
-                app.store
-                    .event_quarantine(&stored.id, code, &reason, app.now())
-                    .await?;
-                Counters::add(&app.fed.counters.quarantined, 1);
-                settled += 1;
-            }
-        }
-    }
-    Ok(settled)
-}
-
-/// The contribution loop.
-pub async fn run_contributions(app: App) {
-    let poll = std::time::Duration::from_millis(app.fed.config.poll_ms);
-    loop {
-        match contributions_once(&app).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "applying contributions failed"),
-        }
-        let _ = tokio::time::timeout(poll, app.fed.contribution_wake.notified()).await;
+        let _ = tokio::time::timeout(poll, node.fed.apply_wake.notified()).await;
     }
 }

@@ -8,13 +8,12 @@
 //!
 //! The key must be the node's current key in the key log, and the time within five minutes of ours.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use ed25519_dalek::Signature;
 use sha2::{Digest, Sha256};
 
 use super::Federation;
 use crate::domain::Millis;
-use crate::http::error::ApiError;
 
 /// Domain tag of signed requests.
 pub const REQUEST_DOMAIN: &[u8] = b"lapor-request-v1\n";
@@ -50,19 +49,29 @@ pub fn sign_request(
     ]
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+/// Why a signed request was refused; `code` is the stable problem code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct RequestRefused {
+    /// Stable code (`unsigned_request`, `bad_request_time`, `request_time_skew`, `unknown_key`,
+    /// `key_not_current`, `malformed_signature`, `bad_signature`).
+    pub code: &'static str,
+    /// What exactly is wrong.
+    pub detail: String,
+}
+
+fn refuse(code: &'static str, detail: impl Into<String>) -> RequestRefused {
+    RequestRefused {
+        code,
+        detail: detail.into(),
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, RequestRefused> {
     headers
         .get(name)
         .and_then(|v: &HeaderValue| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unsigned_request",
-                "Permintaan antarnode tidak bertanda tangan",
-                "Node-to-node request is not signed",
-            )
-            .detail(format!("missing header {name}"))
-        })
+        .ok_or_else(|| refuse("unsigned_request", format!("missing header {name}")))
 }
 
 /// Checks a signed request and returns the node that sent it.
@@ -73,23 +82,14 @@ pub fn verify_request(
     path_and_query: &str,
     body: &[u8],
     now: Millis,
-) -> Result<String, ApiError> {
-    let refuse = |code: &'static str, detail: String| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            code,
-            "Tanda tangan permintaan antarnode ditolak",
-            "Node-to-node request signature refused",
-        )
-        .detail(detail)
-    };
+) -> Result<String, RequestRefused> {
     let node = header(headers, "x-lapor-node")?;
     let key_id = header(headers, "x-lapor-key")?;
     let time = header(headers, "x-lapor-time")?;
     let sig_hex = header(headers, "x-lapor-signature")?;
     let t: Millis = time
         .parse()
-        .map_err(|_| refuse("bad_request_time", "x-lapor-time is not an integer".into()))?;
+        .map_err(|_| refuse("bad_request_time", "x-lapor-time is not an integer"))?;
     if (now - t).abs() > MAX_SKEW_MS {
         return Err(refuse(
             "request_time_skew",
@@ -100,7 +100,7 @@ pub fn verify_request(
         let log = fed
             .keylog
             .read()
-            .map_err(|_| refuse("internal", "key log unavailable".into()))?;
+            .map_err(|_| refuse("internal", "key log unavailable"))?;
         let entry = log.get(node, key_id).ok_or_else(|| {
             refuse(
                 "unknown_key",
@@ -119,17 +119,12 @@ pub fn verify_request(
     hex::decode_to_slice(sig_hex, &mut sig).map_err(|_| {
         refuse(
             "malformed_signature",
-            "x-lapor-signature is not 128 hex digits".into(),
+            "x-lapor-signature is not 128 hex digits",
         )
     })?;
     let mut msg = REQUEST_DOMAIN.to_vec();
     msg.extend_from_slice(&message(method, path_and_query, time, body));
     key.verify_strict(&msg, &Signature::from_bytes(&sig))
-        .map_err(|_| {
-            refuse(
-                "bad_signature",
-                "the request signature does not verify".into(),
-            )
-        })?;
+        .map_err(|_| refuse("bad_signature", "the request signature does not verify"))?;
     Ok(node.to_owned())
 }

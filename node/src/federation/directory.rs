@@ -3,17 +3,13 @@
 //! hub key they were enrolled with, and cache it in their database, so they keep working when the hub is
 //! unreachable. Keys are only ever added or narrowed, never removed: old events must keep verifying.
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use ed25519_dalek::Signature;
 use lapor_federation::canonical::{decode_canonical, encode, from_value, to_value};
 use lapor_federation::Value;
 use serde::{Deserialize, Serialize};
 
 use super::key_entry;
-use crate::http::error::ApiError;
-use crate::service::App;
+use crate::node::Node;
 use crate::storage::{KeyRow, PeerRecord};
 
 /// Domain tag of the directory signature.
@@ -87,17 +83,17 @@ fn node_keys(keys: &[KeyRow], origin: &str) -> Vec<DirectoryKey> {
 }
 
 /// Builds and signs this hub's directory.
-pub async fn build(app: &App) -> anyhow::Result<Vec<u8>> {
-    let keys = app.store.key_list().await?;
+pub async fn build(node: &Node) -> anyhow::Result<Vec<u8>> {
+    let keys = node.store.key_list().await?;
     let mut nodes = vec![DirectoryNode {
-        node_id: app.fed.node_id.clone(),
-        name: app.config.node.name.clone(),
-        base_url: app.config.federation.public_url.clone(),
+        node_id: node.fed.node_id.clone(),
+        name: node.config.node.name.clone(),
+        base_url: node.config.federation.public_url.clone(),
         role: "hub".into(),
         region_codes: Vec::new(),
-        keys: node_keys(&keys, &app.fed.node_id),
+        keys: node_keys(&keys, &node.fed.node_id),
     }];
-    for p in app.store.peer_list().await? {
+    for p in node.store.peer_list().await? {
         nodes.push(DirectoryNode {
             keys: node_keys(&keys, &p.node_id),
             node_id: p.node_id,
@@ -110,46 +106,21 @@ pub async fn build(app: &App) -> anyhow::Result<Vec<u8>> {
     nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
     let doc = Directory {
         v: 1,
-        hub: app.fed.node_id.clone(),
-        issued_at_ms: app.now(),
+        hub: node.fed.node_id.clone(),
+        issued_at_ms: node.now(),
         nodes,
     };
     let Value::Object(mut map) = to_value(&doc)? else {
         anyhow::bail!("directory is not an object");
     };
     let unsigned = encode(&Value::Object(map.clone()))?;
-    let sig = app.fed.sign_bytes(DIRECTORY_DOMAIN, &unsigned);
+    let sig = node.fed.sign_bytes(DIRECTORY_DOMAIN, &unsigned);
     map.insert("sig".into(), Value::String(sig));
     Ok(encode(&Value::Object(map))?)
 }
 
-/// `GET /federation/v1/directory` (hub only).
-pub async fn serve(State(app): State<App>) -> Response {
-    if app.fed.role != crate::config::NodeRole::Hub {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_a_hub",
-            "Node ini bukan hub; direktori ada di hub",
-            "This node is not a hub; the directory is at the hub",
-        )
-        .into_response();
-    }
-    match build(&app).await {
-        Ok(bytes) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "building the directory failed");
-            ApiError::internal().into_response()
-        }
-    }
-}
-
 /// Checks a directory document against the hub's current key and returns it.
-pub fn verify(app: &App, hub: &str, bytes: &[u8]) -> anyhow::Result<Directory> {
+pub fn verify(node: &Node, hub: &str, bytes: &[u8]) -> anyhow::Result<Directory> {
     let Value::Object(mut map) = decode_canonical(bytes)? else {
         anyhow::bail!("directory is not an object");
     };
@@ -164,7 +135,7 @@ pub fn verify(app: &App, hub: &str, bytes: &[u8]) -> anyhow::Result<Directory> {
         "directory is from {}, expected {hub}",
         doc.hub
     );
-    let key = app
+    let key = node
         .fed
         .current_key(hub)
         .ok_or_else(|| anyhow::anyhow!("no current key of hub {hub}"))?;
@@ -178,26 +149,24 @@ pub fn verify(app: &App, hub: &str, bytes: &[u8]) -> anyhow::Result<Directory> {
 }
 
 /// Fetches the directory from each hub this node knows and caches what it says.
-pub async fn refresh(app: &App) -> anyhow::Result<()> {
-    let hubs: Vec<PeerRecord> = app
+pub async fn refresh(node: &Node) -> anyhow::Result<()> {
+    let hubs: Vec<PeerRecord> = node
         .fed
-        .peers
-        .read()
-        .map_err(|_| anyhow::anyhow!("peer list lock poisoned"))?
-        .iter()
+        .peer_list()
+        .into_iter()
         .filter(|p| p.role == "hub")
-        .cloned()
         .collect();
     for hub in hubs {
-        let bytes = super::push::signed_get(app, &hub.base_url, "/federation/v1/directory").await?;
-        let doc = verify(app, &hub.node_id, &bytes)?;
-        for node in doc.nodes {
-            if node.node_id == app.fed.node_id {
+        let bytes =
+            super::client::signed_get(node, &hub.base_url, "/federation/v1/directory").await?;
+        let doc = verify(node, &hub.node_id, &bytes)?;
+        for entry in doc.nodes {
+            if entry.node_id == node.id() {
                 continue;
             }
-            for k in &node.keys {
+            for k in &entry.keys {
                 let row = KeyRow {
-                    origin: node.node_id.clone(),
+                    origin: entry.node_id.clone(),
                     key_id: k.key_id.clone(),
                     public_key: k.public_key.clone(),
                     enc_public: k.enc_public.clone(),
@@ -207,31 +176,31 @@ pub async fn refresh(app: &App) -> anyhow::Result<()> {
                 };
                 // Weak or malformed keys are refused here as at enrolment.
                 if let Err(e) = key_entry(&row) {
-                    tracing::warn!(node = %node.node_id, error = %e, "directory key refused");
+                    tracing::warn!(node = %entry.node_id, error = %e, "directory key refused");
                     continue;
                 }
-                if let Err(e) = app.store.key_upsert(&row).await {
-                    tracing::warn!(node = %node.node_id, error = %e, "directory key refused");
+                if let Err(e) = node.store.key_upsert(&row).await {
+                    tracing::warn!(node = %entry.node_id, error = %e, "directory key refused");
                 }
             }
             // A peer the operator enrolled keeps its enrolled address (it may be reached through a proxy or
             // a private link); the directory only adds nodes this one did not know.
-            if app.store.peer_get(&node.node_id).await?.is_some() || node.base_url.is_empty() {
+            if node.store.peer_get(&entry.node_id).await?.is_some() || entry.base_url.is_empty() {
                 continue;
             }
-            let base_url = node.base_url.clone();
-            app.store
+            let base_url = entry.base_url.clone();
+            node.store
                 .peer_upsert(&PeerRecord::new(
-                    &node.node_id,
-                    &node.name,
+                    &entry.node_id,
+                    &entry.name,
                     &base_url,
-                    &node.role,
-                    node.region_codes.clone(),
-                    node.keys.last().and_then(|k| k.enc_public.clone()),
-                    app.now(),
+                    &entry.role,
+                    entry.region_codes.clone(),
+                    entry.keys.last().and_then(|k| k.enc_public.clone()),
+                    node.now(),
                 ))
                 .await?;
         }
     }
-    app.fed.reload(&app.store).await
+    node.fed.reload(&node.store).await
 }

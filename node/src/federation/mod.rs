@@ -14,12 +14,19 @@
 pub mod agencies;
 pub mod apply;
 pub mod auth;
+pub mod author;
+pub mod client;
+pub mod contributions;
 pub mod directory;
+pub mod error;
+pub mod history;
 pub mod keys;
 pub mod payload;
 pub mod push;
 pub mod receive;
+pub mod status;
 pub mod transfer;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +44,7 @@ use crate::config::{Config, FederationConfig, NodeRole};
 use crate::domain::Millis;
 use crate::storage::{DynStore, EventSigner, KeyRow, PeerRecord};
 
+pub use error::{FedError, FedResult};
 pub use keys::NodeKeys;
 
 /// Signs with this node's current key.
@@ -257,6 +265,20 @@ impl Federation {
         Ok(())
     }
 
+    /// A copy of the key log to verify against (key changes seen in a batch apply to its later events
+    /// without touching the shared log, which changes only when they are applied).
+    pub fn keylog_snapshot(&self) -> anyhow::Result<KeyLog> {
+        self.keylog
+            .read()
+            .map(|k| k.clone())
+            .map_err(|_| anyhow::anyhow!("key log lock poisoned"))
+    }
+
+    /// Every known peer.
+    pub fn peer_list(&self) -> Vec<PeerRecord> {
+        self.peers.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
     /// The nodes this node's own events go to: a regional node sends to the hub(s) it knows, the hub to every
     /// regional node (each keeps the hub's whole log, gapless, and applies what concerns it).
     pub fn destinations(&self) -> Vec<String> {
@@ -274,6 +296,14 @@ impl Federation {
                     .collect()
             },
         )
+    }
+
+    /// Whether `node` is a hub: this node when it runs as the hub, or a peer enrolled as one.
+    pub fn is_hub_node(&self, node: &str) -> bool {
+        if node == self.node_id {
+            return self.role == NodeRole::Hub;
+        }
+        self.peer(node).is_some_and(|p| p.role == "hub")
     }
 
     /// A known peer.

@@ -14,65 +14,17 @@ use lapor_federation::envelope::{
 };
 use lapor_federation::wire::{CatchUpRequest, LogPage, PushResponse};
 
-use super::auth::sign_request;
+use super::client::{self, PeerError};
 use super::Counters;
-use crate::config::NodeRole;
-use crate::service::App;
+use crate::node::Node;
 use crate::storage::PushOutcome;
 
-fn url(base: &str, path: &str) -> String {
-    format!("{}{path}", base.trim_end_matches('/'))
-}
-
-/// A signed GET to a peer; the body of a 200 answer.
-pub async fn signed_get(app: &App, base: &str, path: &str) -> anyhow::Result<Vec<u8>> {
-    let mut req = app.fed.client.get(url(base, path));
-    for (k, v) in sign_request(&app.fed, "GET", path, b"", app.now()) {
-        req = req.header(k, v);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let body = resp.bytes().await?.to_vec();
-    anyhow::ensure!(
-        status.is_success(),
-        "{status}: {}",
-        String::from_utf8_lossy(&body[..body.len().min(300)])
-    );
-    Ok(body)
-}
-
-/// A signed POST of a JSON body to a peer; the body of a 200 answer.
-pub async fn signed_post(
-    app: &App,
-    base: &str,
-    path: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<Vec<u8>> {
-    let mut req = app
-        .fed
-        .client
-        .post(url(base, path))
-        .header("content-type", "application/json");
-    for (k, v) in sign_request(&app.fed, "POST", path, &body, app.now()) {
-        req = req.header(k, v);
-    }
-    let resp = req.body(body).send().await?;
-    let status = resp.status();
-    let body = resp.bytes().await?.to_vec();
-    anyhow::ensure!(
-        status.is_success(),
-        "{status}: {}",
-        String::from_utf8_lossy(&body[..body.len().min(300)])
-    );
-    Ok(body)
-}
-
 /// Sends one batch to `peer`. Returns the number of events the peer answered for (0: nothing to send).
-pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
-    let Some(record) = app.store.peer_get(peer).await? else {
+pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
+    let Some(record) = node.store.peer_get(peer).await? else {
         return Ok(0);
     };
-    let rows = app
+    let rows = node
         .store
         .outbox_after(peer, record.push_cursor, MAX_BATCH_EVENTS as i64)
         .await?;
@@ -91,8 +43,8 @@ pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
         events.push(wire);
     }
     let first = record.push_cursor + 1;
-    let txn = format!("{}-{first}-{last}", app.fed.node_id);
-    let f = &app.fed;
+    let txn = format!("{}-{first}-{last}", node.fed.node_id);
+    let f = &node.fed;
     let wires: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
     let body = sign_push(
         &txn,
@@ -102,30 +54,11 @@ pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
         &wires,
         &f.keys.signing,
     )?;
-    let now = app.now();
-    let sent = app
-        .fed
-        .client
-        .post(url(&record.base_url, "/federation/v1/push"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await;
-    let result = match sent {
-        Ok(resp) if resp.status().is_success() => {
-            let bytes = resp.bytes().await?;
-            serde_json::from_slice::<PushResponse>(&bytes)
-                .map_err(|e| anyhow::anyhow!("malformed push answer: {e}"))
-        }
-        Ok(resp) => {
-            let status = resp.status();
-            let text = resp.text().await.unwrap_or_default();
-            Err(anyhow::anyhow!(
-                "{status}: {}",
-                &text[..text.len().min(300)]
-            ))
-        }
-        Err(e) => Err(anyhow::anyhow!("{e}")),
+    let now = node.now();
+    let result = match client::push(node, &record.base_url, body).await {
+        Ok(bytes) => serde_json::from_slice::<PushResponse>(&bytes)
+            .map_err(|e| anyhow::anyhow!("malformed push answer: {e}")),
+        Err(e @ (PeerError::Send(_) | PeerError::Status { .. })) => Err(e.into()),
     };
     match result {
         Ok(answer) => {
@@ -137,7 +70,7 @@ pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
             if let Some(e) = &error {
                 tracing::error!(%peer, rejected, error = %e, "peer refused events");
             }
-            app.store
+            node.store
                 .peer_push_result(
                     peer,
                     PushOutcome::Sent {
@@ -148,11 +81,11 @@ pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
                     now,
                 )
                 .await?;
-            Counters::add(&app.fed.counters.sent, answer.accepted.len() as u64);
+            Counters::add(&node.fed.counters.sent, answer.accepted.len() as u64);
             Ok(events.len())
         }
         Err(e) => {
-            app.store
+            node.store
                 .peer_push_result(
                     peer,
                     PushOutcome::Failed {
@@ -167,57 +100,55 @@ pub async fn push_once(app: &App, peer: &str) -> anyhow::Result<usize> {
 }
 
 /// The push worker of one peer: runs until the process ends, never gives up.
-pub async fn run_push_worker(app: App, peer: String) {
-    let poll = Duration::from_millis(app.fed.config.poll_ms);
+pub async fn run_push_worker(node: Node, peer: String) {
+    let poll = Duration::from_millis(node.fed.config.poll_ms);
     loop {
-        let wait = match push_once(&app, &peer).await {
+        let wait = match push_once(&node, &peer).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => poll,
             Err(e) => {
-                let failures = app
+                let failures = node
                     .store
                     .peer_get(&peer)
                     .await
                     .ok()
                     .flatten()
                     .map_or(1, |p| p.failures);
-                let wait = app.fed.backoff(failures - 1);
+                let wait = node.fed.backoff(failures - 1);
                 tracing::info!(%peer, failures, retry_in_ms = wait.as_millis() as u64, error = %e, "push failed");
                 wait
             }
         };
         // Woken early by a new event or by any contact from a peer (which resets the backoff).
-        let _ = tokio::time::timeout(wait, app.fed.push_wake.notified()).await;
+        let _ = tokio::time::timeout(wait, node.fed.push_wake.notified()).await;
     }
 }
 
 /// Asks the hub(s) for everything this node lacks of the origins it follows, in one round trip per page.
-pub async fn catch_up_once(app: &App) -> anyhow::Result<usize> {
-    let hubs: Vec<_> = app
+pub async fn catch_up_once(node: &Node) -> anyhow::Result<usize> {
+    let hubs: Vec<_> = node
         .fed
-        .peers
-        .read()
-        .map_err(|_| anyhow::anyhow!("peer list lock poisoned"))?
-        .iter()
+        .peer_list()
+        .into_iter()
         .filter(|p| p.role == "hub")
-        .cloned()
         .collect();
     let mut total = 0;
     for hub in hubs {
-        let mut have: BTreeMap<String, u64> = app
+        let mut have: BTreeMap<String, u64> = node
             .store
             .origin_heads()
             .await?
             .into_iter()
-            .filter(|h| h.origin != app.fed.node_id)
+            .filter(|h| h.origin != node.fed.node_id)
             .map(|h| (h.origin, h.head_seq as u64))
             .collect();
         have.entry(hub.node_id.clone()).or_insert(0);
         let req = CatchUpRequest { have, limit: 1000 };
         let body = serde_json::to_vec(&req)?;
-        let bytes = signed_post(app, &hub.base_url, "/federation/v1/catch-up", body).await?;
+        let bytes =
+            client::signed_post(node, &hub.base_url, "/federation/v1/catch-up", body).await?;
         let page = LogPage::decode(&bytes)?;
-        let n = super::apply::store_pulled(app, &hub.node_id, "catch-up", &page.events).await?;
+        let n = super::apply::store_pulled(node, &hub.node_id, "catch-up", &page.events).await?;
         total += n;
     }
     Ok(total)
@@ -225,19 +156,19 @@ pub async fn catch_up_once(app: &App) -> anyhow::Result<usize> {
 
 /// Starts a push worker for every peer that should receive this node's events, and keeps the peer list,
 /// the directory and the catch-up fresh. Runs until the process ends.
-pub async fn run_supervisor(app: App) {
+pub async fn run_supervisor(node: Node) {
     let mut started: HashSet<String> = HashSet::new();
     let mut last_directory = 0;
     let mut last_catch_up = 0;
-    let poll = Duration::from_millis(app.fed.config.poll_ms);
+    let poll = Duration::from_millis(node.fed.config.poll_ms);
     loop {
-        if let Err(e) = app.fed.reload(&app.store).await {
+        if let Err(e) = node.fed.reload(&node.store).await {
             tracing::error!(error = %e, "reloading peers and keys failed");
         }
-        let now = app.now();
-        if app.fed.role == NodeRole::Regional {
-            if now - last_directory >= (app.fed.config.directory_refresh_secs * 1000) as i64 {
-                match super::directory::refresh(&app).await {
+        let now = node.now();
+        if !node.is_hub() {
+            if now - last_directory >= (node.fed.config.directory_refresh_secs * 1000) as i64 {
+                match super::directory::refresh(&node).await {
                     Ok(()) => last_directory = now,
                     Err(e) => {
                         tracing::info!(error = %e, "directory refresh failed; using the cached one");
@@ -245,7 +176,7 @@ pub async fn run_supervisor(app: App) {
                 }
             }
             if now - last_catch_up >= poll.as_millis() as i64 * 6 {
-                match catch_up_once(&app).await {
+                match catch_up_once(&node).await {
                     Ok(n) => {
                         last_catch_up = now;
                         if n > 0 {
@@ -256,10 +187,10 @@ pub async fn run_supervisor(app: App) {
                 }
             }
         }
-        for peer in app.fed.destinations() {
+        for peer in node.fed.destinations() {
             if started.insert(peer.clone()) {
                 tracing::info!(%peer, "starting push worker");
-                crate::tasks::spawn_named("push-worker", run_push_worker(app.clone(), peer));
+                crate::tasks::spawn_named("push-worker", run_push_worker(node.clone(), peer));
             }
         }
         tokio::time::sleep(poll.min(Duration::from_secs(5))).await;

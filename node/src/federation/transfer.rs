@@ -17,23 +17,19 @@
 //! a crash at any point repeats nothing and loses nothing. While a transfer is open the owner takes no
 //! lifecycle action on the report (409 `transfer_pending`).
 
-use std::collections::BTreeMap;
-
 use lapor_federation::canonical::from_value;
-use lapor_federation::wire::LogPage;
 use lapor_federation::Event;
+use lapor_schemas::{ReportStatus, TimelineAction};
 use serde::{Deserialize, Serialize};
 
 use super::apply::parse_event;
-use super::payload::{self, ReportPayload};
-use crate::config::NodeRole;
+use super::author::{self, Attempt};
+use super::error::{FedError, FedResult};
+use super::history::refresh;
+use super::payload;
 use crate::domain::{lifecycle, Millis, Report, TimelineRecord, Transition};
-use crate::service::{App, AppError, AppResult};
-use crate::storage::{
-    Effect, EventDraft, HistoryEvent, OwnerRow, ReportImport, StorageError, StoredEvent,
-    TransferChange, TransferRow,
-};
-use lapor_schemas::{ReportStatus, TimelineAction};
+use crate::node::Node;
+use crate::storage::{Effect, EventDraft, StorageError, StoredEvent, TransferChange, TransferRow};
 
 /// Payload of every `transfer.*` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,21 +67,11 @@ pub struct TransferPayload {
 /// Reasons a transfer may give.
 pub const REASONS: [&str; 3] = ["routing", "not_authority", "misrouted"];
 
-/// Most events of one report's history served or imported.
-pub const MAX_HISTORY: usize = 5000;
-
 fn quarantine(code: &str, reason: impl Into<String>) -> Effect {
     Effect::Quarantine {
         code: code.to_owned(),
         reason: reason.into(),
     }
-}
-
-fn is_hub(app: &App, node: &str) -> bool {
-    if node == app.fed.node_id {
-        return app.fed.role == NodeRole::Hub;
-    }
-    app.fed.peer(node).is_some_and(|p| p.role == "hub")
 }
 
 fn row_of(
@@ -113,7 +99,7 @@ fn row_of(
 }
 
 /// What accepting a received `transfer.*` event does on this node.
-pub fn effect_for(app: &App, event: &Event, id: &str) -> Effect {
+pub fn effect_for(node: &Node, event: &Event, id: &str) -> Effect {
     let p: TransferPayload = match payload::decode(&event.payload) {
         Ok(p) => p,
         Err(e) => return quarantine("bad_payload", e.0),
@@ -124,10 +110,10 @@ pub fn effect_for(app: &App, event: &Event, id: &str) -> Effect {
             "unknown reason, or a transfer to the same node",
         );
     }
-    let me = app.fed.node_id.as_str();
-    let hub_here = app.fed.role == NodeRole::Hub;
+    let me = node.id();
+    let hub_here = node.is_hub();
     let offer_id = p.offer.clone().unwrap_or_else(|| id.to_owned());
-    let now = app.now();
+    let now = node.now();
     let (state, author_ok, pending, commit) = match event.kind.as_str() {
         "transfer.offer" => (
             "offered",
@@ -135,7 +121,12 @@ pub fn effect_for(app: &App, event: &Event, id: &str) -> Effect {
             hub_here,
             false,
         ),
-        "transfer.forwarded" => ("forwarded", is_hub(app, &event.origin), p.to == me, false),
+        "transfer.forwarded" => (
+            "forwarded",
+            node.fed.is_hub_node(&event.origin),
+            p.to == me,
+            false,
+        ),
         "transfer.accept" => (
             "accepted",
             event.origin == p.to && p.offer.is_some(),
@@ -144,7 +135,9 @@ pub fn effect_for(app: &App, event: &Event, id: &str) -> Effect {
         ),
         "transfer.committed" => (
             "committed",
-            is_hub(app, &event.origin) && event.report_epoch as i64 == p.epoch && p.offer.is_some(),
+            node.fed.is_hub_node(&event.origin)
+                && event.report_epoch as i64 == p.epoch
+                && p.offer.is_some(),
             p.to == me || p.from == me,
             true,
         ),
@@ -154,7 +147,7 @@ pub fn effect_for(app: &App, event: &Event, id: &str) -> Effect {
             } else {
                 "refused"
             },
-            is_hub(app, &event.origin) && p.offer.is_some(),
+            node.fed.is_hub_node(&event.origin) && p.offer.is_some(),
             false,
             false,
         ),
@@ -185,57 +178,43 @@ pub fn effect_for(app: &App, event: &Event, id: &str) -> Effect {
     }
 }
 
-fn draft(app: &App, kind: &str, report_id: &str, p: &TransferPayload) -> AppResult<EventDraft> {
-    Ok(EventDraft {
-        signer: app.fed.signer.clone(),
-        kind: kind.to_owned(),
-        report_id: report_id.to_owned(),
-        payload: payload::encode(p).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
-        blobs: Vec::new(),
-        authored_at: app.now(),
-        destinations: app.fed.destinations(),
-        consumes: None,
-        epoch: None,
-        transfer: None,
-        pending: false,
-    })
+fn draft(node: &Node, kind: &str, report_id: &str, p: &TransferPayload) -> FedResult<EventDraft> {
+    Ok(author::draft(node, kind, report_id, author::encode(p)?))
 }
 
-/// Why a transfer could not be opened.
-fn refusal(code: &str) -> AppError {
-    let text = match code {
-        "transfer_pending" => "laporan ini sedang dalam proses pengalihan / this report is already being transferred",
-        "stale_epoch" => "laporan ini sudah berpindah pemilik / this report changed owner meanwhile",
-        "unknown_node" => "node tujuan tidak dikenal / unknown target node",
-        "same_node" => "laporan sudah berada di node tujuan / the report is already at that node",
-        "cooldown" => "laporan baru saja dialihkan dari node itu; tunggu masa jeda / the report just came from that node; wait for the cooldown",
-        _ => "pengalihan ditolak / transfer refused",
-    };
-    AppError::Conflict(format!("{code}: {text}"))
+/// The stable code of a storage refusal to open a transfer.
+fn refusal(e: &StorageError) -> Option<&'static str> {
+    match e {
+        StorageError::Conflict(m) if m.contains("transfer_pending") => Some("transfer_pending"),
+        StorageError::Conflict(m) if m.contains("stale_epoch") => Some("stale_epoch"),
+        _ => None,
+    }
 }
 
 /// Opens a transfer of a report to `to` (from an admin's request or from routing at intake). On the owner
 /// this is a `transfer.offer` for the hub to check; on the hub (owner or not) it is decided at once.
 pub async fn open(
-    app: &App,
+    node: &Node,
     report: &Report,
     to: &str,
     reason: &str,
     note: Option<String>,
     agency_id: Option<String>,
-) -> AppResult<TransferRow> {
-    let owner = app.owner_of(&report.id).await?;
-    let held = app.store.report_owner(&report.id).await?;
+) -> FedResult<TransferRow> {
+    let owner = node.owner_of(&report.id).await?;
+    let held = node.store.report_owner(&report.id).await?;
     let epoch = held.as_ref().map_or(0, |o| o.epoch) + 1;
-    let me = app.fed.node_id.clone();
+    let me = node.id().to_owned();
     if to == owner {
-        return Err(refusal("same_node"));
+        return Err(FedError::TransferRefused("same_node"));
     }
-    if to != me && app.fed.peer(to).is_none() {
-        return Err(refusal("unknown_node"));
+    if to != me && node.fed.peer(to).is_none() {
+        return Err(FedError::TransferRefused("unknown_node"));
     }
     // The hub checks again when it decides; checking here gives the admin the answer at once.
-    check_cooldown(app, &report.id, to).await?;
+    if in_cooldown(node, &report.id, to).await? {
+        return Err(FedError::TransferRefused("cooldown"));
+    }
     let p = TransferPayload {
         offer: None,
         from: owner.clone(),
@@ -248,40 +227,39 @@ pub async fn open(
         code: None,
         last_event: None,
     };
-    let hub = app.fed.role == NodeRole::Hub;
+    let hub = node.is_hub();
     let mut d = if hub && owner != me {
         // The hub moves another node's report itself: the forward opens the transfer.
         let p = TransferPayload {
-            expires_at_ms: Some(app.now() + expiry_ms(app)),
+            expires_at_ms: Some(node.now() + expiry_ms(node)),
             ..p
         };
-        let mut d = draft(app, "transfer.forwarded", &report.id, &p)?;
+        let mut d = draft(node, "transfer.forwarded", &report.id, &p)?;
         d.pending = to == me;
-        d.transfer = Some(change(&p, "", &report.id, "forwarded", app.now(), true));
+        d.transfer = Some(change(&p, "", &report.id, "forwarded", node.now(), true));
         d
     } else if owner == me {
-        let mut d = draft(app, "transfer.offer", &report.id, &p)?;
+        let mut d = draft(node, "transfer.offer", &report.id, &p)?;
         // On the hub its own offer waits for its own decision, like any other.
         d.pending = hub;
-        d.transfer = Some(change(&p, "", &report.id, "offered", app.now(), true));
+        d.transfer = Some(change(&p, "", &report.id, "offered", node.now(), true));
         d
     } else {
-        return Err(AppError::NotOwner(owner));
+        return Err(FedError::NotOwner(owner));
     };
-    d.authored_at = app.now();
-    let signed = match app.store.event_append(&d).await {
+    d.authored_at = node.now();
+    let signed = match node.store.event_append(&d).await {
         Ok(s) => s,
-        Err(StorageError::Conflict(code)) => return Err(refusal(&code)),
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(refusal(&e).map_or(FedError::Storage(e), FedError::TransferRefused)),
     };
-    app.fed.push_wake.notify_waiters();
-    app.fed.transfer_wake.notify_one();
+    node.fed.push_wake.notify_waiters();
+    node.fed.transfer_wake.notify_one();
     let id = signed.id().to_string();
     tracing::info!(report.id = %report.id, from = %owner, %to, reason, offer = %id, "transfer opened");
-    app.store
+    node.store
         .transfer_get(&id)
         .await?
-        .ok_or(AppError::NotFound("transfer"))
+        .ok_or(FedError::NotFound("transfer"))
 }
 
 fn change(
@@ -299,27 +277,24 @@ fn change(
     }
 }
 
-fn expiry_ms(app: &App) -> i64 {
-    i64::try_from(app.config.routing.transfer_expiry_secs)
+fn expiry_ms(node: &Node) -> i64 {
+    i64::try_from(node.config.routing.transfer_expiry_secs)
         .unwrap_or(i64::MAX / 2)
         .saturating_mul(1000)
 }
 
-async fn check_cooldown(app: &App, report_id: &str, to: &str) -> AppResult<()> {
-    let cooldown = i64::try_from(app.config.routing.transfer_cooldown_secs)
+/// Whether the report left `to` less than the cooldown ago (no ping-pong back to it).
+async fn in_cooldown(node: &Node, report_id: &str, to: &str) -> Result<bool, StorageError> {
+    let cooldown = i64::try_from(node.config.routing.transfer_cooldown_secs)
         .unwrap_or(0)
         .saturating_mul(1000);
-    let since = app.now() - cooldown;
-    let recent = app
+    let since = node.now() - cooldown;
+    Ok(node
         .store
         .transfers_of_report(report_id)
         .await?
         .into_iter()
-        .any(|t| t.state == "committed" && t.from_node == to && t.updated_at > since);
-    if recent {
-        return Err(refusal("cooldown"));
-    }
-    Ok(())
+        .any(|t| t.state == "committed" && t.from_node == to && t.updated_at > since))
 }
 
 fn payload_of(stored: &StoredEvent) -> anyhow::Result<(Event, TransferPayload)> {
@@ -329,9 +304,9 @@ fn payload_of(stored: &StoredEvent) -> anyhow::Result<(Event, TransferPayload)> 
 }
 
 /// Hub: decides on an offer (forward it to the target, or refuse it), consuming it.
-async fn decide(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
+async fn decide(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     let (event, p) = payload_of(stored)?;
-    let me = app.fed.node_id.clone();
+    let me = node.id().to_owned();
     let base = TransferPayload {
         offer: Some(stored.id.clone()),
         ..p.clone()
@@ -340,20 +315,20 @@ async fn decide(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
         code: Some(code.to_owned()),
         ..base.clone()
     };
-    let verdict = if p.to != me && app.fed.peer(&p.to).is_none() {
+    let verdict = if p.to != me && node.fed.peer(&p.to).is_none() {
         Err("unknown_node".to_owned())
     } else {
-        match check_cooldown(app, &event.report_id, &p.to).await {
-            Err(_) => Err("cooldown".to_owned()),
-            Ok(()) => Ok(()),
+        match in_cooldown(node, &event.report_id, &p.to).await? {
+            true => Err("cooldown".to_owned()),
+            false => Ok(()),
         }
     };
     if verdict.is_ok() {
         let fwd = TransferPayload {
-            expires_at_ms: Some(app.now() + expiry_ms(app)),
+            expires_at_ms: Some(node.now() + expiry_ms(node)),
             ..base.clone()
         };
-        let mut d = draft(app, "transfer.forwarded", &event.report_id, &fwd)?;
+        let mut d = draft(node, "transfer.forwarded", &event.report_id, &fwd)?;
         d.consumes = Some(stored.id.clone());
         d.pending = p.to == me;
         d.transfer = Some(change(
@@ -361,29 +336,28 @@ async fn decide(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
             &stored.id,
             &event.report_id,
             "forwarded",
-            app.now(),
+            node.now(),
             true,
         ));
-        match app.store.event_append(&d).await {
+        match node.store.event_append(&d).await {
             Ok(_) => {
                 tracing::info!(report.id = %event.report_id, to = %p.to, "transfer forwarded to its target");
                 return Ok(());
             }
-            Err(StorageError::Conflict(code))
-                if code == "transfer_pending" || code == "stale_epoch" =>
-            {
-                return refuse(app, &event.report_id, &stored.id, &refused(&code)).await;
+            Err(e) if refusal(&e).is_some() => {
+                let code = refusal(&e).unwrap_or_default();
+                return refuse(node, &event.report_id, &stored.id, &refused(code)).await;
             }
             Err(StorageError::Conflict(_)) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
     }
     let code = verdict.err().unwrap_or_default();
-    refuse(app, &event.report_id, &stored.id, &refused(&code)).await
+    refuse(node, &event.report_id, &stored.id, &refused(&code)).await
 }
 
 async fn refuse(
-    app: &App,
+    node: &Node,
     report_id: &str,
     consumes: &str,
     p: &TransferPayload,
@@ -394,10 +368,10 @@ async fn refuse(
     } else {
         "refused"
     };
-    let mut d = draft(app, "transfer.refused", report_id, p)?;
+    let mut d = draft(node, "transfer.refused", report_id, p)?;
     d.consumes = (!consumes.is_empty()).then(|| consumes.to_owned());
-    d.transfer = Some(change(p, &offer, report_id, state, app.now(), false));
-    match app.store.event_append(&d).await {
+    d.transfer = Some(change(p, &offer, report_id, state, node.now(), false));
+    match node.store.event_append(&d).await {
         Ok(_) | Err(StorageError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -406,39 +380,39 @@ async fn refuse(
 }
 
 /// Hub: commits an accepted transfer (the next epoch belongs to the target), consuming the accept.
-async fn commit(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
+async fn commit(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     let (event, p) = payload_of(stored)?;
     let offer = p.offer.clone().unwrap_or_default();
-    let row = app.store.transfer_get(&offer).await?;
+    let row = node.store.transfer_get(&offer).await?;
     let Some(row) = row.filter(|r| r.state == "accepted") else {
-        app.store
+        node.store
             .event_quarantine(
                 &stored.id,
                 "transfer_closed",
                 "the transfer is no longer open",
-                app.now(),
+                node.now(),
             )
             .await?;
         return Ok(());
     };
-    let held = app.store.report_owner(&event.report_id).await?;
-    let me = app.fed.node_id.clone();
+    let held = node.store.report_owner(&event.report_id).await?;
+    let me = node.id().to_owned();
     let c = TransferPayload {
         last_event: held.and_then(|o| o.last_event_id),
         expires_at_ms: None,
         code: None,
         ..p.clone()
     };
-    let mut d = draft(app, "transfer.committed", &event.report_id, &c)?;
+    let mut d = draft(node, "transfer.committed", &event.report_id, &c)?;
     d.consumes = Some(stored.id.clone());
     d.epoch = Some(row.epoch);
     d.pending = c.to == me || c.from == me;
     d.transfer = Some(TransferChange {
-        row: row_of(&c, &offer, &event.report_id, "committed", app.now()),
+        row: row_of(&c, &offer, &event.report_id, "committed", node.now()),
         open: false,
         commit: true,
     });
-    match app.store.event_append(&d).await {
+    match node.store.event_append(&d).await {
         Ok(_) | Err(StorageError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -447,27 +421,27 @@ async fn commit(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
 }
 
 /// Target: imports the report's history and accepts, consuming the forward.
-async fn accept(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
+async fn accept(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     let (event, p) = payload_of(stored)?;
-    refresh(app, &event.report_id).await?;
+    refresh(node, &event.report_id).await?;
     let offer = p.offer.clone().unwrap_or_else(|| stored.id.clone());
     let a = TransferPayload {
         offer: Some(offer.clone()),
         expires_at_ms: None,
         ..p.clone()
     };
-    let mut d = draft(app, "transfer.accept", &event.report_id, &a)?;
+    let mut d = draft(node, "transfer.accept", &event.report_id, &a)?;
     d.consumes = Some(stored.id.clone());
-    d.pending = app.fed.role == NodeRole::Hub;
+    d.pending = node.is_hub();
     d.transfer = Some(change(
         &a,
         &offer,
         &event.report_id,
         "accepted",
-        app.now(),
+        node.now(),
         false,
     ));
-    match app.store.event_append(&d).await {
+    match node.store.event_append(&d).await {
         Ok(_) | Err(StorageError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -477,12 +451,12 @@ async fn accept(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
 
 /// Old owner: writes the tombstone; new owner: opens its epoch with `report.transferred`. Consumes the
 /// commit.
-async fn settle(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
+async fn settle(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     let (event, p) = payload_of(stored)?;
-    let me = app.fed.node_id.clone();
+    let me = node.id().to_owned();
     if p.from == me {
         let mut d = draft(
-            app,
+            node,
             "transfer.tombstone",
             &event.report_id,
             &TransferPayload {
@@ -491,7 +465,7 @@ async fn settle(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
             },
         )?;
         d.consumes = Some(stored.id.clone());
-        match app.store.event_append(&d).await {
+        match node.store.event_append(&d).await {
             Ok(_) | Err(StorageError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -499,45 +473,47 @@ async fn settle(app: &App, stored: &StoredEvent) -> anyhow::Result<()> {
         return Ok(());
     }
     // The new owner: make sure it holds everything the hub had when it committed.
-    let held = app.store.report_owner(&event.report_id).await?;
-    let have_last = app
+    let held = node.store.report_owner(&event.report_id).await?;
+    let have_last = node
         .store
         .report_history(&event.report_id)
         .await?
         .iter()
         .any(|h| Some(&h.id) == p.last_event.as_ref());
-    if !have_last && p.last_event.is_some() && app.fed.role != NodeRole::Hub {
-        refresh(app, &event.report_id).await?;
+    if !have_last && p.last_event.is_some() && !node.is_hub() {
+        refresh(node, &event.report_id).await?;
     }
-    for _ in 0..5 {
-        let Some(report) = app.store.report_get(&event.report_id).await? else {
-            refresh(app, &event.report_id).await?;
-            continue;
+    let (consumed, event, p) = (&stored.id, &event, &p);
+    let outcome = author::change(node, move || async move {
+        let Some(report) = node.store.report_get(&event.report_id).await? else {
+            refresh(node, &event.report_id).await?;
+            return Ok::<_, anyhow::Error>(Attempt::Again);
         };
-        let t = arrival(app, &report, &p).await?;
-        let mut d = app.report_draft(&t.report, &t.entry, None, Some(stored.id.clone()))?;
-        d.authored_at = t.entry.at;
-        match app.store.report_transition(&t, Some(&d)).await {
-            Ok(()) => {
-                tracing::info!(report.id = %event.report_id, from = %p.from, epoch = ?held.map(|h| h.epoch),
-                    "transferred report received; it waits for verification here");
-                return Ok(());
-            }
-            Err(StorageError::Conflict(m)) if m.contains("not pending") => return Ok(()),
-            Err(StorageError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
+        Ok(Attempt::Commit {
+            transition: arrival(node, &report, p).await?,
+            consumes: Some(consumed.clone()),
+            then: (),
+        })
+    })
+    .await;
+    match outcome {
+        Ok(()) => {
+            tracing::info!(report.id = %event.report_id, from = %p.from, epoch = ?held.map(|h| h.epoch),
+                "transferred report received; it waits for verification here");
+            Ok(())
         }
+        Err(e) if matches!(e.downcast_ref(), Some(FedError::AlreadyConsumed)) => Ok(()),
+        Err(e) => Err(e),
     }
-    anyhow::bail!("the transferred report kept changing")
 }
 
 /// The first change of the new owner: back to its admin queue, the verification clock restarted, the
 /// suggested agency kept when it is one of this node's.
-async fn arrival(app: &App, report: &Report, p: &TransferPayload) -> anyhow::Result<Transition> {
-    let now = app.now();
+async fn arrival(node: &Node, report: &Report, p: &TransferPayload) -> anyhow::Result<Transition> {
+    let now = node.now();
     let mut next = report.clone();
     let agency = match &p.agency_id {
-        Some(id) => app
+        Some(id) => node
             .store
             .agency_get(id)
             .await?
@@ -554,12 +530,12 @@ async fn arrival(app: &App, report: &Report, p: &TransferPayload) -> anyhow::Res
     next.autocomplete_at = None;
     next.verification_overdue = false;
     next.verification_due_at = Some(
-        app.calendar
+        node.calendar
             .add_working_days(now, lifecycle::VERIFY_WORKING_DAYS),
     );
     next.updated_at = now;
     next.version = report.version + 1;
-    let from_name = app
+    let from_name = node
         .fed
         .peer(&p.from)
         .map_or_else(|| p.from.clone(), |n| n.name);
@@ -587,10 +563,10 @@ async fn arrival(app: &App, report: &Report, p: &TransferPayload) -> anyhow::Res
 }
 
 /// Hub: expires forwarded transfers whose target did not accept in time.
-async fn expire(app: &App) -> anyhow::Result<usize> {
-    let now = app.now();
+async fn expire(node: &Node) -> anyhow::Result<usize> {
+    let now = node.now();
     let mut n = 0;
-    for row in app.store.transfers_list(true, 500).await? {
+    for row in node.store.transfers_list(true, 500).await? {
         if row.state != "forwarded" || row.expires_at.is_none_or(|e| e > now) {
             continue;
         }
@@ -606,7 +582,7 @@ async fn expire(app: &App) -> anyhow::Result<usize> {
             code: Some("expired".into()),
             last_event: None,
         };
-        refuse(app, &row.report_id, "", &p).await?;
+        refuse(node, &row.report_id, "", &p).await?;
         tracing::warn!(report.id = %row.report_id, to = %row.to_node, "transfer expired; the report stays with its owner");
         n += 1;
     }
@@ -614,18 +590,18 @@ async fn expire(app: &App) -> anyhow::Result<usize> {
 }
 
 /// One pass of the transfer worker. Returns how many steps were taken.
-pub async fn transfers_once(app: &App) -> anyhow::Result<usize> {
+pub async fn transfers_once(node: &Node) -> anyhow::Result<usize> {
     let mut done = 0;
-    for stored in app.store.events_pending("transfer.", 100).await? {
+    for stored in node.store.events_pending("transfer.", 100).await? {
         let step = match stored.kind.as_str() {
-            "transfer.offer" => decide(app, &stored).await,
-            "transfer.accept" => commit(app, &stored).await,
-            "transfer.forwarded" => accept(app, &stored).await,
-            "transfer.committed" => settle(app, &stored).await,
+            "transfer.offer" => decide(node, &stored).await,
+            "transfer.accept" => commit(node, &stored).await,
+            "transfer.forwarded" => accept(node, &stored).await,
+            "transfer.committed" => settle(node, &stored).await,
             other => {
                 tracing::warn!(kind = other, "no transfer step for this event");
-                app.store
-                    .event_quarantine(&stored.id, "unknown_type", "no transfer step", app.now())
+                node.store
+                    .event_quarantine(&stored.id, "unknown_type", "no transfer step", node.now())
                     .await?;
                 Ok(())
             }
@@ -636,211 +612,34 @@ pub async fn transfers_once(app: &App) -> anyhow::Result<usize> {
                 "transfer step will be retried"),
         }
     }
-    if app.fed.role == NodeRole::Hub {
-        done += expire(app).await?;
+    if node.is_hub() {
+        done += expire(node).await?;
     }
     if done > 0 {
-        app.fed.push_wake.notify_waiters();
+        node.fed.push_wake.notify_waiters();
     }
     Ok(done)
 }
 
 /// The transfer loop.
-pub async fn run_transfers(app: App) {
-    let poll = std::time::Duration::from_millis(app.fed.config.poll_ms);
+pub async fn run_transfers(node: Node) {
+    let poll = std::time::Duration::from_millis(node.fed.config.poll_ms);
     loop {
-        match transfers_once(&app).await {
+        match transfers_once(&node).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "transfer worker failed"),
         }
-        let _ = tokio::time::timeout(poll, app.fed.transfer_wake.notified()).await;
+        let _ = tokio::time::timeout(poll, node.fed.transfer_wake.notified()).await;
     }
-}
-
-// ----- history ------------------------------------------------------------------------------------------
-
-/// Rebuilds a report from its signed history: the owner of epoch 0 is the origin of `report.created`, the
-/// owner of each later epoch the target of the hub's `transfer.committed`; only the owner's `report.*`
-/// events of its epoch count, in its sequence order.
-pub async fn rebuild(
-    app: &App,
-    report_id: &str,
-    events: &[HistoryEvent],
-) -> anyhow::Result<ReportImport> {
-    let mut owners: BTreeMap<i64, (String, String)> = BTreeMap::new();
-    for e in events {
-        let event = parse_event(&e.wire)?;
-        anyhow::ensure!(
-            event.report_id == report_id,
-            "event {} is about another report",
-            e.id
-        );
-        if event.kind == "report.created" && event.report_epoch == 0 {
-            anyhow::ensure!(
-                report_id.starts_with(&format!("{}:", event.origin)),
-                "report {report_id} was created by {}, not its id's node",
-                event.origin
-            );
-            owners
-                .entry(0)
-                .or_insert((event.origin.clone(), e.id.clone()));
-        } else if event.kind == "transfer.committed" && is_hub(app, &event.origin) {
-            let p: TransferPayload = from_value(event.payload.clone())?;
-            owners.insert(p.epoch, (p.to, e.id.clone()));
-        }
-    }
-    let mut applicable: Vec<(i64, i64, &HistoryEvent, ReportPayload)> = Vec::new();
-    for e in events {
-        if !e.kind.starts_with("report.") {
-            continue;
-        }
-        let owner_ok = owners
-            .get(&e.report_epoch)
-            .is_some_and(|(o, _)| *o == e.origin);
-        if !owner_ok {
-            continue;
-        }
-        let event = parse_event(&e.wire)?;
-        let p: ReportPayload = payload::decode(&event.payload).map_err(|x| anyhow::anyhow!(x.0))?;
-        applicable.push((e.report_epoch, e.origin_seq, e, p));
-    }
-    applicable.sort_by_key(|(epoch, seq, _, _)| (*epoch, *seq));
-    let (_, _, last, last_payload) = applicable.last().ok_or_else(|| {
-        anyhow::anyhow!("the history of {report_id} has no report event of its owner")
-    })?;
-    let (epoch, (owner, commit_id)) = owners
-        .iter()
-        .next_back()
-        .map(|(k, v)| (*k, v.clone()))
-        .ok_or_else(|| anyhow::anyhow!("no owner"))?;
-    let last_event_id = if last.report_epoch == epoch {
-        last.id.clone()
-    } else {
-        commit_id
-    };
-    let path = match &last_payload.state.agency_id {
-        Some(a) => app.store.agency_get(a).await?.map(|a| a.path),
-        None => None,
-    };
-    let report = payload::report_from_state(report_id, &last_payload.state, path)
-        .map_err(|e| anyhow::anyhow!(e.0))?;
-    let timeline = applicable
-        .iter()
-        .map(|(_, _, _, p)| {
-            payload::entry_from_payload(report_id, &p.entry).map_err(|e| anyhow::anyhow!(e.0))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(ReportImport {
-        report,
-        timeline,
-        owner: OwnerRow {
-            report_id: report_id.to_owned(),
-            owner,
-            epoch,
-            last_event_id: Some(last_event_id),
-        },
-        history: events.to_vec(),
-    })
-}
-
-/// Verifies events of one report received from a peer (signatures and key validity) and turns them into
-/// history rows.
-pub fn verify_history(app: &App, wires: &[Vec<u8>]) -> anyhow::Result<Vec<HistoryEvent>> {
-    anyhow::ensure!(
-        wires.len() <= MAX_HISTORY,
-        "history longer than {MAX_HISTORY} events"
-    );
-    let log = app
-        .fed
-        .keylog
-        .read()
-        .map_err(|_| anyhow::anyhow!("key log lock poisoned"))?
-        .clone();
-    wires
-        .iter()
-        .map(|bytes| {
-            let signed = lapor_federation::verify_received(bytes, &log)?;
-            log.check(signed.event())?;
-            let e = signed.event();
-            Ok(HistoryEvent {
-                id: signed.id().to_string(),
-                origin: e.origin.clone(),
-                origin_seq: e.origin_seq as i64,
-                kind: e.kind.clone(),
-                report_epoch: e.report_epoch as i64,
-                wire: bytes.clone(),
-            })
-        })
-        .collect()
-}
-
-/// Fetches a report's history (by id or tracking code) from the hub, verifies it and stores the report
-/// here, unless this node owns it. Returns the report id, or `None` when the hub does not know it.
-pub async fn refresh(app: &App, key: &str) -> anyhow::Result<Option<String>> {
-    let Some(hub) = app
-        .fed
-        .peers
-        .read()
-        .map_err(|_| anyhow::anyhow!("peers lock poisoned"))?
-        .iter()
-        .find(|p| p.role == "hub" && p.node_id != app.fed.node_id)
-        .cloned()
-    else {
-        return Ok(None);
-    };
-    let path = format!("/federation/v1/reports/{}/history", urlencoding(key));
-    let body = match super::push::signed_get(app, &hub.base_url, &path).await {
-        Ok(b) => b,
-        Err(e) if e.to_string().starts_with("404") => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let page = LogPage::decode(&body)?;
-    let history = verify_history(app, &page.events)?;
-    let Some(first) = history.first() else {
-        return Ok(None);
-    };
-    let report_id = parse_event(&first.wire)?.report_id;
-    import(app, &report_id, &history).await?;
-    Ok(Some(report_id))
-}
-
-/// Stores a rebuilt report unless this node owns it (its own state is the truth).
-async fn import(app: &App, report_id: &str, history: &[HistoryEvent]) -> anyhow::Result<()> {
-    if app.owner_of(report_id).await.ok().as_deref() == Some(app.fed.node_id.as_str())
-        && app.store.report_get(report_id).await?.is_some()
-    {
-        return Ok(());
-    }
-    let imp = rebuild(app, report_id, history).await?;
-    app.store.report_import(&imp, app.now()).await?;
-    Ok(())
-}
-
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.:".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// Encodes a history as a log page body.
-pub fn history_page(events: &[HistoryEvent]) -> Vec<u8> {
-    let page = LogPage {
-        events: events.iter().map(|e| e.wire.clone()).collect(),
-        more: false,
-    };
-    page.encode()
 }
 
 /// The open transfer of a report, if any.
-pub async fn open_transfer(app: &App, report_id: &str) -> AppResult<Option<TransferRow>> {
-    Ok(app
+pub async fn open_transfer(
+    node: &Node,
+    report_id: &str,
+) -> Result<Option<TransferRow>, StorageError> {
+    Ok(node
         .store
         .transfers_of_report(report_id)
         .await?

@@ -11,8 +11,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lapor_schemas::problem::{FieldError, Problem};
 
+use crate::app::AppError;
 use crate::domain::DomainError;
-use crate::service::AppError;
+use crate::federation::FedError;
 use crate::storage::StorageError;
 
 /// Languages the node speaks.
@@ -115,6 +116,16 @@ impl ApiError {
             "Terjadi kesalahan pada server",
             "Internal server error",
         )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.code)?;
+        if let Some(d) = &self.detail_en {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
     }
 }
 
@@ -298,6 +309,12 @@ impl From<AppError> for ApiError {
                 Self::internal()
             }
         }
+    }
+}
+
+impl From<FedError> for ApiError {
+    fn from(e: FedError) -> Self {
+        AppError::from(e).into()
     }
 }
 

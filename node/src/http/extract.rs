@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::service::{App, Viewer};
+use crate::app::{App, Viewer};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "lapor_session";
@@ -189,5 +189,63 @@ impl<S: Send + Sync> FromRequestParts<S> for TrackingSecret {
                 )
             })?;
         Ok(Self(value.filter(|s| !s.is_empty())))
+    }
+}
+
+/// A request from a peer node, its `lapor-request-v1` signature checked against the key log (see
+/// [`crate::federation::auth`]): the verified sender and the exact body it signed. Handlers of the
+/// `/federation/v1` routes other than push take it, so no handler can forget the check.
+pub struct SignedPeer {
+    /// The node that signed the request.
+    pub node: String,
+    /// The body, as signed (empty for a GET).
+    pub body: axum::body::Bytes,
+}
+
+impl FromRequest<App> for SignedPeer {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |o| o.0.clone());
+        let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let body = axum::body::to_bytes(body, crate::federation::receive::MAX_REQUEST_BYTES)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "Data yang dikirim terlalu besar",
+                    "The body is too large",
+                )
+                .detail(e.to_string())
+            })?;
+        let node = app.node();
+        let sender = crate::federation::auth::verify_request(
+            &node.fed,
+            &parts.headers,
+            parts.method.as_str(),
+            path_and_query,
+            &body,
+            node.now(),
+        )
+        .map_err(|e| {
+            let title = if e.code == "unsigned_request" {
+                (
+                    "Permintaan antarnode tidak bertanda tangan",
+                    "Node-to-node request is not signed",
+                )
+            } else {
+                (
+                    "Tanda tangan permintaan antarnode ditolak",
+                    "Node-to-node request signature refused",
+                )
+            };
+            ApiError::new(StatusCode::UNAUTHORIZED, e.code, title.0, title.1).detail(e.detail)
+        })?;
+        Ok(Self { node: sender, body })
     }
 }

@@ -1,8 +1,11 @@
-//! The HTTP surface. Every route of the node is listed in [`router`]; handlers live in `handlers/`.
+//! The HTTP surface. Every route of the node is listed in [`router`]: the JSON API (handlers in `api/`, one
+//! per endpoint), the federation routes (`federation.rs`), the web pages (`crate::web`) and the operations
+//! endpoints.
 
+pub mod api;
 pub mod error;
 pub mod extract;
-pub mod handlers;
+pub mod federation;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
@@ -14,10 +17,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
+use self::api::{agencies, auth, categories, health, metrics, reports, users};
 use self::error::{ApiError, Lang, LANG};
-use self::handlers::{agencies, auth, categories, health, reports, users};
-use crate::federation as fed;
-use crate::service::App;
+use self::federation as fed;
+use crate::app::App;
 
 /// The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the schema types.
 #[derive(OpenApi)]
@@ -140,21 +143,21 @@ pub fn router(app: App) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
 
     let federation = Router::new()
-        .route("/push", post(fed::receive::push))
-        .route("/log/{origin}", get(fed::receive::log))
-        .route("/catch-up", post(fed::receive::catch_up))
-        .route("/blobs/{hash}", get(fed::receive::blob))
-        .route("/reports/{key}/history", get(fed::receive::history))
-        .route("/directory", get(fed::directory::serve))
+        .route("/push", post(fed::push))
+        .route("/log/{origin}", get(fed::log))
+        .route("/catch-up", post(fed::catch_up))
+        .route("/blobs/{hash}", get(fed::blob))
+        .route("/reports/{key}/history", get(fed::history))
+        .route("/directory", get(fed::directory))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(fed::receive::PUSH_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(fed::BODY_LIMIT));
 
-    let body_limit = app.config.http.max_body_bytes;
+    let body_limit = app.config().http.max_body_bytes;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(handlers::metrics::metrics))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api)
         .nest("/federation/v1", federation)
         .merge(crate::web::router())

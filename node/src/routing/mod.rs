@@ -60,14 +60,7 @@ pub struct Route {
     pub by: RouteBy,
 }
 
-/// Whether region `code` lies within the region `served` (`53.71` serves `53.71` and `53.71.01`, not
-/// `53.7` or `53.710`).
-pub fn region_within(code: &str, served: &str) -> bool {
-    code == served
-        || code
-            .strip_prefix(served)
-            .is_some_and(|rest| rest.starts_with('.'))
-}
+pub use crate::domain::region::region_within;
 
 /// The routing table of a node.
 #[derive(Debug)]

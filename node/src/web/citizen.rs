@@ -17,10 +17,10 @@ use super::html::{
     PageOpts,
 };
 use super::{csrf_failed, error_page, page, redirect, Ctx, TRACK_COOKIE};
+use crate::app::{parse_order, Access, App, AppError, Viewer};
 use crate::attachments;
 use crate::domain::{AttachmentRecord, Command, ReportFilter};
 use crate::http::error::Lang;
-use crate::service::{parse_order, Access, App, AppError, Viewer};
 
 /// A time in the node's zone, with the Indonesian zone name.
 pub fn fmt_time(t: &DateTime<FixedOffset>) -> String {
@@ -1107,7 +1107,7 @@ pub async fn attachment(
     let Some(file) = files.into_iter().find(|f| f.sha256 == sha) else {
         return error_page(&ctx, &AppError::NotFound("file"), PageOpts::default());
     };
-    let path = attachments::path_of(&app.config.node.data_dir, &file.sha256);
+    let path = app.attachment_path(&file.sha256);
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(e) => {

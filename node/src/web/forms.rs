@@ -9,10 +9,9 @@ use lapor_schemas::api::{CreateReport, CreatedReport, Location, Reporter};
 use lapor_schemas::{Channel, ReportKind};
 
 use super::html::Errors;
+use crate::app::{App, AppError, Viewer};
 use crate::attachments::{self, AttachmentError, MAX_FILES};
-use crate::domain::AttachmentRecord;
 use crate::http::error::Lang;
-use crate::service::{App, AppError, AppResult, Viewer};
 
 /// One uploaded file.
 #[derive(Debug, Clone)]
@@ -195,40 +194,6 @@ pub fn check_files(
         }
     }
     ok
-}
-
-impl App {
-    /// Stores checked files and ties them to a report.
-    pub async fn attach(
-        &self,
-        report_id: &str,
-        files: Vec<(String, attachments::Checked)>,
-        added_by: &str,
-    ) -> AppResult<()> {
-        for (file_name, checked) in files {
-            let dir = self.config.node.data_dir.clone();
-            let record = AttachmentRecord {
-                report_id: report_id.to_owned(),
-                sha256: checked.sha256.clone(),
-                media_type: checked.kind.media_type().to_owned(),
-                size_bytes: checked.bytes.len() as i64,
-                file_name,
-                added_by: added_by.to_owned(),
-                added_at: self.now(),
-            };
-            tokio::task::spawn_blocking(move || attachments::store_blocking(&dir, &checked))
-                .await
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("storing a file failed: {e}")))?
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("storing a file failed: {e}")))?;
-            self.store.attachment_add(&record).await?;
-        }
-        Ok(())
-    }
-
-    /// The files of a report.
-    pub async fn attachments_of(&self, report_id: &str) -> AppResult<Vec<AttachmentRecord>> {
-        Ok(self.store.attachment_list(report_id).await?)
-    }
 }
 
 /// Reads the report form into the API's request, collecting what cannot even be parsed.

@@ -32,10 +32,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use self::html::{esc, layout, tr, PageOpts};
+use crate::app::{App, AppError, Viewer};
 use crate::domain::tracking;
 use crate::http::error::{current_lang, Lang};
 use crate::http::extract::SESSION_COOKIE;
-use crate::service::{App, AppError, Viewer};
 
 /// Cookie holding the random CSRF seed.
 pub const CSRF_COOKIE: &str = "lapor_csrf";
@@ -239,9 +239,9 @@ impl FromRequestParts<App> for Ctx {
             csrf_seed,
             new_seed,
             set_lang,
-            secure: app.config.http.secure_cookies,
+            secure: app.config().http.secure_cookies,
             path: parts.uri.path().to_owned(),
-            node_name: app.config.node.name.clone(),
+            node_name: app.config().node.name.clone(),
             track,
         })
     }

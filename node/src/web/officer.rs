@@ -17,9 +17,9 @@ use super::citizen::{
 use super::forms::{self, WebForm};
 use super::html::{checkbox, csrf_field, esc, select, textarea, url_enc, Errors, Input, PageOpts};
 use super::{csrf_failed, describe, error_page, page, redirect, Ctx};
+use crate::app::{App, AppError, Disposition};
 use crate::domain::{Command, UserRef};
 use crate::http::extract::SESSION_COOKIE;
-use crate::service::{App, AppError};
 
 const OFFICER: PageOpts = PageOpts {
     map: false,
@@ -111,7 +111,7 @@ pub async fn login(State(app): State<App>, ctx: Ctx, form: WebForm) -> Response 
     };
     match app.login(req).await {
         Ok(token) => {
-            let max_age = app.config.http.session_hours * 3600;
+            let max_age = app.config().http.session_hours * 3600;
             redirect(
                 &ctx,
                 "/officer",
@@ -516,28 +516,20 @@ async fn run_action(
     let back = format!("/officer/reports/{}", url_enc(code));
     let cmd = match action {
         "verify" => {
-            ctx.viewer.require_role(&[Role::Admin])?;
-            let agency = app.agency_target(form.get("agency_id")).await?;
-            let category = form.opt("category");
-            if let Some(c) = &category {
-                if !app.store.category_get(c).await?.is_some_and(|c| c.active) {
-                    return Err(AppError::Validation(vec![
-                        lapor_schemas::problem::FieldError {
-                            field: "category".into(),
-                            code: "unknown".into(),
-                            message: "kategori tidak dikenal / unknown category".into(),
-                        },
-                    ]));
-                }
-            }
-            Command::Verify {
-                agency,
-                category,
-                title: None,
-                anonymous: raise("anonymous"),
-                confidential: raise("confidential"),
-                note: opt_note,
-            }
+            app.verify(
+                &ctx.viewer,
+                code,
+                Disposition {
+                    agency_id: form.get("agency_id").to_owned(),
+                    category: form.opt("category"),
+                    title: None,
+                    anonymous: raise("anonymous"),
+                    confidential: raise("confidential"),
+                    note: opt_note,
+                },
+            )
+            .await?;
+            return Ok(back);
         }
         "hold" => Command::Hold { note },
         "acknowledge" => Command::Acknowledge { note: opt_note },

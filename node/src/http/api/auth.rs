@@ -9,12 +9,12 @@ use lapor_schemas::api::{
 };
 use lapor_schemas::problem::Problem;
 
+use crate::app::{App, Viewer};
 use crate::http::error::ApiResult;
 use crate::http::extract::{token_of, ApiJson, SESSION_COOKIE};
-use crate::service::{App, Viewer};
 
 fn cookie(app: &App, value: &str, max_age_s: i64) -> HeaderValue {
-    let secure = if app.config.http.secure_cookies {
+    let secure = if app.config().http.secure_cookies {
         "; Secure"
     } else {
         ""
@@ -33,7 +33,7 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let token = app.login(req).await?;
-    let max_age = app.config.http.session_hours * 3600;
+    let max_age = app.config().http.session_hours * 3600;
     let mut headers = HeaderMap::new();
     headers.insert(header::SET_COOKIE, cookie(&app, &token.token, max_age));
     Ok((headers, Json(token)).into_response())

@@ -6,9 +6,9 @@ use axum::Json;
 use lapor_schemas::api::{CreateUser, UpdateUser, User};
 use lapor_schemas::problem::Problem;
 
+use crate::app::{App, Viewer};
 use crate::http::error::ApiResult;
 use crate::http::extract::ApiJson;
-use crate::service::{App, Viewer};
 
 /// The logged-in account.
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users",

@@ -6,9 +6,9 @@ use axum::Json;
 use lapor_schemas::api::{Category, CategoryInput};
 use lapor_schemas::problem::Problem;
 
+use crate::app::{App, Viewer};
 use crate::http::error::ApiResult;
 use crate::http::extract::ApiJson;
-use crate::service::{App, Viewer};
 
 /// Categories (the public sees active ones).
 #[utoipa::path(get, path = "/api/v1/categories", tag = "categories", responses((status = 200, body = Vec<Category>)))]

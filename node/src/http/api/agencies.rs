@@ -6,9 +6,9 @@ use axum::Json;
 use lapor_schemas::api::{Agency, CreateAgency, UpdateAgency};
 use lapor_schemas::problem::Problem;
 
+use crate::app::{App, Viewer};
 use crate::http::error::ApiResult;
 use crate::http::extract::ApiJson;
-use crate::service::{App, Viewer};
 
 /// Every agency of this node.
 #[utoipa::path(get, path = "/api/v1/agencies", tag = "agencies", responses((status = 200, body = Vec<Agency>)))]

@@ -12,10 +12,10 @@ use lapor_schemas::{ReportKind, ReportStatus, Role};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::app::{parse_order, App, Disposition, Viewer};
 use crate::domain::{Command, ReportFilter};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, TrackingSecret};
-use crate::service::{parse_order, App, Viewer};
 
 /// Files a report (the core contract): anyone may, officers may log one for a citizen with `channel`.
 #[utoipa::path(post, path = "/api/v1/reports", tag = "reports", request_body = CreateReport,
@@ -158,36 +158,21 @@ pub async fn verify(
     Path(key): Path<String>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Json<ReportView>> {
-    // Who asks comes first: nothing is looked up for someone who may not verify.
-    viewer.require_role(&[Role::Admin])?;
-    let agency = app.agency_target(&req.agency_id).await?;
-    if let Some(cat) = &req.category {
-        if app
-            .store
-            .category_get(cat)
-            .await
-            .map_err(crate::service::AppError::from)?
-            .is_none_or(|c| !c.active)
-        {
-            return Err(crate::service::AppError::Validation(vec![
-                lapor_schemas::problem::FieldError {
-                    field: "category".into(),
-                    code: "unknown".into(),
-                    message: "kategori tidak dikenal / unknown category".into(),
-                },
-            ])
-            .into());
-        }
-    }
-    let cmd = Command::Verify {
-        agency,
-        category: req.category,
-        title: req.title,
-        anonymous: req.anonymous,
-        confidential: req.confidential,
-        note: req.note,
-    };
-    act(&app, &viewer, &key, None, cmd).await
+    let (report, access) = app
+        .verify(
+            &viewer,
+            &key,
+            Disposition {
+                agency_id: req.agency_id,
+                category: req.category,
+                title: req.title,
+                anonymous: req.anonymous,
+                confidential: req.confidential,
+                note: req.note,
+            },
+        )
+        .await?;
+    Ok(Json(app.view(&report, access).await?))
 }
 
 /// Admin: put on hold with a question to the reporter.

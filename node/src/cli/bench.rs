@@ -15,9 +15,9 @@ use lapor_federation::{Event, SignedEvent};
 use crate::config::{Config, NodeRole};
 use crate::domain::{Report, SystemClock, TimelineRecord};
 use crate::federation::payload::{self, ReportPayload};
-use crate::federation::{apply, receive};
-use crate::service::App;
-use crate::storage::{InboxEvent, KeyRow, PeerRecord};
+use crate::federation::{apply, verify};
+use crate::node::Node;
+use crate::storage::{KeyRow, PeerRecord};
 
 const ORIGIN: &str = "bench-origin";
 
@@ -110,7 +110,7 @@ pub fn make_events(key: &SigningKey, key_id: &str, n: usize) -> anyhow::Result<V
 }
 
 struct Scratch {
-    app: App,
+    node: Node,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
@@ -141,12 +141,10 @@ async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
     config.node.role = NodeRole::Hub;
     config.node.data_dir = dir.path().to_owned();
     let store = crate::storage::open(&url).await?;
-    let app = App::new(config, store, Arc::new(SystemClock))?;
-    app.init_storage()
-        .await
-        .map_err(|e| anyhow::anyhow!("init: {e}"))?;
+    let node = Node::new(config, store, Arc::new(SystemClock))?;
+    node.init().await?;
     let public = key.verifying_key();
-    app.store
+    node.store
         .key_upsert(&KeyRow {
             origin: ORIGIN.into(),
             key_id: lapor_federation::keys::key_id_for(&public),
@@ -157,7 +155,7 @@ async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
             revoked_from_seq: None,
         })
         .await?;
-    app.store
+    node.store
         .peer_upsert(&PeerRecord::new(
             ORIGIN,
             ORIGIN,
@@ -165,16 +163,20 @@ async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
             "regional",
             Vec::new(),
             None,
-            app.now(),
+            node.now(),
         ))
         .await?;
-    app.fed.reload(&app.store).await?;
-    Ok(Scratch { app, _dir: dir, pg })
+    node.fed.reload(&node.store).await?;
+    Ok(Scratch {
+        node,
+        _dir: dir,
+        pg,
+    })
 }
 
 async fn drop_scratch(s: Scratch) -> anyhow::Result<()> {
-    let Scratch { app, _dir, pg } = s;
-    drop(app);
+    let Scratch { node, _dir, pg } = s;
+    drop(node);
     if let Some((admin, name)) = pg {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(&admin).await?;
@@ -194,42 +196,32 @@ struct Ingest {
 }
 
 /// Receives `events` in pushes of `per_push`, applying after each.
-async fn ingest(app: &App, events: &[SignedEvent], per_push: usize) -> anyhow::Result<Ingest> {
+async fn ingest(node: &Node, events: &[SignedEvent], per_push: usize) -> anyhow::Result<Ingest> {
     let start = Instant::now();
     let (mut verify, mut inbox_t, mut apply_t) = (0.0, 0.0, 0.0);
     for (n, chunk) in events.chunks(per_push).enumerate() {
         let t = Instant::now();
         let mut inbox = Vec::with_capacity(chunk.len());
         {
-            let mut log = app
-                .fed
-                .keylog
-                .read()
-                .map_err(|_| anyhow::anyhow!("key log poisoned"))?
-                .clone();
+            let mut log = node.fed.keylog_snapshot()?;
             for e in chunk {
-                let signed = receive::check_event(&mut log, &app.fed.node_id, e.wire_bytes())
+                let signed = verify::check_event(&mut log, node.id(), e.wire_bytes())
                     .map_err(|(_, code, reason)| anyhow::anyhow!("{code}: {reason}"))?;
-                inbox.push(InboxEvent {
-                    event_id: signed.id().to_string(),
-                    origin: ORIGIN.into(),
-                    origin_seq: signed.event().origin_seq as i64,
-                    wire: e.wire_bytes().to_vec(),
-                });
+                inbox.push(verify::inbox_event(&signed, e.wire_bytes()));
             }
         }
         verify += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        app.store
-            .inbox_insert(ORIGIN, &format!("bench-{n}"), "{}", &inbox, app.now())
+        node.store
+            .inbox_insert(ORIGIN, &format!("bench-{n}"), "{}", &inbox, node.now())
             .await?;
         inbox_t += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        while apply::apply_once(app).await? > 0 {}
+        while apply::apply_once(node).await? > 0 {}
         apply_t += t.elapsed().as_secs_f64();
     }
     let secs = start.elapsed().as_secs_f64();
-    let head = app
+    let head = node
         .store
         .origin_heads()
         .await?
@@ -279,11 +271,11 @@ pub async fn run(n: usize, database: &str) -> anyhow::Result<()> {
     let raw_lax = n as f64 / t.elapsed().as_secs_f64();
 
     let s = scratch(database, &key).await?;
-    let batched = ingest(&s.app, &events, 200).await?;
+    let batched = ingest(&s.node, &events, 200).await?;
     drop_scratch(s).await?;
     let single_n = n.min(2000);
     let s = scratch(database, &key).await?;
-    let single = ingest(&s.app, &events[..single_n], 1).await?;
+    let single = ingest(&s.node, &events[..single_n], 1).await?;
     drop_scratch(s).await?;
 
     let backend = if database == "sqlite" {

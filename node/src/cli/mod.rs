@@ -1,4 +1,15 @@
-//! The command line: `lapor serve | migrate | config`.
+//! The command line: `lapor serve | migrate | keys | peers | federation | bench | config`. This file parses
+//! and dispatches; each command lives in its own file.
+
+mod bench;
+mod federation;
+mod keys;
+mod peers;
+mod serve;
+
+pub use federation::{status_text, FederationAction};
+pub use keys::KeysAction;
+pub use peers::PeersAction;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,8 +21,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::domain::SystemClock;
-use crate::service::App;
-use crate::{http, storage, workers};
+use crate::node::Node;
+use crate::storage;
 
 /// Federated SP4N-LAPOR! node.
 #[derive(Debug, Parser)]
@@ -50,7 +61,7 @@ pub enum Command {
         data_dir: Option<PathBuf>,
         /// What to do.
         #[command(subcommand)]
-        action: crate::cli_fed::KeysAction,
+        action: KeysAction,
     },
     /// Peer nodes.
     Peers {
@@ -59,7 +70,7 @@ pub enum Command {
         data_dir: Option<PathBuf>,
         /// What to do.
         #[command(subcommand)]
-        action: crate::cli_fed::PeersAction,
+        action: PeersAction,
     },
     /// Sync state.
     Federation {
@@ -68,7 +79,7 @@ pub enum Command {
         data_dir: Option<PathBuf>,
         /// What to do.
         #[command(subcommand)]
-        action: crate::cli_fed::FederationAction,
+        action: FederationAction,
     },
     /// Measure federation ingest (verify + store + apply) against the raw ed25519 verify rate.
     Bench {
@@ -161,23 +172,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(d) = data_dir {
                 config.node.data_dir = d;
             }
-            runtime()?.block_on(crate::cli_fed::keys(config, action))
+            runtime()?.block_on(keys::run(config, action))
         }
         Command::Peers { data_dir, action } => {
             if let Some(d) = data_dir {
                 config.node.data_dir = d;
             }
-            runtime()?.block_on(crate::cli_fed::peers(config, action))
+            runtime()?.block_on(peers::run(config, action))
         }
         Command::Federation { data_dir, action } => {
             if let Some(d) = data_dir {
                 config.node.data_dir = d;
             }
-            runtime()?.block_on(crate::cli_fed::federation(config, action))
+            runtime()?.block_on(federation::run(config, action))
         }
-        Command::Bench { events, database } => {
-            runtime()?.block_on(crate::bench::run(events, &database))
-        }
+        Command::Bench { events, database } => runtime()?.block_on(bench::run(events, &database)),
         Command::Serve { listen, data_dir } => {
             if let Some(l) = listen {
                 config.http.listen = l;
@@ -186,7 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.node.data_dir = d;
             }
             init_tracing(&config);
-            runtime()?.block_on(serve(config))
+            runtime()?.block_on(serve::run(config))
         }
     }
 }
@@ -198,68 +207,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// Opens the node a command works on: its database (migrated) and its keys, without serving.
+async fn open_node(config: Config) -> anyhow::Result<Node> {
     let url = config.database_url()?;
-    tracing::info!(database = %storage::redact_url(&url), node.id = %config.node.id, "opening storage");
     let store = storage::open(&url)
         .await
         .with_context(|| format!("opening {}", storage::redact_url(&url)))?;
-    let listen = config.http.listen;
-    let app = App::new(config, store, Arc::new(SystemClock))?;
-    let bootstrap = app
-        .init()
-        .await
-        .map_err(|e| anyhow::anyhow!("initialising storage: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let addr = listener.local_addr()?;
-    println!(
-        "LAPOR! node `{}` listening on http://{addr}/ ({})",
-        app.config.node.id,
-        app.store.backend()
-    );
-    if let Some(secret) = bootstrap {
-        println!(
-            "\nNo account exists yet. Create the first admin with this one-time bootstrap secret:\n\n  \
-             curl -X POST http://{addr}/api/v1/auth/bootstrap -H 'content-type: application/json' \\\n    \
-             -d '{{\"secret\":\"{secret}\",\"username\":\"admin\",\"password\":\"<choose one, 10+ chars>\",\"display_name\":\"Admin\"}}'\n\n\
-             The secret works once and is replaced at every start until an account exists.\n"
-        );
-    }
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    workers::start_deadline_worker(app.clone(), stop_rx);
-    workers::start_federation(&app);
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-    tracing::info!("shutting down");
+    let node = Node::new(config, store, Arc::new(SystemClock))?;
+    node.init().await.context("initialising storage")?;
+    Ok(node)
 }
 
 #[cfg(test)]

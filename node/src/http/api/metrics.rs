@@ -2,13 +2,13 @@
 //! process counters. Computed on each scrape from storage, so it is right after a restart.
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::service::App;
+use crate::app::App;
+use crate::federation::status::Snapshot;
 
 fn label(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -16,67 +16,65 @@ fn label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Renders the metrics text.
-pub async fn render(app: &App) -> anyhow::Result<String> {
-    let now = app.now();
+/// Renders the metrics text of a snapshot.
+pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
-    let f = &app.fed;
-    let c = &f.counters;
+    let c = &s.counters;
     for (name, help, v) in [
         (
             "lapor_federation_received_events_total",
             "Events accepted into the inbox from pushes.",
-            &c.received,
+            c.received,
         ),
         (
             "lapor_federation_rejected_events_total",
             "Events refused on arrival.",
-            &c.rejected,
+            c.rejected,
         ),
         (
             "lapor_federation_rejected_requests_total",
             "Push requests refused as a whole.",
-            &c.rejected_requests,
+            c.rejected_requests,
         ),
         (
             "lapor_federation_applied_events_total",
             "Received events applied.",
-            &c.applied,
+            c.applied,
         ),
         (
             "lapor_federation_quarantined_events_total",
             "Events quarantined since start.",
-            &c.quarantined,
+            c.quarantined,
         ),
         (
             "lapor_federation_equivocations_total",
             "Equivocations detected since start.",
-            &c.equivocations,
+            c.equivocations,
         ),
         (
             "lapor_federation_sent_events_total",
             "Events acknowledged by peers.",
-            &c.sent,
+            c.sent,
         ),
     ] {
         let _ = writeln!(
             out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            v.load(Ordering::Relaxed)
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
     }
     let _ = writeln!(out, "# HELP lapor_federation_backlog_events Events queued for a peer and not yet acknowledged.\n# TYPE lapor_federation_backlog_events gauge");
     let mut lag = String::new();
     let mut failures = String::new();
     let mut refused = String::new();
-    for p in app.store.peer_list().await? {
-        let (backlog, oldest) = app.store.outbox_backlog(&p.node_id, p.push_cursor).await?;
+    for ps in &s.peers {
+        let p = &ps.peer;
         let id = label(&p.node_id);
         let _ = writeln!(
             out,
-            "lapor_federation_backlog_events{{peer=\"{id}\"}} {backlog}"
+            "lapor_federation_backlog_events{{peer=\"{id}\"}} {}",
+            ps.backlog
         );
-        let secs = oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
+        let secs = ps.lag_ms as f64 / 1000.0;
         let _ = writeln!(lag, "lapor_federation_lag_seconds{{peer=\"{id}\"}} {secs}");
         let _ = writeln!(
             failures,
@@ -94,7 +92,7 @@ pub async fn render(app: &App) -> anyhow::Result<String> {
     let _ = write!(out, "# HELP lapor_federation_peer_rejected_total Events a peer refused.\n# TYPE lapor_federation_peer_rejected_total counter\n{refused}");
     let _ = writeln!(out, "# HELP lapor_federation_origin_head Highest gapless sequence number held per origin.\n# TYPE lapor_federation_origin_head gauge");
     let mut frozen = 0;
-    for h in app.store.origin_heads().await? {
+    for h in &s.heads {
         frozen += i64::from(h.frozen);
         let _ = writeln!(
             out,
@@ -104,18 +102,17 @@ pub async fn render(app: &App) -> anyhow::Result<String> {
         );
     }
     let _ = writeln!(out, "# HELP lapor_federation_frozen_origins Origins frozen for equivocation.\n# TYPE lapor_federation_frozen_origins gauge\nlapor_federation_frozen_origins {frozen}");
-    let quarantined = app.store.quarantine_list(1_000_000).await?.len();
-    let _ = writeln!(out, "# HELP lapor_federation_quarantine Events held in quarantine.\n# TYPE lapor_federation_quarantine gauge\nlapor_federation_quarantine {quarantined}");
-    Ok(out)
+    let _ = writeln!(out, "# HELP lapor_federation_quarantine Events held in quarantine.\n# TYPE lapor_federation_quarantine gauge\nlapor_federation_quarantine {}", s.quarantined);
+    out
 }
 
 /// `GET /metrics`.
 pub async fn metrics(State(app): State<App>) -> Response {
-    match render(&app).await {
-        Ok(text) => (
+    match app.federation_snapshot().await {
+        Ok(snapshot) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            text,
+            render(&snapshot),
         )
             .into_response(),
         Err(e) => {

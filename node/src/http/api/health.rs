@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use lapor_schemas::api::Health;
 
-use crate::service::App;
+use crate::app::App;
 
 fn health(app: &App, status: &str) -> Health {
     Health {
         status: status.into(),
-        node: app.config.node.id.clone(),
+        node: app.config().node.id.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
     }
 }
@@ -25,7 +25,7 @@ pub async fn healthz(State(app): State<App>) -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Health>) {
-    match app.store.ping().await {
+    match app.ready().await {
         Ok(()) => (StatusCode::OK, Json(health(&app, "ok"))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -39,5 +39,5 @@ pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Health>) {
 
 /// The OpenAPI document of the JSON API, generated from the code.
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(super::super::openapi())
+    Json(crate::http::openapi())
 }

@@ -1,0 +1,390 @@
+//! Accounts: login and sessions, API tokens, the one-time bootstrap of the first admin, reporter
+//! self-registration and account management. Passwords are argon2id (hashed off the async threads); tokens
+//! and secrets are kept only as sha256.
+
+use lapor_schemas::api as wire;
+use lapor_schemas::Role;
+
+use super::validate::{check_account, check_password, clean, Checker};
+use super::{App, AppError, AppResult, Viewer};
+use crate::domain::{tracking, SessionRecord, UserRecord, UserRef};
+use crate::storage::StorageError;
+
+/// Meta key under which the sha256 of the one-time bootstrap secret waits for the first admin.
+pub const BOOTSTRAP_KEY: &str = "bootstrap_secret_sha256";
+
+fn hash_password(password: &str) -> AppResult<String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A fixed argon2id hash to verify against when the username does not exist, so both cases take as long.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3ywE3AqEDN1iKnUOuR4rWG6Vgkx0QoZ6l2TTbAqAdXw";
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))
+}
+
+async fn hash_password_blocking(password: String) -> AppResult<String> {
+    blocking(move || hash_password(&password)).await?
+}
+
+/// The wire view of an account.
+pub fn user_view(u: &UserRecord) -> wire::User {
+    wire::User {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        role: u.role,
+        agency_id: u.agency_id.clone(),
+        active: u.active,
+    }
+}
+
+impl App {
+    /// When no account exists yet: a fresh one-time bootstrap secret (only its hash is stored).
+    pub(super) async fn bootstrap_secret(&self) -> AppResult<Option<String>> {
+        let store = &self.node.store;
+        if store.user_count().await? > 0 {
+            return Ok(None);
+        }
+        let secret = tracking::new_secret();
+        store
+            .meta_put(BOOTSTRAP_KEY, &tracking::sha256_hex(&secret))
+            .await?;
+        Ok(Some(secret))
+    }
+
+    async fn user_ref(&self, user: &UserRecord) -> AppResult<UserRef> {
+        let agency_path = match &user.agency_id {
+            Some(id) => self.node.store.agency_get(id).await?.map(|a| a.path),
+            None => None,
+        };
+        Ok(UserRef {
+            id: user.id.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role,
+            agency_id: user.agency_id.clone(),
+            agency_path,
+        })
+    }
+
+    /// The viewer a bearer token or session cookie stands for (`Public` when unknown or expired).
+    pub async fn viewer_for_token(&self, token: &str) -> AppResult<Option<Viewer>> {
+        let hash = tracking::sha256_hex(token);
+        let Some((session, user)) = self.node.store.session_lookup(&hash, self.now()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Viewer::User {
+            user: self.user_ref(&user).await?,
+            api_token: session.kind == "api_token",
+        }))
+    }
+
+    /// Checks a password and opens a session.
+    pub async fn login(&self, req: wire::LoginRequest) -> AppResult<wire::TokenResponse> {
+        let user = self
+            .node
+            .store
+            .user_by_username(req.username.trim())
+            .await?;
+        let hash = user
+            .as_ref()
+            .map_or_else(|| DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
+        let password = req.password;
+        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        let user = match user {
+            Some(u) if ok && u.active => u,
+            _ => return Err(AppError::BadCredentials),
+        };
+        let hours = self.node.config.http.session_hours;
+        self.issue_token(&user, "session", None, hours * 3600 * 1000)
+            .await
+    }
+
+    async fn issue_token(
+        &self,
+        user: &UserRecord,
+        kind: &str,
+        label: Option<String>,
+        lifetime_ms: i64,
+    ) -> AppResult<wire::TokenResponse> {
+        let token = tracking::new_token();
+        let now = self.now();
+        let session = SessionRecord {
+            token_hash: tracking::sha256_hex(&token),
+            user_id: user.id.clone(),
+            kind: kind.into(),
+            label,
+            created_at: now,
+            expires_at: now + lifetime_ms,
+        };
+        self.node.store.session_create(&session).await?;
+        Ok(wire::TokenResponse {
+            token,
+            expires_at: self.time(session.expires_at),
+            user: user_view(user),
+        })
+    }
+
+    /// Ends the session of `token`.
+    pub async fn logout(&self, token: &str) -> AppResult<()> {
+        Ok(self
+            .node
+            .store
+            .session_delete(&tracking::sha256_hex(token))
+            .await?)
+    }
+
+    /// An API token for an integration, owned by the viewer.
+    pub async fn create_api_token(
+        &self,
+        viewer: &Viewer,
+        req: wire::CreateTokenRequest,
+    ) -> AppResult<wire::TokenResponse> {
+        let me = viewer.require()?;
+        let mut c = Checker::new();
+        c.text("label", &req.label, 1, 100);
+        let days = req.days.unwrap_or(90);
+        if !(1..=365).contains(&days) {
+            c.fail(
+                "days",
+                "out_of_range",
+                "antara 1 dan 365 / between 1 and 365",
+            );
+        }
+        c.finish()?;
+        let user = self
+            .node
+            .store
+            .user_get(&me.id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        self.issue_token(&user, "api_token", Some(req.label), days * 24 * 3600 * 1000)
+            .await
+    }
+
+    /// Opens a reporter account; the citizen's reports filed while logged in are listed as theirs.
+    pub async fn register(&self, req: wire::RegisterRequest) -> AppResult<wire::User> {
+        let mut c = Checker::new();
+        check_account(&mut c, &req.username, &req.password, &req.display_name);
+        c.finish()?;
+        let user = self
+            .new_account(
+                req.username,
+                req.password,
+                &req.display_name,
+                Role::Reporter,
+                None,
+            )
+            .await?;
+        self.insert_account(&user).await?;
+        Ok(user_view(&user))
+    }
+
+    /// A new active account record; the password is hashed off the async threads.
+    async fn new_account(
+        &self,
+        username: String,
+        password: String,
+        display_name: &str,
+        role: Role,
+        agency_id: Option<String>,
+    ) -> AppResult<UserRecord> {
+        Ok(UserRecord {
+            id: tracking::new_local_id(),
+            username,
+            password_hash: hash_password_blocking(password).await?,
+            display_name: display_name.trim().to_owned(),
+            role,
+            agency_id,
+            active: true,
+            created_at: self.now(),
+        })
+    }
+
+    /// Stores a new account; a taken username is a conflict that names it.
+    async fn insert_account(&self, user: &UserRecord) -> AppResult<()> {
+        self.node
+            .store
+            .user_create(user)
+            .await
+            .map_err(|e| match e {
+                StorageError::Conflict(_) => {
+                    AppError::Conflict(format!("username `{}` is taken", user.username))
+                }
+                other => other.into(),
+            })
+    }
+
+    /// Creates the first admin with the one-time bootstrap secret.
+    pub async fn bootstrap(&self, req: wire::BootstrapRequest) -> AppResult<wire::User> {
+        let mut c = Checker::new();
+        check_account(&mut c, &req.username, &req.password, &req.display_name);
+        c.finish()?;
+        let user = self
+            .new_account(
+                req.username,
+                req.password,
+                &req.display_name,
+                Role::Admin,
+                None,
+            )
+            .await?;
+        match self
+            .node
+            .store
+            .bootstrap_admin(&tracking::sha256_hex(&req.secret), &user)
+            .await
+        {
+            Ok(()) => Ok(user_view(&user)),
+            Err(StorageError::Conflict(_)) => Err(AppError::BadBootstrapSecret),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates an account (admins and node operators).
+    pub async fn create_user(
+        &self,
+        viewer: &Viewer,
+        req: wire::CreateUser,
+    ) -> AppResult<wire::User> {
+        let me = viewer.require_role(&[Role::Admin, Role::NodeOperator])?;
+        if req.role == Role::Admin && me.role != Role::Admin {
+            return Err(AppError::Forbidden(
+                "only an admin may create admin accounts".into(),
+            ));
+        }
+        let mut c = Checker::new();
+        check_account(&mut c, &req.username, &req.password, &req.display_name);
+        let agency_id = clean(req.agency_id);
+        match (req.role.is_agency_scoped(), &agency_id) {
+            (true, None) => c.fail(
+                "agency_id",
+                "required",
+                "wajib untuk peran ini / required for this role",
+            ),
+            (false, Some(_)) => c.fail(
+                "agency_id",
+                "not_allowed",
+                "hanya untuk agency_officer dan executive / only for agency_officer and executive",
+            ),
+            (true, Some(id)) if self.node.store.agency_get(id).await?.is_none() => {
+                c.fail(
+                    "agency_id",
+                    "unknown",
+                    "instansi tidak dikenal / unknown agency",
+                );
+            }
+            _ => {}
+        }
+        c.finish()?;
+        let user = self
+            .new_account(
+                req.username,
+                req.password,
+                &req.display_name,
+                req.role,
+                agency_id,
+            )
+            .await?;
+        self.insert_account(&user).await?;
+        Ok(user_view(&user))
+    }
+
+    /// Changes an account; a user may change their own name and password, admins anything.
+    pub async fn update_user(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+        req: wire::UpdateUser,
+    ) -> AppResult<wire::User> {
+        let me = viewer.require()?;
+        let is_manager = matches!(me.role, Role::Admin | Role::NodeOperator);
+        if !is_manager && (me.id != id || req.active.is_some()) {
+            return Err(AppError::Forbidden(
+                "only admins may change other accounts".into(),
+            ));
+        }
+        let mut user = self
+            .node
+            .store
+            .user_get(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if user.role == Role::Admin && me.role != Role::Admin {
+            return Err(AppError::Forbidden(
+                "only an admin may change an admin account".into(),
+            ));
+        }
+        let mut c = Checker::new();
+        c.opt_text("display_name", req.display_name.as_ref(), 100);
+        if let Some(p) = &req.password {
+            check_password(&mut c, p);
+        }
+        c.finish()?;
+        if let Some(name) = req.display_name {
+            name.trim().clone_into(&mut user.display_name);
+        }
+        if let Some(p) = req.password {
+            user.password_hash = hash_password_blocking(p).await?;
+        }
+        if let Some(active) = req.active {
+            user.active = active;
+        }
+        self.node.store.user_update(&user).await?;
+        Ok(user_view(&user))
+    }
+
+    /// Every account (admins and node operators).
+    pub async fn list_users(&self, viewer: &Viewer) -> AppResult<Vec<wire::User>> {
+        viewer.require_role(&[Role::Admin, Role::NodeOperator])?;
+        Ok(self
+            .node
+            .store
+            .user_list()
+            .await?
+            .iter()
+            .map(user_view)
+            .collect())
+    }
+
+    /// The viewer's own account.
+    pub async fn me(&self, viewer: &Viewer) -> AppResult<wire::User> {
+        let me = viewer.require()?;
+        let user = self
+            .node
+            .store
+            .user_get(&me.id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(user_view(&user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dummy_hash_parses() {
+        assert!(!verify_password("x", DUMMY_HASH));
+        let h = hash_password("correct horse").unwrap();
+        assert!(verify_password("correct horse", &h));
+    }
+}

@@ -1,0 +1,147 @@
+//! What a viewer sees of a report: the whole view with its timeline (identity and internal notes only for
+//! those who may see them, actors named by function for everyone else), and one line of a list.
+
+use lapor_schemas::api as wire;
+
+use super::{Access, App, AppResult};
+use crate::domain::{access, Millis, Report, ReportOrder, TimelineRecord};
+
+/// Parses a list order from a query string value.
+pub fn parse_order(s: Option<&str>) -> ReportOrder {
+    match s {
+        Some("deadline") => ReportOrder::Deadline,
+        _ => ReportOrder::Newest,
+    }
+}
+
+impl App {
+    /// The report as its viewer may see it, with its timeline.
+    pub async fn view(&self, report: &Report, access: Access) -> AppResult<wire::ReportView> {
+        let timeline = self.node.store.report_timeline(&report.id).await?;
+        let identity = match access {
+            Access::Staff { identity: true } | Access::Reporter if !report.anonymous => {
+                self.node.store.report_identity(&report.id).await?
+            }
+            _ => None,
+        };
+        let agency_name = match &report.agency_id {
+            Some(id) => self.node.store.agency_get(id).await?.map(|a| a.name),
+            None => None,
+        };
+        let staff = access.is_staff();
+        let t = |ms: Option<Millis>| ms.map(|m| self.time(m));
+        let held = self.node.store.report_owner(&report.id).await?;
+        let epoch = held.as_ref().map_or(0, |o| o.epoch);
+        let owner = match held {
+            Some(o) => o.owner,
+            None => self.node.owner_of(&report.id).await?,
+        };
+        let transfer = self
+            .node
+            .store
+            .transfers_of_report(&report.id)
+            .await?
+            .into_iter()
+            .next();
+        Ok(wire::ReportView {
+            id: report.id.clone(),
+            tracking_code: report.tracking_code.clone(),
+            kind: report.kind,
+            title: report.title.clone(),
+            body: report.body.clone(),
+            category: report.category_id.clone(),
+            agency_id: report.agency_id.clone(),
+            agency_name,
+            region_code: report.region_code.clone(),
+            location: match (report.lat_e6, report.lon_e6) {
+                (Some(lat), Some(lon)) => Some(wire::Location {
+                    lat: lat as f64 / 1e6,
+                    lon: lon as f64 / 1e6,
+                }),
+                _ => None,
+            },
+            address: report.address.clone(),
+            incident_date: report.incident_date,
+            anonymous: report.anonymous,
+            confidential: report.confidential,
+            channel: report.channel,
+            status: report.status,
+            status_label: report.status.label_id().into(),
+            submitted_at: self.time(report.submitted_at),
+            updated_at: self.time(report.updated_at),
+            deadlines: wire::Deadlines {
+                verification_due_at: t(report.verification_due_at),
+                followup_due_at: t(report.followup_due_at),
+                autocomplete_at: t(report.autocomplete_at),
+                escalation_at: t(report.escalation_at),
+            },
+            verification_overdue: report.verification_overdue,
+            followup_overdue: report.followup_overdue,
+            escalated: report.escalated,
+            archive_reason: report.archive_reason,
+            duplicate_of: match &report.duplicate_of {
+                Some(id) => self
+                    .node
+                    .store
+                    .report_get(id)
+                    .await?
+                    .map(|r| r.tracking_code),
+                None => None,
+            },
+            rating: report.rating_score.map(|score| wire::RatingView {
+                score,
+                comment: report.rating_comment.clone(),
+            }),
+            reporter: identity.map(|i| wire::Reporter {
+                name: i.name,
+                phone: i.phone,
+                email: i.email,
+            }),
+            owner_name: self.node.node_name(&owner),
+            owner_node: owner,
+            epoch,
+            transfer: transfer.map(|t| self.transfer_view(t)),
+            timeline: timeline
+                .into_iter()
+                .map(|e| self.entry_view(e, staff))
+                .collect(),
+        })
+    }
+
+    fn entry_view(&self, e: TimelineRecord, staff: bool) -> wire::TimelineEntry {
+        let internal = access::is_internal(e.action);
+        let actor = match (staff, &e.actor_name) {
+            (true, Some(name)) => format!("{name} ({})", e.actor_role),
+            _ => access::public_actor(&e.actor_role).to_owned(),
+        };
+        wire::TimelineEntry {
+            seq: e.seq,
+            at: self.time(e.at),
+            action: e.action,
+            label: e.action.label_id().into(),
+            actor,
+            from_status: e.from_status,
+            to_status: e.to_status,
+            note: if internal && !staff { None } else { e.note },
+        }
+    }
+
+    /// One list line.
+    pub fn summary(&self, r: &Report) -> wire::ReportSummary {
+        wire::ReportSummary {
+            id: r.id.clone(),
+            tracking_code: r.tracking_code.clone(),
+            kind: r.kind,
+            title: r.title.clone(),
+            category: r.category_id.clone(),
+            agency_id: r.agency_id.clone(),
+            status: r.status,
+            status_label: r.status.label_id().into(),
+            confidential: r.confidential,
+            submitted_at: self.time(r.submitted_at),
+            due_at: r.current_due().map(|d| self.time(d)),
+            overdue: r.is_overdue(),
+            escalated: r.escalated,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `lapor federation status`: the sync state of this node as text, from the same snapshot `/metrics` renders.
+
+use std::fmt::Write as _;
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::federation::status::{self, Snapshot};
+use crate::node::Node;
+
+/// `lapor federation …`
+#[derive(Debug, Subcommand)]
+pub enum FederationAction {
+    /// Per peer: cursor, backlog, lag, last error; per origin: head and frozen state; quarantine.
+    Status,
+}
+
+fn ago(now: i64, t: i64) -> i64 {
+    (now - t).max(0) / 1000
+}
+
+/// The text of `lapor federation status` for a snapshot.
+pub fn status_text(node: &Node, s: &Snapshot) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "node {} ({:?}), key {}",
+        node.id(),
+        node.fed.role,
+        node.fed.keys.key_id
+    );
+    let _ = writeln!(out, "\npeers:");
+    for ps in &s.peers {
+        let p = &ps.peer;
+        let last = p
+            .last_success_at
+            .map_or_else(|| "never".to_owned(), |t| format!("{}s ago", ago(s.now, t)));
+        let _ = writeln!(
+            out,
+            "  {} [{}] {}\n    cursor {}  backlog {}  lag {}s  last success {}  failures {}  refused {}\n    last error: {}",
+            p.node_id,
+            p.role,
+            p.base_url,
+            p.push_cursor,
+            ps.backlog,
+            ps.lag_ms / 1000,
+            last,
+            p.failures,
+            p.rejected_total,
+            p.last_error.as_deref().unwrap_or("-")
+        );
+    }
+    let _ = writeln!(out, "\norigins:");
+    for h in &s.heads {
+        let frozen = if h.frozen {
+            format!("  FROZEN: {}", h.frozen_reason.clone().unwrap_or_default())
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  {}  head {}{frozen}", h.origin, h.head_seq);
+    }
+    let _ = writeln!(
+        out,
+        "\ninbox: {} waiting\nquarantine ({} in all, latest {}):",
+        s.inbox.unwrap_or(0),
+        s.quarantined,
+        s.recent_quarantine.len()
+    );
+    for q in &s.recent_quarantine {
+        let _ = writeln!(
+            out,
+            "  {} {}#{}  {}: {}",
+            q.event_id, q.origin, q.origin_seq, q.code, q.reason
+        );
+    }
+    let _ = writeln!(out, "equivocations: {}", s.equivocations.len());
+    for e in &s.equivocations {
+        let _ = writeln!(
+            out,
+            "  {}#{}: {} vs {}",
+            e.origin, e.origin_seq, e.first_id, e.second_id
+        );
+    }
+    out
+}
+
+/// Runs `lapor federation …`.
+pub async fn run(config: Config, action: FederationAction) -> anyhow::Result<()> {
+    let node = super::open_node(config).await?;
+    match action {
+        FederationAction::Status => {
+            let s = status::snapshot(&node, 20, true).await?;
+            print!("{}", status_text(&node, &s));
+        }
+    }
+    Ok(())
+}

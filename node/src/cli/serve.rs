@@ -1,0 +1,76 @@
+//! `lapor serve`: opens storage, builds the application, prints the bootstrap secret while no account
+//! exists, starts the workers and serves HTTP until SIGTERM or SIGINT.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::domain::SystemClock;
+use crate::{http, storage, workers};
+
+/// Runs the node until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let url = config.database_url()?;
+    tracing::info!(database = %storage::redact_url(&url), node.id = %config.node.id, "opening storage");
+    let store = storage::open(&url)
+        .await
+        .with_context(|| format!("opening {}", storage::redact_url(&url)))?;
+    let listen = config.http.listen;
+    let app = App::new(config, store, Arc::new(SystemClock))?;
+    let bootstrap = app
+        .init()
+        .await
+        .map_err(|e| anyhow::anyhow!("initialising storage: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "LAPOR! node `{}` listening on http://{addr}/ ({})",
+        app.config().node.id,
+        app.node().store.backend()
+    );
+    if let Some(secret) = bootstrap {
+        println!(
+            "\nNo account exists yet. Create the first admin with this one-time bootstrap secret:\n\n  \
+             curl -X POST http://{addr}/api/v1/auth/bootstrap -H 'content-type: application/json' \\\n    \
+             -d '{{\"secret\":\"{secret}\",\"username\":\"admin\",\"password\":\"<choose one, 10+ chars>\",\"display_name\":\"Admin\"}}'\n\n\
+             The secret works once and is replaced at every start until an account exists.\n"
+        );
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    workers::start_deadline_worker(app.node().clone(), stop_rx);
+    workers::start_federation(app.node());
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,104 @@
+//! Who may see what: the one place that decides how much of a report a viewer sees and which reports a list
+//! is narrowed to. Pure; the application layer calls it with the viewer's account and the tracking secret.
+//!
+//! * Admins see everything, identity included; auditors and node operators everything but the identity.
+//! * Agency officers and executives see the reports whose agency path lies in their subtree, nothing else
+//!   (not even public reports: their authenticated view is their work queue).
+//! * The reporter (their account, or the tracking secret) sees their report, also when confidential.
+//! * Everyone else sees non-confidential reports only.
+
+use lapor_schemas::{Role, TimelineAction};
+
+use super::{tracking, Report, ReportFilter, UserRef};
+
+/// How much of a report a viewer may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: only non-confidential reports, no identity, no internal notes.
+    Public,
+    /// The reporter (tracking secret or their account).
+    Reporter,
+    /// Staff in scope; `identity` says whether the reporter identity may be shown.
+    Staff {
+        /// May see the reporter identity.
+        identity: bool,
+    },
+}
+
+impl Access {
+    /// Staff of any kind.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Self::Staff { .. })
+    }
+}
+
+/// What `user` (or nobody) holding `secret` may see of `report`; `None` means nothing at all.
+pub fn access(user: Option<&UserRef>, secret: Option<&str>, report: &Report) -> Option<Access> {
+    if let Some(u) = user {
+        match u.role {
+            Role::Admin => return Some(Access::Staff { identity: true }),
+            Role::Auditor | Role::NodeOperator => return Some(Access::Staff { identity: false }),
+            Role::AgencyOfficer | Role::Executive => {
+                let in_scope = matches!((&u.agency_path, &report.agency_path),
+                    (Some(mine), Some(theirs)) if theirs.starts_with(mine.as_str()));
+                // Outside their subtree an officer's authenticated view shows nothing, not even public
+                // reports: 404, so the console never mixes other agencies' work into theirs.
+                return in_scope.then_some(Access::Staff {
+                    identity: u.role == Role::AgencyOfficer,
+                });
+            }
+            Role::Reporter => {
+                if report.reporter_user_id.as_deref() == Some(u.id.as_str()) {
+                    return Some(Access::Reporter);
+                }
+            }
+        }
+    }
+    if secret.is_some_and(|s| tracking::secret_matches(s, &report.secret_hash)) {
+        return Some(Access::Reporter);
+    }
+    (!report.confidential).then_some(Access::Public)
+}
+
+/// A scoped account without an agency cannot list anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this account has no agency")]
+pub struct NoAgency;
+
+/// `filter` narrowed to what `user` (or nobody) may list, with paging clamped (1..=200, offset >= 0).
+pub fn scope(user: Option<&UserRef>, mut filter: ReportFilter) -> Result<ReportFilter, NoAgency> {
+    match user {
+        None => filter.public_only = true,
+        Some(u) => match u.role {
+            Role::Admin | Role::Auditor | Role::NodeOperator => {}
+            Role::AgencyOfficer | Role::Executive => {
+                filter.agency_path_prefix = Some(u.agency_path.clone().ok_or(NoAgency)?);
+            }
+            Role::Reporter => filter.reporter_user_id = Some(u.id.clone()),
+        },
+    }
+    filter.limit = filter.limit.clamp(1, 200);
+    filter.offset = filter.offset.max(0);
+    Ok(filter)
+}
+
+/// Timeline entries whose notes only staff read (dispositions, privacy changes, transfers).
+pub fn is_internal(action: TimelineAction) -> bool {
+    matches!(
+        action,
+        TimelineAction::Verified
+            | TimelineAction::NotAuthority
+            | TimelineAction::PrivacyRaised
+            | TimelineAction::Transferred
+    )
+}
+
+/// How a timeline actor is named to someone who is not staff: a function, never a person.
+pub fn public_actor(actor_role: &str) -> &'static str {
+    match actor_role {
+        "system" => "Sistem",
+        "reporter" => "Pelapor",
+        "agency_officer" => "Instansi",
+        _ => "Admin",
+    }
+}

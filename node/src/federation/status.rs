@@ -1,0 +1,113 @@
+//! What an operator needs to see of the federation, gathered in one place from storage and the process
+//! counters: per peer the cursor, backlog, lag and last error; per origin the head and whether it is frozen;
+//! the inbox, quarantine and equivocations. `/metrics` and `lapor federation status` render the same
+//! snapshot, so they can never disagree.
+
+use std::sync::atomic::Ordering;
+
+use super::Counters;
+use crate::domain::Millis;
+use crate::node::Node;
+use crate::storage::{EquivocationRow, OriginHead, PeerRecord, QuarantineRow, StorageError};
+
+/// One peer as the push side sees it.
+#[derive(Debug, Clone)]
+pub struct PeerStatus {
+    /// The stored record (cursor, failures, last error, refusals).
+    pub peer: PeerRecord,
+    /// Events queued for it and not yet acknowledged.
+    pub backlog: i64,
+    /// Age of the oldest of them, in milliseconds (0 when none).
+    pub lag_ms: i64,
+}
+
+/// The process counters at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CounterValues {
+    /// Events accepted into the inbox from pushes.
+    pub received: u64,
+    /// Events refused at receipt.
+    pub rejected: u64,
+    /// Push requests refused as a whole.
+    pub rejected_requests: u64,
+    /// Events applied.
+    pub applied: u64,
+    /// Events quarantined.
+    pub quarantined: u64,
+    /// Equivocations detected.
+    pub equivocations: u64,
+    /// Events sent and acknowledged.
+    pub sent: u64,
+}
+
+impl CounterValues {
+    fn of(c: &Counters) -> Self {
+        let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        Self {
+            received: v(&c.received),
+            rejected: v(&c.rejected),
+            rejected_requests: v(&c.rejected_requests),
+            applied: v(&c.applied),
+            quarantined: v(&c.quarantined),
+            equivocations: v(&c.equivocations),
+            sent: v(&c.sent),
+        }
+    }
+}
+
+/// The federation state of this node at `now`.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub now: Millis,
+    /// Every peer.
+    pub peers: Vec<PeerStatus>,
+    /// Every origin's head.
+    pub heads: Vec<OriginHead>,
+    /// Received events waiting to be applied (counted only when asked: it reads the inbox).
+    pub inbox: Option<usize>,
+    /// Events in quarantine.
+    pub quarantined: usize,
+    /// The latest quarantined events (at most `recent`).
+    pub recent_quarantine: Vec<QuarantineRow>,
+    /// Recorded equivocations.
+    pub equivocations: Vec<EquivocationRow>,
+    /// Process counters since start.
+    pub counters: CounterValues,
+}
+
+/// Takes a snapshot, listing at most `recent` quarantined events and counting the inbox with `count_inbox`.
+pub async fn snapshot(
+    node: &Node,
+    recent: usize,
+    count_inbox: bool,
+) -> Result<Snapshot, StorageError> {
+    let now = node.now();
+    let mut peers = Vec::new();
+    for peer in node.store.peer_list().await? {
+        let (backlog, oldest) = node
+            .store
+            .outbox_backlog(&peer.node_id, peer.push_cursor)
+            .await?;
+        peers.push(PeerStatus {
+            lag_ms: oldest.map_or(0, |t| (now - t).max(0)),
+            backlog,
+            peer,
+        });
+    }
+    let quarantine = node.store.quarantine_list(1_000_000).await?;
+    Ok(Snapshot {
+        now,
+        peers,
+        heads: node.store.origin_heads().await?,
+        inbox: if count_inbox {
+            Some(node.store.inbox_load(100_000).await?.len())
+        } else {
+            None
+        },
+        quarantined: quarantine.len(),
+        recent_quarantine: quarantine.into_iter().take(recent).collect(),
+        equivocations: node.store.equivocation_list().await?,
+        counters: CounterValues::of(&node.fed.counters),
+    })
+}

@@ -1,0 +1,188 @@
+//! `/federation/v1/`: the handlers of what peers call. Each authenticates (a push by the signature of its
+//! own body, checked by the federation engine; everything else by the [`SignedPeer`] extractor), calls
+//! [`crate::federation::receive`] and turns a refusal into a problem document with a stable code.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lapor_federation::envelope::{EnvelopeError, MAX_BATCH_BYTES};
+use lapor_federation::transport::server::SignedBody;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::SignedPeer;
+use crate::app::App;
+use crate::federation::receive::{self, ReceiveError};
+use crate::federation::Counters;
+
+/// The body limit of the federation routes: the protocol's batch cap plus room to detect an oversized one
+/// (a push body is read by [`SignedBody`] itself, which stops at the cap).
+pub const BODY_LIMIT: usize = 2 * MAX_BATCH_BYTES;
+
+fn envelope_status(e: &EnvelopeError) -> StatusCode {
+    match e {
+        EnvelopeError::BatchTooLarge { .. }
+        | EnvelopeError::EventTooLarge { .. }
+        | EnvelopeError::TooManyEvents { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        EnvelopeError::UnknownKey { .. } | EnvelopeError::BadSignature => StatusCode::UNAUTHORIZED,
+        EnvelopeError::WrongDestination { .. } => StatusCode::MISDIRECTED_REQUEST,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl From<ReceiveError> for ApiError {
+    fn from(e: ReceiveError) -> Self {
+        match e {
+            ReceiveError::Envelope(e) => ApiError::new(
+                envelope_status(&e),
+                e.code(),
+                "Kiriman antarnode ditolak",
+                "Node-to-node push refused",
+            )
+            .detail(e.to_string()),
+            ReceiveError::UnknownPeer(node) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "unknown_peer",
+                "Node pengirim tidak terdaftar sebagai mitra",
+                "The sending node is not an enrolled peer",
+            )
+            .detail(format!("node {node:?} is not in this node's peer list")),
+            ReceiveError::Malformed(detail) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "Permintaan tidak valid",
+                "Malformed request",
+            )
+            .detail(detail),
+            ReceiveError::NotFound("report") => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Laporan tidak ada di node ini",
+                "No such report here",
+            ),
+            ReceiveError::NotFound(_) => ApiError::route_not_found(),
+            ReceiveError::HistoryTooLong => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "history_too_long",
+                "Riwayat laporan terlalu panjang untuk dipindahkan",
+                "This report's history is longer than a transfer may carry",
+            ),
+            ReceiveError::NotHub => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_a_hub",
+                "Node ini bukan hub; direktori ada di hub",
+                "This node is not a hub; the directory is at the hub",
+            ),
+            ReceiveError::Storage(e) => {
+                tracing::error!(error = %e, "federation storage failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "Penyimpanan tidak tersedia; kirim ulang nanti",
+                    "Storage unavailable; retry later",
+                )
+            }
+            ReceiveError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "federation failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+fn json(bytes: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `POST /federation/v1/push`: a signed batch of events from a peer.
+#[tracing::instrument(skip_all)]
+pub async fn push(State(app): State<App>, body: Result<SignedBody, Response>) -> Response {
+    let result = match body {
+        Ok(SignedBody(body)) => receive::push(app.node(), &body)
+            .await
+            .map_err(ApiError::from),
+        Err(rejection) => {
+            Counters::add(&app.node().fed.counters.rejected_requests, 1);
+            return rejection;
+        }
+    };
+    match result {
+        Ok(bytes) => json(bytes),
+        Err(e) => {
+            Counters::add(&app.node().fed.counters.rejected_requests, 1);
+            e.into_response()
+        }
+    }
+}
+
+/// Query of a log pull.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Events after this sequence number.
+    #[serde(default)]
+    pub after: i64,
+    /// Page size.
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// `GET /federation/v1/log/{origin}?after=N&limit=M`: an origin's log after a sequence number.
+#[tracing::instrument(skip_all, err(level = "debug"), fields(peer.node, origin = %origin))]
+pub async fn log(
+    State(app): State<App>,
+    Path(origin): Path<String>,
+    Query(q): Query<LogQuery>,
+    peer: SignedPeer,
+) -> Result<Response, ApiError> {
+    tracing::Span::current().record("peer.node", peer.node.as_str());
+    Ok(json(
+        receive::log(app.node(), &origin, q.after, q.limit).await?,
+    ))
+}
+
+/// `GET /federation/v1/reports/{key}/history`: every signed event of one report this node holds.
+#[tracing::instrument(skip_all, err(level = "debug"), fields(peer.node, report.key = %key))]
+pub async fn history(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    peer: SignedPeer,
+) -> Result<Response, ApiError> {
+    tracing::Span::current().record("peer.node", peer.node.as_str());
+    Ok(json(receive::history(app.node(), &key).await?))
+}
+
+/// `POST /federation/v1/catch-up`: everything after what the caller has of each origin.
+#[tracing::instrument(skip_all, err(level = "debug"), fields(peer.node))]
+pub async fn catch_up(State(app): State<App>, peer: SignedPeer) -> Result<Response, ApiError> {
+    tracing::Span::current().record("peer.node", peer.node.as_str());
+    Ok(json(receive::catch_up(app.node(), &peer.body).await?))
+}
+
+/// `GET /federation/v1/blobs/{hash}`: a sealed blob.
+#[tracing::instrument(skip_all, err(level = "debug"), fields(peer.node, blob = %hash))]
+pub async fn blob(
+    State(app): State<App>,
+    Path(hash): Path<String>,
+    peer: SignedPeer,
+) -> Result<Response, ApiError> {
+    tracing::Span::current().record("peer.node", peer.node.as_str());
+    let bytes = receive::blob(app.node(), &hash).await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `GET /federation/v1/directory` (hub only).
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn directory(State(app): State<App>) -> Result<Response, ApiError> {
+    Ok(json(receive::directory(app.node()).await?))
+}

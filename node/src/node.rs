@@ -1,0 +1,135 @@
+//! The node: the one context every layer below the application shares. It holds the configuration, the
+//! store, the clock, the working-day calendar, the federation state (keys, peers, wake-ups, counters) and the
+//! router, and nothing that knows about HTTP, pages or viewers. The federation engine, the workers, the CLI
+//! and the benchmark take a [`Node`]; the surfaces (JSON API, web, SMS, Open311) go through
+//! [`crate::app::App`], which wraps one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+
+use crate::config::{Config, NodeRole};
+use crate::domain::{calendar, Clock, Millis, WorkCalendar};
+use crate::federation::Federation;
+use crate::routing::Router;
+use crate::storage::{DynStore, PeerRecord, StorageError};
+
+/// The node context; cheap to clone.
+#[derive(Clone)]
+pub struct Node(Arc<NodeInner>);
+
+/// Inside of [`Node`].
+pub struct NodeInner {
+    /// Configuration.
+    pub config: Config,
+    /// Storage.
+    pub store: DynStore,
+    /// Working-day calendar in the node's zone.
+    pub calendar: WorkCalendar,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Keys, peers and sync state.
+    pub fed: Arc<Federation>,
+    /// Where new reports belong.
+    pub router: Router,
+}
+
+impl std::ops::Deref for Node {
+    type Target = NodeInner;
+    fn deref(&self) -> &NodeInner {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.config.node.id)
+            .field("role", &self.config.node.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Builds the node from its parts: loads (or on first start generates) the keys, the shipped and
+    /// configured holidays, and the boundary file.
+    pub fn new(config: Config, store: DynStore, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let mut holidays: Vec<NaiveDate> = calendar::shipped_holidays()
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .map(|h| h.date)
+            .collect();
+        holidays.extend(config.calendar.extra_holidays.iter().copied());
+        let calendar = WorkCalendar::new(config.node.timezone, holidays);
+        let fed = Arc::new(Federation::open(&config)?);
+        let router = Router::open(&config)?;
+        Ok(Self(Arc::new(NodeInner {
+            config,
+            store,
+            calendar,
+            clock,
+            fed,
+            router,
+        })))
+    }
+
+    /// Migrates the database and registers this node's current key (what every command needs).
+    pub async fn init(&self) -> anyhow::Result<()> {
+        self.store.migrate().await?;
+        self.fed.init(&self.store).await
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> &str {
+        &self.fed.node_id
+    }
+
+    /// Whether this node is the national hub.
+    pub fn is_hub(&self) -> bool {
+        self.fed.role == NodeRole::Hub
+    }
+
+    /// Now.
+    pub fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    /// A stored time in the node's zone.
+    pub fn time(&self, ms: Millis) -> DateTime<FixedOffset> {
+        self.calendar.zone().datetime(ms)
+    }
+
+    /// The node that owns a report: the held ownership, else the origin of its id.
+    pub async fn owner_of(&self, report_id: &str) -> Result<String, StorageError> {
+        Ok(match self.store.report_owner(report_id).await? {
+            Some(o) => o.owner,
+            None => report_id
+                .split_once(':')
+                .map_or_else(|| self.fed.node_id.clone(), |(n, _)| n.to_owned()),
+        })
+    }
+
+    /// Whether this node owns a report.
+    pub async fn owns(&self, report_id: &str) -> Result<bool, StorageError> {
+        Ok(self.owner_of(report_id).await? == self.fed.node_id)
+    }
+
+    /// A node's name as this node knows it (its id when unknown).
+    pub fn node_name(&self, node_id: &str) -> String {
+        if node_id == self.fed.node_id {
+            return self.config.node.name.clone();
+        }
+        self.fed
+            .peer(node_id)
+            .map_or_else(|| node_id.to_owned(), |p| p.name)
+    }
+
+    /// The hub this node knows as a peer (none on the hub itself).
+    pub fn hub_peer(&self) -> Option<PeerRecord> {
+        self.fed.peers.read().ok().and_then(|p| {
+            p.iter()
+                .find(|p| p.role == "hub" && p.node_id != self.fed.node_id)
+                .cloned()
+        })
+    }
+}
