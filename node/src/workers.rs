@@ -46,7 +46,7 @@ pub async fn run_deadlines(node: &Node) -> Result<usize, FedError> {
                         match lifecycle::apply(&current, cmd, &Actor::System, now, &node.calendar) {
                             Ok(t) => {
                                 return Ok(Attempt::Commit {
-                                    transition: t,
+                                    transition: Box::new(t),
                                     consumes: None,
                                     then: true,
                                 })
@@ -64,9 +64,9 @@ pub async fn run_deadlines(node: &Node) -> Result<usize, FedError> {
                         changed += 1;
                         progressed += 1;
                     }
-                    Ok(false) => break,
-                    // Busy or moved meanwhile: the next pass sees the new state.
-                    Err(
+                    // Nothing more due, or busy or moved meanwhile: the next pass sees the new state.
+                    Ok(false)
+                    | Err(
                         FedError::Busy | FedError::NotOwner(_) | FedError::TransferPending { .. },
                     ) => break,
                     Err(e) => return Err(e),

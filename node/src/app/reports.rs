@@ -149,7 +149,7 @@ impl App {
             }
             Ok(Attempt::Commit {
                 then: (transition.report.clone(), access),
-                transition,
+                transition: Box::new(transition),
                 consumes: None,
             })
         })

@@ -134,7 +134,7 @@ pub enum Attempt<T> {
     /// contribution or transfer step) in the same transaction; then answer `then`.
     Commit {
         /// The change.
-        transition: Transition,
+        transition: Box<Transition>,
         /// Pending event the change applies.
         consumes: Option<String>,
         /// The answer once committed.
@@ -166,6 +166,7 @@ where
                 then,
             } => (transition, consumes, then),
         };
+        let transition = *transition;
         let id = &transition.report.id;
         let owner = node.owner_of(id).await.map_err(FedError::from)?;
         if owner != node.id() {

@@ -49,7 +49,7 @@ pub async fn apply_as_owner(
             None => format!("via {via}"),
         });
         Ok(Attempt::Commit {
-            transition: t,
+            transition: Box::new(t),
             consumes: Some(consumes.to_owned()),
             then: (),
         })

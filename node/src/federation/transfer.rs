@@ -317,11 +317,10 @@ async fn decide(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     };
     let verdict = if p.to != me && node.fed.peer(&p.to).is_none() {
         Err("unknown_node".to_owned())
+    } else if in_cooldown(node, &event.report_id, &p.to).await? {
+        Err("cooldown".to_owned())
     } else {
-        match in_cooldown(node, &event.report_id, &p.to).await? {
-            true => Err("cooldown".to_owned()),
-            false => Ok(()),
-        }
+        Ok(())
     };
     if verdict.is_ok() {
         let fwd = TransferPayload {
@@ -490,7 +489,7 @@ async fn settle(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
             return Ok::<_, anyhow::Error>(Attempt::Again);
         };
         Ok(Attempt::Commit {
-            transition: arrival(node, &report, p).await?,
+            transition: Box::new(arrival(node, &report, p).await?),
             consumes: Some(consumed.clone()),
             then: (),
         })
