@@ -28,6 +28,7 @@ fn cookie(app: &App, value: &str, max_age_s: i64) -> HeaderValue {
 /// Logs in with username and password; answers a bearer token and sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn login(
     State(app): State<App>,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -41,6 +42,7 @@ pub async fn login(
 
 /// Ends the current session and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn logout(State(app): State<App>, request_headers: HeaderMap) -> ApiResult<Response> {
     if let Some(token) = token_of(&request_headers) {
         app.logout(&token).await?;
@@ -53,6 +55,7 @@ pub async fn logout(State(app): State<App>, request_headers: HeaderMap) -> ApiRe
 /// Creates an API token for an integration, owned by the logged-in account.
 #[utoipa::path(post, path = "/api/v1/auth/tokens", tag = "auth", request_body = CreateTokenRequest,
     responses((status = 201, body = TokenResponse), (status = 401, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create_token(
     State(app): State<App>,
     viewer: Viewer,
@@ -67,6 +70,7 @@ pub async fn create_token(
 /// Opens a reporter account for a citizen (optional: reports can be tracked by code and secret alone).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = User), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn register(
     State(app): State<App>,
     ApiJson(req): ApiJson<RegisterRequest>,
@@ -77,6 +81,7 @@ pub async fn register(
 /// Creates the first admin with the one-time secret `lapor serve` printed at first start.
 #[utoipa::path(post, path = "/api/v1/auth/bootstrap", tag = "auth", request_body = BootstrapRequest,
     responses((status = 201, body = User), (status = 403, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn bootstrap(
     State(app): State<App>,
     ApiJson(req): ApiJson<BootstrapRequest>,

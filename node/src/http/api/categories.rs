@@ -12,6 +12,7 @@ use crate::http::extract::ApiJson;
 
 /// Categories (the public sees active ones).
 #[utoipa::path(get, path = "/api/v1/categories", tag = "categories", responses((status = 200, body = Vec<Category>)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(State(app): State<App>, viewer: Viewer) -> ApiResult<Json<Vec<Category>>> {
     Ok(Json(app.list_categories(&viewer).await?))
 }
@@ -19,6 +20,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer) -> ApiResult<Json<Vec<
 /// Creates a category (admins and node operators).
 #[utoipa::path(post, path = "/api/v1/categories", tag = "categories", request_body = CategoryInput,
     responses((status = 201, body = Category), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     State(app): State<App>,
     viewer: Viewer,
@@ -34,6 +36,7 @@ pub async fn create(
 #[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "categories", request_body = CategoryInput,
     params(("id" = String, Path, description = "Category id")),
     responses((status = 200, body = Category), (status = 404, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(id = %id))]
 pub async fn update(
     State(app): State<App>,
     viewer: Viewer,

@@ -17,6 +17,7 @@ fn health(app: &App, status: &str) -> Health {
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+#[tracing::instrument(skip_all)]
 pub async fn healthz(State(app): State<App>) -> Json<Health> {
     Json(health(&app, "ok"))
 }
@@ -24,6 +25,7 @@ pub async fn healthz(State(app): State<App>) -> Json<Health> {
 /// The node can serve: its database answers.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[tracing::instrument(skip_all)]
 pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Health>) {
     match app.ready().await {
         Ok(()) => (StatusCode::OK, Json(health(&app, "ok"))),
@@ -38,6 +40,7 @@ pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Health>) {
 }
 
 /// The OpenAPI document of the JSON API, generated from the code.
+#[tracing::instrument(skip_all)]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::http::openapi())
 }

@@ -107,6 +107,7 @@ pub fn render(s: &Snapshot) -> String {
 }
 
 /// `GET /metrics`.
+#[tracing::instrument(skip_all)]
 pub async fn metrics(State(app): State<App>) -> Response {
     match app.federation_snapshot().await {
         Ok(snapshot) => (

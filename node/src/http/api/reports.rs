@@ -21,6 +21,7 @@ use crate::http::extract::{ApiJson, ApiQuery, TrackingSecret};
 #[utoipa::path(post, path = "/api/v1/reports", tag = "reports", request_body = CreateReport,
     responses((status = 201, body = CreatedReport), (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     State(app): State<App>,
     viewer: Viewer,
@@ -81,6 +82,7 @@ fn parse_statuses(s: Option<&str>) -> ApiResult<Vec<ReportStatus>> {
 /// Lists reports: the public sees non-confidential ones, officers their agency subtree, reporters their own.
 #[utoipa::path(get, path = "/api/v1/reports", tag = "reports", params(ListQuery),
     responses((status = 200, body = ReportPage), (status = 400, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     State(app): State<App>,
     viewer: Viewer,
@@ -113,6 +115,7 @@ pub struct StatsQuery {
 
 /// Counts by status and category, overdue and escalated, over what the viewer may list.
 #[utoipa::path(get, path = "/api/v1/stats", tag = "reports", params(StatsQuery), responses((status = 200, body = Stats)))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn stats(
     State(app): State<App>,
     viewer: Viewer,
@@ -127,6 +130,7 @@ pub async fn stats(
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
     responses((status = 200, body = ReportView), (status = 404, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn get(
     State(app): State<App>,
     viewer: Viewer,
@@ -152,6 +156,7 @@ async fn act(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/verify", tag = "lifecycle", request_body = VerifyRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 200, body = ReportView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn verify(
     State(app): State<App>,
     viewer: Viewer,
@@ -179,6 +184,7 @@ pub async fn verify(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/hold", tag = "lifecycle", request_body = NoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 200, body = ReportView), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn hold(
     State(app): State<App>,
     viewer: Viewer,
@@ -193,6 +199,7 @@ pub async fn hold(
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
     responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn supplement(
     State(app): State<App>,
     viewer: Viewer,
@@ -216,6 +223,7 @@ pub async fn supplement(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/transfer", tag = "lifecycle", request_body = TransferRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 202, body = TransferView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn transfer(
     State(app): State<App>,
     viewer: Viewer,
@@ -230,6 +238,7 @@ pub async fn transfer(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/not-authority", tag = "lifecycle", request_body = NoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 200, body = ReportView), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn not_authority(
     State(app): State<App>,
     viewer: Viewer,
@@ -250,6 +259,7 @@ pub async fn not_authority(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/acknowledge", tag = "lifecycle", request_body = OptionalNoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 200, body = ReportView), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn acknowledge(
     State(app): State<App>,
     viewer: Viewer,
@@ -270,6 +280,7 @@ pub async fn acknowledge(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/respond", tag = "lifecycle", request_body = NoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 200, body = ReportView), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn respond(
     State(app): State<App>,
     viewer: Viewer,
@@ -291,6 +302,7 @@ pub async fn respond(
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
     responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn reply(
     State(app): State<App>,
     viewer: Viewer,
@@ -313,6 +325,7 @@ pub async fn reply(
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
     responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn accept(
     State(app): State<App>,
     viewer: Viewer,
@@ -335,6 +348,7 @@ pub async fn accept(
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
     responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn rate(
     State(app): State<App>,
     viewer: Viewer,
@@ -359,6 +373,7 @@ pub async fn rate(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/archive", tag = "lifecycle", request_body = ArchiveRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 200, body = ReportView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn archive(
     State(app): State<App>,
     viewer: Viewer,
@@ -382,6 +397,7 @@ pub async fn archive(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/privacy", tag = "lifecycle", request_body = PrivacyRequest,
     params(("key" = String, Path, description = "Tracking code or report id")),
     responses((status = 200, body = ReportView), (status = 422, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn privacy(
     State(app): State<App>,
     viewer: Viewer,
