@@ -4,7 +4,9 @@
 pub mod canonical;
 pub mod envelope;
 pub mod keys;
+pub mod kind;
 pub mod log;
+pub mod request;
 pub mod seal;
 pub mod transport;
 pub mod wire;
@@ -15,6 +17,7 @@ pub use envelope::{
     KeyRing, PushRequest, SignedEvent, VerifiedPush,
 };
 pub use keys::{key_id_for, revocation_payload, rotation_payload, KeyEntry, KeyError, KeyLog};
+pub use kind::{ContributionKind, EventClass, EventKind, TransferKind};
 pub use log::{classify, Classification, Equivocation, Link, LogHead, OriginState};
 pub use seal::{open, seal, EncryptionSecret, SealError};
 pub use wire::{CatchUpRequest, LogPage, PushResponse, Rejected};

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod events;
 pub mod problem;
 
 use serde::{Deserialize, Serialize};

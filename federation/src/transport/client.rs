@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
 
 use super::{encode_path_segment, CATCH_UP_PATH, LOG_PATH_PREFIX, PUSH_PATH};
+use crate::request::RequestSigner;
 use crate::wire::{CatchUpRequest, LogPage, PushResponse};
 
 /// Default time to establish a connection.
@@ -28,7 +29,8 @@ pub enum TransportError {
     #[error("timed out: {0}")]
     Timeout(String),
     /// The server answered with a status other than 200.
-    #[error("HTTP {status}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    #[error("HTTP {status}{}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+        detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Status {
         /// The HTTP status code.
         status: u16,
@@ -80,6 +82,11 @@ impl TransportError {
         }
     }
 
+    /// Whether the peer answered 404: it does not hold what was asked for.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, TransportError::Status { status: 404, .. })
+    }
+
     /// The problem `code` of an HTTP error answer, if any.
     pub fn problem_code(&self) -> Option<&str> {
         match self {
@@ -89,9 +96,22 @@ impl TransportError {
     }
 }
 
+/// The full cause chain of a client error: reqwest's own message ("error sending request") says nothing
+/// about what went wrong, its sources do (connection refused, DNS, TLS, timeout).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 impl From<reqwest::Error> for TransportError {
     fn from(e: reqwest::Error) -> Self {
-        let text = e.to_string();
+        let text = describe(&e);
         if e.is_timeout() {
             TransportError::Timeout(text)
         } else if e.is_connect() {
@@ -163,7 +183,7 @@ impl FederationClient {
         serde_json::from_slice(&body).map_err(|e| TransportError::Malformed(e.to_string()))
     }
 
-    /// Fetches the events of `origin` after `after_seq`:
+    /// Fetches the events of `origin` after `after_seq`, signed by `signer` at `now_ms`:
     /// `GET {base_url}/federation/v1/log/{origin}?after=N&limit=M`.
     pub async fn log_after(
         &self,
@@ -171,19 +191,55 @@ impl FederationClient {
         origin: &str,
         after_seq: u64,
         limit: u64,
+        signer: &RequestSigner,
+        now_ms: i64,
     ) -> Result<LogPage, TransportError> {
         let path = format!(
             "{LOG_PATH_PREFIX}{}?after={after_seq}&limit={limit}",
             encode_path_segment(origin)
         );
-        let response = self
-            .http
-            .get(url(base_url, &path))
-            .header(ACCEPT, "application/json")
-            .send()
-            .await?;
-        let body = self.body_of(response).await?;
+        let body = self.get_signed(base_url, &path, signer, now_ms).await?;
         LogPage::decode(&body).map_err(|e| TransportError::Malformed(e.to_string()))
+    }
+
+    /// A GET of `path_and_query` signed by `signer` at `now_ms` (`lapor-request-v1`); the body of a 200 answer.
+    pub async fn get_signed(
+        &self,
+        base_url: &str,
+        path_and_query: &str,
+        signer: &RequestSigner,
+        now_ms: i64,
+    ) -> Result<Vec<u8>, TransportError> {
+        let mut req = self
+            .http
+            .get(url(base_url, path_and_query))
+            .header(ACCEPT, "application/json");
+        for (name, value) in signer.headers("GET", path_and_query, b"", now_ms) {
+            req = req.header(name, value);
+        }
+        let response = req.send().await?;
+        self.body_of(response).await
+    }
+
+    /// A POST of a JSON `body` to `path` signed by `signer` at `now_ms`; the body of a 200 answer.
+    pub async fn post_signed(
+        &self,
+        base_url: &str,
+        path: &str,
+        body: Vec<u8>,
+        signer: &RequestSigner,
+        now_ms: i64,
+    ) -> Result<Vec<u8>, TransportError> {
+        let mut req = self
+            .http
+            .post(url(base_url, path))
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json");
+        for (name, value) in signer.headers("POST", path, &body, now_ms) {
+            req = req.header(name, value);
+        }
+        let response = req.body(body).send().await?;
+        self.body_of(response).await
     }
 
     /// Asks for everything after what `req` says the caller holds: `POST {base_url}/federation/v1/catch-up`.
@@ -191,17 +247,13 @@ impl FederationClient {
         &self,
         base_url: &str,
         req: &CatchUpRequest,
+        signer: &RequestSigner,
+        now_ms: i64,
     ) -> Result<LogPage, TransportError> {
         let body = serde_json::to_vec(req).map_err(|e| TransportError::Request(e.to_string()))?;
-        let response = self
-            .http
-            .post(url(base_url, CATCH_UP_PATH))
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
+        let body = self
+            .post_signed(base_url, CATCH_UP_PATH, body, signer, now_ms)
             .await?;
-        let body = self.body_of(response).await?;
         LogPage::decode(&body).map_err(|e| TransportError::Malformed(e.to_string()))
     }
 
@@ -289,6 +341,42 @@ mod tests {
         push: Option<(String, Vec<u8>)>,
         log: Option<(String, BTreeMap<String, String>)>,
         catch_up: Option<CatchUpRequest>,
+        signed_by: Vec<String>,
+    }
+
+    const NOW: i64 = 1_780_000_000_000;
+
+    fn signer() -> RequestSigner {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        RequestSigner::new("hub.example", &crate::key_id_for(&key.verifying_key()), key)
+    }
+
+    /// What the receiving node does: verify the request signature against its key log.
+    fn sender_of(
+        headers: &AxumHeaders,
+        method: &str,
+        uri: &axum::http::Uri,
+        body: &[u8],
+    ) -> String {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let mut log = crate::KeyLog::new();
+        log.register(crate::KeyEntry::new(
+            "hub.example",
+            &crate::key_id_for(&key.verifying_key()),
+            key.verifying_key(),
+            0,
+        ))
+        .unwrap();
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        crate::request::verify(
+            &log,
+            |n| headers.get(n).and_then(|v| v.to_str().ok()),
+            method,
+            path,
+            body,
+            NOW + 10,
+        )
+        .expect("the request is signed")
     }
 
     fn event_bytes(seq: u64) -> Vec<u8> {
@@ -344,9 +432,14 @@ mod tests {
                     "/federation/v1/log/{origin}",
                     get(
                         |State(seen): State<Arc<Mutex<Seen>>>,
+                         headers: AxumHeaders,
+                         uri: axum::http::Uri,
                          Path(origin): Path<String>,
                          Query(q): Query<BTreeMap<String, String>>| async move {
-                            seen.lock().unwrap().log = Some((origin, q));
+                            let by = sender_of(&headers, "GET", &uri, b"");
+                            let mut seen = seen.lock().unwrap();
+                            seen.signed_by.push(by);
+                            seen.log = Some((origin, q));
                             LogPage {
                                 events: vec![event_bytes(1), event_bytes(2)],
                                 more: true,
@@ -359,8 +452,14 @@ mod tests {
                     "/federation/v1/catch-up",
                     post(
                         |State(seen): State<Arc<Mutex<Seen>>>,
-                         axum::Json(req): axum::Json<CatchUpRequest>| async move {
-                            seen.lock().unwrap().catch_up = Some(req);
+                         headers: AxumHeaders,
+                         uri: axum::http::Uri,
+                         body: Bytes| async move {
+                            let by = sender_of(&headers, "POST", &uri, &body);
+                            let req: CatchUpRequest = serde_json::from_slice(&body).unwrap();
+                            let mut seen = seen.lock().unwrap();
+                            seen.signed_by.push(by);
+                            seen.catch_up = Some(req);
                             LogPage::default().encode()
                         },
                     ),
@@ -417,7 +516,7 @@ mod tests {
         assert_eq!(body, b"{\"signed\":1}");
 
         let page = client
-            .log_after(&base, "a/b.example", 41, 100)
+            .log_after(&base, "a/b.example", 41, 100, &signer(), NOW)
             .await
             .unwrap();
         assert!(page.more);
@@ -433,11 +532,15 @@ mod tests {
         };
         req.have.insert("a.example".to_owned(), 5);
         let page = client
-            .catch_up(base.trim_end_matches('/'), &req)
+            .catch_up(base.trim_end_matches('/'), &req, &signer(), NOW)
             .await
             .unwrap();
         assert_eq!(page, LogPage::default());
         assert_eq!(seen.lock().unwrap().catch_up.take().unwrap(), req);
+        assert_eq!(
+            seen.lock().unwrap().signed_by,
+            vec!["hub.example".to_owned(), "hub.example".to_owned()]
+        );
 
         assert_eq!(
             client.get_bytes(&format!("{base}blob")).await.unwrap(),
@@ -526,7 +629,10 @@ mod tests {
         let err = client.push(&base, vec![]).await.unwrap_err();
         assert_eq!(err.code(), "malformed_response");
         assert!(!err.is_retryable());
-        let err = client.log_after(&base, "o", 0, 1).await.unwrap_err();
+        let err = client
+            .log_after(&base, "o", 0, 1, &signer(), NOW)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "malformed_response");
     }
 }

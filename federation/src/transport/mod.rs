@@ -1,7 +1,8 @@
 //! HTTP adapters for the federation routes, each behind a cargo feature so the crate stays transport-agnostic
 //! by default:
 //!
-//! * feature `reqwest`: `client::FederationClient`, the sending side (push, pull of an origin's log, catch-up).
+//! * feature `reqwest`: `client::FederationClient`, the sending side (push, and signed pulls of an origin's log,
+//!   catch-up and any other route, see [`crate::request`]).
 //! * feature `axum`: `server::SignedBody`, an extractor for push request bodies with the size cap applied
 //!   before anything is parsed.
 //!

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use ed25519_dalek::{SigningKey, Verifier as _};
 use lapor_federation::envelope::EVENT_DOMAIN;
-use lapor_federation::{Event, SignedEvent};
+use lapor_federation::{Event, EventKind, SignedEvent};
 
 use crate::config::{Config, NodeRole};
 use crate::domain::{Report, SystemClock, TimelineRecord};
@@ -92,7 +92,7 @@ pub fn make_events(key: &SigningKey, key_id: &str, n: usize) -> anyhow::Result<V
         };
         let event = Event {
             v: 1,
-            kind: "report.created".into(),
+            kind: EventKind::REPORT_CREATED.to_string(),
             origin: ORIGIN.into(),
             origin_seq: i as u64 + 1,
             origin_prev: out.last().map(SignedEvent::id),

@@ -4,6 +4,7 @@
 use anyhow::bail;
 use clap::Subcommand;
 use lapor_federation::keys::{key_event_report_id, revocation_payload, rotation_payload};
+use lapor_federation::EventKind;
 
 use crate::config::Config;
 use crate::federation::author;
@@ -61,7 +62,7 @@ pub async fn run(config: Config, action: KeysAction) -> anyhow::Result<()> {
             node_keys::store_pair(&node.config.node.data_dir, &new)?;
             let draft = author::draft(
                 &node,
-                "key.rotated",
+                EventKind::KeyRotated,
                 &key_event_report_id(node.id()),
                 rotation_payload(&new.signing.verifying_key(), Some(new.enc.public())),
             );
@@ -107,7 +108,7 @@ pub async fn run(config: Config, action: KeysAction) -> anyhow::Result<()> {
             };
             let draft = author::draft(
                 &node,
-                "key.revoked",
+                EventKind::KeyRevoked,
                 &key_event_report_id(node.id()),
                 revocation_payload(&key_id, from_seq),
             );

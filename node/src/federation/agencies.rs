@@ -3,8 +3,9 @@
 //! regional node's; every regional node receives the hub's) can then route a report about one of them to
 //! the node that hosts it.
 
-use lapor_federation::Event;
-use serde::{Deserialize, Serialize};
+use lapor_federation::{Event, EventKind};
+
+pub use lapor_schemas::events::{AgenciesPayload, PublishedAgency};
 
 use super::author;
 use super::error::FedResult;
@@ -15,36 +16,6 @@ use crate::storage::Effect;
 
 /// Meta key holding the sha256 of the last published list.
 const PUBLISHED_KEY: &str = "agencies_published_sha256";
-
-/// One published agency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishedAgency {
-    /// Id.
-    pub id: String,
-    /// Parent id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<String>,
-    /// Path on the publishing node (`/root/.../id/`).
-    pub path: String,
-    /// Name.
-    pub name: String,
-    /// Kind.
-    pub kind: String,
-    /// Region code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region_code: Option<String>,
-    /// Receives reports.
-    pub active: bool,
-}
-
-/// Payload of `node.agencies`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgenciesPayload {
-    /// Every agency of the node, parents before children.
-    pub agencies: Vec<PublishedAgency>,
-}
 
 /// Most agencies one node may publish.
 pub const MAX_AGENCIES: usize = 5000;
@@ -117,7 +88,12 @@ pub async fn publish(node: &Node) -> FedResult<bool> {
     if node.store.meta_get(PUBLISHED_KEY).await?.as_deref() == Some(hash.as_str()) {
         return Ok(false);
     }
-    let draft = author::draft(node, "node.agencies", &format!("{}:node", node.id()), value);
+    let draft = author::draft(
+        node,
+        EventKind::NodeAgencies,
+        &format!("{}:node", node.id()),
+        value,
+    );
     node.store.event_append(&draft).await?;
     node.store.meta_put(PUBLISHED_KEY, &hash).await?;
     node.fed.push_wake.notify_waiters();

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use lapor_federation::canonical::{decode_canonical, from_value};
 use lapor_federation::keys::KeyLog;
 use lapor_federation::wire::LogPage;
-use lapor_federation::{Event, Value};
+use lapor_federation::{Event, EventClass, EventKind, Value};
+use lapor_schemas::TimelineAction;
 
 use super::payload::{self, ContributionPayload, ReportPayload};
 use super::verify::verify_pulled;
@@ -45,67 +46,21 @@ async fn effect_for(
     keys: &mut KeyLog,
     paths: &mut HashMap<String, Option<String>>,
 ) -> Effect {
-    let kind = event.kind.as_str();
-    if kind.starts_with("transfer.") {
-        return super::transfer::effect_for(node, event, id);
-    }
-    if kind == "node.agencies" {
-        return super::agencies::effect_for(event);
-    }
-    if let Some(action) = kind.strip_prefix("report.") {
-        let p: ReportPayload = match payload::decode(&event.payload) {
-            Ok(p) => p,
-            Err(e) => return quarantine("bad_payload", e.0),
-        };
-        if p.entry.action != action {
-            return quarantine("bad_payload", "entry.action does not match the event type");
-        }
-        if action == "created" && !event.report_id.starts_with(&format!("{}:", event.origin)) {
-            return quarantine(
-                "foreign_report_id",
-                "a report can only be created with its origin's id prefix",
-            );
-        }
-        let path = match (
-            &p.state.agency_id,
-            paths.get(p.state.agency_id.as_deref().unwrap_or("")),
-        ) {
-            (None, _) => None,
-            (Some(_), Some(cached)) => cached.clone(),
-            (Some(id), None) => {
-                let found = node
-                    .store
-                    .agency_get(id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|a| a.path);
-                paths.insert(id.clone(), found.clone());
-                found
+    let Some(kind) = EventKind::parse(&event.kind) else {
+        return quarantine("unknown_type", format!("unknown event type {}", event.kind));
+    };
+    match kind {
+        EventKind::Transfer(_) => super::transfer::effect_for(node, event, id),
+        EventKind::NodeAgencies => super::agencies::effect_for(event),
+        EventKind::Report(action) => report_effect(node, event, action, paths).await,
+        EventKind::Contribution(_) => {
+            match payload::decode::<ContributionPayload>(&event.payload) {
+                Ok(c) if c.owner == node.id() => Effect::Pending,
+                Ok(_) => Effect::Store,
+                Err(e) => quarantine("bad_payload", e.0),
             }
-        };
-        let report = match payload::report_from_state(&event.report_id, &p.state, path) {
-            Ok(r) => r,
-            Err(e) => return quarantine("bad_payload", e.0),
-        };
-        let entry = match payload::entry_from_payload(&event.report_id, &p.entry) {
-            Ok(e) => e,
-            Err(e) => return quarantine("bad_payload", e.0),
-        };
-        return Effect::Snapshot {
-            report: Box::new(report),
-            entry,
-        };
-    }
-    if kind.starts_with("contribution.") {
-        return match payload::decode::<ContributionPayload>(&event.payload) {
-            Ok(c) if c.owner == node.id() => Effect::Pending,
-            Ok(_) => Effect::Store,
-            Err(e) => quarantine("bad_payload", e.0),
-        };
-    }
-    if kind.starts_with("key.") {
-        return match keys.apply_key_event(event) {
+        }
+        EventKind::KeyRotated | EventKind::KeyRevoked => match keys.apply_key_event(event) {
             Ok(true) => Effect::Keys(
                 keys.entries_of(&event.origin)
                     .into_iter()
@@ -114,9 +69,62 @@ async fn effect_for(
             ),
             Ok(false) => quarantine("unknown_type", format!("unknown key event type {kind}")),
             Err(e) => quarantine(e.code(), e.to_string()),
-        };
+        },
     }
-    quarantine("unknown_type", format!("unknown event type {kind}"))
+}
+
+/// The effect of a `report.*` event: a snapshot of the owner's state and the entry of the change.
+async fn report_effect(
+    node: &Node,
+    event: &Event,
+    action: TimelineAction,
+    paths: &mut HashMap<String, Option<String>>,
+) -> Effect {
+    let p: ReportPayload = match payload::decode(&event.payload) {
+        Ok(p) => p,
+        Err(e) => return quarantine("bad_payload", e.0),
+    };
+    if p.entry.action != action.as_str() {
+        return quarantine("bad_payload", "entry.action does not match the event type");
+    }
+    if action == TimelineAction::Created
+        && !event.report_id.starts_with(&format!("{}:", event.origin))
+    {
+        return quarantine(
+            "foreign_report_id",
+            "a report can only be created with its origin's id prefix",
+        );
+    }
+    let path = match (
+        &p.state.agency_id,
+        paths.get(p.state.agency_id.as_deref().unwrap_or("")),
+    ) {
+        (None, _) => None,
+        (Some(_), Some(cached)) => cached.clone(),
+        (Some(id), None) => {
+            let found = node
+                .store
+                .agency_get(id)
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.path);
+            paths.insert(id.clone(), found.clone());
+            found
+        }
+    };
+    let report = match payload::report_from_state(&event.report_id, &p.state, path) {
+        Ok(r) => r,
+        Err(e) => return quarantine("bad_payload", e.0),
+    };
+    let entry = match payload::entry_from_payload(&event.report_id, &p.entry) {
+        Ok(e) => e,
+        Err(e) => return quarantine("bad_payload", e.0),
+    };
+    Effect::Snapshot {
+        report: Box::new(report),
+        entry,
+    }
 }
 
 /// Applies what the inbox holds, one batch. Returns how many events were handled (not counting gaps).
@@ -177,7 +185,11 @@ pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
                 Counters::add(&f.counters.applied, 1);
                 keys_changed |= matches!(item.effect, Effect::Keys(_));
             }
-            AcceptOutcome::Pending if item.kind.starts_with("transfer.") => transfers = true,
+            AcceptOutcome::Pending
+                if EventKind::class_of(&item.kind) == Some(EventClass::Transfer) =>
+            {
+                transfers = true;
+            }
             AcceptOutcome::Pending => pending = true,
             AcceptOutcome::Quarantined => {
                 Counters::add(&f.counters.quarantined, 1);

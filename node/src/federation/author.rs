@@ -9,7 +9,7 @@
 
 use std::future::Future;
 
-use lapor_federation::Value;
+use lapor_federation::{ContributionKind, EventKind, Value};
 use serde::Serialize;
 
 use super::error::{FedError, FedResult};
@@ -27,10 +27,10 @@ pub fn encode<T: Serialize>(payload: &T) -> FedResult<Value> {
 }
 
 /// A draft of an event of this node about `report_id`, sent to this node's destinations.
-pub fn draft(node: &Node, kind: &str, report_id: &str, payload: Value) -> EventDraft {
+pub fn draft(node: &Node, kind: EventKind, report_id: &str, payload: Value) -> EventDraft {
     EventDraft {
         signer: node.fed.signer.clone(),
-        kind: kind.to_owned(),
+        kind: kind.to_string(),
         report_id: report_id.to_owned(),
         payload,
         blobs: Vec::new(),
@@ -78,7 +78,7 @@ pub fn report_draft(
     };
     let mut d = draft(
         node,
-        &payload::event_kind(entry.action),
+        EventKind::Report(entry.action),
         &report.id,
         encode(&body)?,
     );
@@ -96,10 +96,10 @@ pub fn contribution_draft(
     cmd: &Command,
 ) -> FedResult<EventDraft> {
     let (kind, note, score, comment) = match cmd {
-        Command::Reply { note } => ("contribution.reply", Some(note.clone()), None, None),
-        Command::Accept { note } => ("contribution.accept", note.clone(), None, None),
+        Command::Reply { note } => (ContributionKind::Reply, Some(note.clone()), None, None),
+        Command::Accept { note } => (ContributionKind::Accept, note.clone(), None, None),
         Command::Rate { score, comment } => {
-            ("contribution.rate", None, Some(*score), comment.clone())
+            (ContributionKind::Rate, None, Some(*score), comment.clone())
         }
         _ => return Err(FedError::NotOwner(owner.to_owned())),
     };
@@ -111,7 +111,12 @@ pub fn contribution_draft(
         comment,
         at_ms: node.now(),
     };
-    Ok(draft(node, kind, &report.id, encode(&body)?))
+    Ok(draft(
+        node,
+        EventKind::Contribution(kind),
+        &report.id,
+        encode(&body)?,
+    ))
 }
 
 /// Sends what a reporter did here on another node's report to its owner.

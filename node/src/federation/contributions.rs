@@ -7,23 +7,27 @@ use super::apply::parse_event;
 use super::author::{self, Attempt};
 use super::error::FedError;
 use super::payload::{self, ContributionPayload};
+use lapor_federation::{ContributionKind, EventClass, EventKind};
+
 use super::Counters;
 use crate::domain::{lifecycle, Actor, Command};
 use crate::node::Node;
 
 fn command_for(kind: &str, c: &ContributionPayload) -> Option<Command> {
+    let EventKind::Contribution(kind) = EventKind::parse(kind)? else {
+        return None;
+    };
     match kind {
-        "contribution.reply" => Some(Command::Reply {
+        ContributionKind::Reply => Some(Command::Reply {
             note: c.note.clone()?,
         }),
-        "contribution.accept" => Some(Command::Accept {
+        ContributionKind::Accept => Some(Command::Accept {
             note: c.note.clone(),
         }),
-        "contribution.rate" => Some(Command::Rate {
+        ContributionKind::Rate => Some(Command::Rate {
             score: c.score?,
             comment: c.comment.clone(),
         }),
-        _ => None,
     }
 }
 
@@ -63,7 +67,10 @@ pub async fn apply_as_owner(
 
 /// Applies pending contributions through this node's lifecycle. Returns how many were settled.
 pub async fn contributions_once(node: &Node) -> anyhow::Result<usize> {
-    let pending = node.store.events_pending("contribution.", 100).await?;
+    let pending = node
+        .store
+        .events_pending(EventClass::Contribution.prefix(), 100)
+        .await?;
     let mut settled = 0;
     for stored in pending {
         let refuse = |code: &'static str, reason: String| (code, reason);

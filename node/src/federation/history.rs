@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use lapor_federation::canonical::from_value;
 use lapor_federation::wire::LogPage;
+use lapor_federation::{EventClass, EventKind, TransferKind};
 
 use super::apply::parse_event;
 use super::payload::{self, ReportPayload};
@@ -32,7 +33,7 @@ pub async fn rebuild(
             "event {} is about another report",
             e.id
         );
-        if event.kind == "report.created" && event.report_epoch == 0 {
+        if event.kind == EventKind::REPORT_CREATED && event.report_epoch == 0 {
             anyhow::ensure!(
                 report_id.starts_with(&format!("{}:", event.origin)),
                 "report {report_id} was created by {}, not its id's node",
@@ -41,14 +42,16 @@ pub async fn rebuild(
             owners
                 .entry(0)
                 .or_insert((event.origin.clone(), e.id.clone()));
-        } else if event.kind == "transfer.committed" && node.fed.is_hub_node(&event.origin) {
+        } else if event.kind == EventKind::Transfer(TransferKind::Committed)
+            && node.fed.is_hub_node(&event.origin)
+        {
             let p: TransferPayload = from_value(event.payload.clone())?;
             owners.insert(p.epoch, (p.to, e.id.clone()));
         }
     }
     let mut applicable: Vec<(i64, i64, &HistoryEvent, ReportPayload)> = Vec::new();
     for e in events {
-        if !e.kind.starts_with("report.") {
+        if EventKind::class_of(&e.kind) != Some(EventClass::Report) {
             continue;
         }
         let owner_ok = owners

@@ -13,7 +13,6 @@
 
 pub mod agencies;
 pub mod apply;
-pub mod auth;
 pub mod author;
 pub mod client;
 pub mod contributions;
@@ -36,7 +35,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use lapor_federation::keys::{KeyEntry, KeyLog};
+use lapor_federation::request::{RequestRefused, RequestSigner};
 use lapor_federation::seal::EncryptionSecret;
+use lapor_federation::transport::client::FederationClient;
 use lapor_federation::{EnvelopeError, Event, SignedEvent};
 use tokio::sync::Notify;
 
@@ -120,7 +121,9 @@ pub struct Federation {
     /// Wakes the transfer worker.
     pub transfer_wake: Notify,
     /// HTTP client for peers.
-    pub client: reqwest::Client,
+    pub client: FederationClient,
+    /// What this node signs its requests to peers with.
+    pub request_signer: RequestSigner,
     /// Counters.
     pub counters: Counters,
 }
@@ -194,6 +197,9 @@ impl Federation {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("lapor/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let client = FederationClient::from_client(client);
+        let request_signer =
+            RequestSigner::new(&config.node.id, &keys.key_id, keys.signing.clone());
         Ok(Self {
             node_id: config.node.id.clone(),
             role: config.node.role,
@@ -209,6 +215,7 @@ impl Federation {
             contribution_wake: Notify::new(),
             transfer_wake: Notify::new(),
             client,
+            request_signer,
             counters: Counters::default(),
         })
     }
@@ -320,6 +327,29 @@ impl Federation {
             .read()
             .ok()
             .and_then(|k| k.current(node_id).map(|e| e.public))
+    }
+
+    /// Checks a signed request against the key log and returns the node that sent it.
+    pub fn verify_request(
+        &self,
+        headers: &axum::http::HeaderMap,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        now: Millis,
+    ) -> Result<String, RequestRefused> {
+        let log = self.keylog.read().map_err(|_| RequestRefused {
+            code: "internal",
+            detail: "key log unavailable".into(),
+        })?;
+        lapor_federation::request::verify(
+            &log,
+            |name| headers.get(name).and_then(|v| v.to_str().ok()),
+            method,
+            path_and_query,
+            body,
+            now,
+        )
     }
 
     /// Signs arbitrary bytes after a domain tag with the current key.

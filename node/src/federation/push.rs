@@ -12,9 +12,9 @@ use std::time::Duration;
 use lapor_federation::envelope::{
     sign_push, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, PUSH_ENVELOPE_RESERVE,
 };
-use lapor_federation::wire::{CatchUpRequest, LogPage, PushResponse};
+use lapor_federation::wire::CatchUpRequest;
 
-use super::client::{self, PeerError};
+use super::client;
 use super::Counters;
 use crate::node::Node;
 use crate::storage::PushOutcome;
@@ -55,11 +55,7 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
         &f.keys.signing,
     )?;
     let now = node.now();
-    let result = match client::push(node, &record.base_url, body).await {
-        Ok(bytes) => serde_json::from_slice::<PushResponse>(&bytes)
-            .map_err(|e| anyhow::anyhow!("malformed push answer: {e}")),
-        Err(e @ (PeerError::Send(_) | PeerError::Status { .. })) => Err(e.into()),
-    };
+    let result = client::push(node, &record.base_url, body).await;
     match result {
         Ok(answer) => {
             let rejected = answer.rejected.len() as i64;
@@ -94,7 +90,7 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
                     now,
                 )
                 .await?;
-            Err(e)
+            Err(e.into())
         }
     }
 }
@@ -144,10 +140,7 @@ pub async fn catch_up_once(node: &Node) -> anyhow::Result<usize> {
             .collect();
         have.entry(hub.node_id.clone()).or_insert(0);
         let req = CatchUpRequest { have, limit: 1000 };
-        let body = serde_json::to_vec(&req)?;
-        let bytes =
-            client::signed_post(node, &hub.base_url, "/federation/v1/catch-up", body).await?;
-        let page = LogPage::decode(&bytes)?;
+        let page = client::catch_up(node, &hub.base_url, &req).await?;
         let n = super::apply::store_pulled(node, &hub.node_id, "catch-up", &page.events).await?;
         total += n;
     }

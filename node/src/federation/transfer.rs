@@ -18,51 +18,19 @@
 //! lifecycle action on the report (409 `transfer_pending`).
 
 use lapor_federation::canonical::from_value;
-use lapor_federation::Event;
+use lapor_federation::{Event, EventClass, EventKind, TransferKind};
 use lapor_schemas::{ReportStatus, TimelineAction};
-use serde::{Deserialize, Serialize};
 
 use super::apply::parse_event;
 use super::author::{self, Attempt};
 use super::error::{FedError, FedResult};
 use super::history::refresh;
+pub use lapor_schemas::events::TransferPayload;
+
 use super::payload;
 use crate::domain::{lifecycle, Millis, Report, TimelineRecord, Transition};
 use crate::node::Node;
 use crate::storage::{Effect, EventDraft, StorageError, StoredEvent, TransferChange, TransferRow};
-
-/// Payload of every `transfer.*` event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransferPayload {
-    /// Id of the event that opened the transfer; absent on that event itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offer: Option<String>,
-    /// Owner giving the report up.
-    pub from: String,
-    /// Node taking it over.
-    pub to: String,
-    /// The epoch the transfer creates (the held one + 1).
-    pub epoch: i64,
-    /// `routing`, `not_authority` or `misrouted`.
-    pub reason: String,
-    /// Officer's note.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Agency of the target suggested for the report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agency_id: Option<String>,
-    /// `transfer.forwarded`: when the hub stops waiting for the target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at_ms: Option<i64>,
-    /// `transfer.refused`: why (`transfer_pending`, `stale_epoch`, `unknown_node`, `same_node`, `cooldown`,
-    /// `expired`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// `transfer.committed`: the report's latest event the hub held when it committed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_event: Option<String>,
-}
 
 /// Reasons a transfer may give.
 pub const REASONS: [&str; 3] = ["routing", "not_authority", "misrouted"];
@@ -114,26 +82,29 @@ pub fn effect_for(node: &Node, event: &Event, id: &str) -> Effect {
     let hub_here = node.is_hub();
     let offer_id = p.offer.clone().unwrap_or_else(|| id.to_owned());
     let now = node.now();
-    let (state, author_ok, pending, commit) = match event.kind.as_str() {
-        "transfer.offer" => (
+    let Some(EventKind::Transfer(kind)) = EventKind::parse(&event.kind) else {
+        return quarantine("unknown_type", format!("unknown event type {}", event.kind));
+    };
+    let (state, author_ok, pending, commit) = match kind {
+        TransferKind::Offer => (
             "offered",
             event.origin == p.from && event.report_epoch as i64 == p.epoch - 1 && p.offer.is_none(),
             hub_here,
             false,
         ),
-        "transfer.forwarded" => (
+        TransferKind::Forwarded => (
             "forwarded",
             node.fed.is_hub_node(&event.origin),
             p.to == me,
             false,
         ),
-        "transfer.accept" => (
+        TransferKind::Accept => (
             "accepted",
             event.origin == p.to && p.offer.is_some(),
             hub_here,
             false,
         ),
-        "transfer.committed" => (
+        TransferKind::Committed => (
             "committed",
             node.fed.is_hub_node(&event.origin)
                 && event.report_epoch as i64 == p.epoch
@@ -141,7 +112,7 @@ pub fn effect_for(node: &Node, event: &Event, id: &str) -> Effect {
             p.to == me || p.from == me,
             true,
         ),
-        "transfer.refused" => (
+        TransferKind::Refused => (
             if p.code.as_deref() == Some("expired") {
                 "expired"
             } else {
@@ -151,13 +122,12 @@ pub fn effect_for(node: &Node, event: &Event, id: &str) -> Effect {
             false,
             false,
         ),
-        "transfer.tombstone" => (
+        TransferKind::Tombstone => (
             "committed",
             event.origin == p.from && p.offer.is_some(),
             false,
             false,
         ),
-        other => return quarantine("unknown_type", format!("unknown event type {other}")),
     };
     if !author_ok {
         return quarantine(
@@ -178,8 +148,18 @@ pub fn effect_for(node: &Node, event: &Event, id: &str) -> Effect {
     }
 }
 
-fn draft(node: &Node, kind: &str, report_id: &str, p: &TransferPayload) -> FedResult<EventDraft> {
-    Ok(author::draft(node, kind, report_id, author::encode(p)?))
+fn draft(
+    node: &Node,
+    kind: TransferKind,
+    report_id: &str,
+    p: &TransferPayload,
+) -> FedResult<EventDraft> {
+    Ok(author::draft(
+        node,
+        EventKind::Transfer(kind),
+        report_id,
+        author::encode(p)?,
+    ))
 }
 
 /// The stable code of a storage refusal to open a transfer.
@@ -234,12 +214,12 @@ pub async fn open(
             expires_at_ms: Some(node.now() + expiry_ms(node)),
             ..p
         };
-        let mut d = draft(node, "transfer.forwarded", &report.id, &p)?;
+        let mut d = draft(node, TransferKind::Forwarded, &report.id, &p)?;
         d.pending = to == me;
         d.transfer = Some(change(&p, "", &report.id, "forwarded", node.now(), true));
         d
     } else if owner == me {
-        let mut d = draft(node, "transfer.offer", &report.id, &p)?;
+        let mut d = draft(node, TransferKind::Offer, &report.id, &p)?;
         // On the hub its own offer waits for its own decision, like any other.
         d.pending = hub;
         d.transfer = Some(change(&p, "", &report.id, "offered", node.now(), true));
@@ -327,7 +307,7 @@ async fn decide(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
             expires_at_ms: Some(node.now() + expiry_ms(node)),
             ..base.clone()
         };
-        let mut d = draft(node, "transfer.forwarded", &event.report_id, &fwd)?;
+        let mut d = draft(node, TransferKind::Forwarded, &event.report_id, &fwd)?;
         d.consumes = Some(stored.id.clone());
         d.pending = p.to == me;
         d.transfer = Some(change(
@@ -367,7 +347,7 @@ async fn refuse(
     } else {
         "refused"
     };
-    let mut d = draft(node, "transfer.refused", report_id, p)?;
+    let mut d = draft(node, TransferKind::Refused, report_id, p)?;
     d.consumes = (!consumes.is_empty()).then(|| consumes.to_owned());
     d.transfer = Some(change(p, &offer, report_id, state, node.now(), false));
     match node.store.event_append(&d).await {
@@ -402,7 +382,7 @@ async fn commit(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
         code: None,
         ..p.clone()
     };
-    let mut d = draft(node, "transfer.committed", &event.report_id, &c)?;
+    let mut d = draft(node, TransferKind::Committed, &event.report_id, &c)?;
     d.consumes = Some(stored.id.clone());
     d.epoch = Some(row.epoch);
     d.pending = c.to == me || c.from == me;
@@ -429,7 +409,7 @@ async fn accept(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
         expires_at_ms: None,
         ..p.clone()
     };
-    let mut d = draft(node, "transfer.accept", &event.report_id, &a)?;
+    let mut d = draft(node, TransferKind::Accept, &event.report_id, &a)?;
     d.consumes = Some(stored.id.clone());
     d.pending = node.is_hub();
     d.transfer = Some(change(
@@ -456,7 +436,7 @@ async fn settle(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     if p.from == me {
         let mut d = draft(
             node,
-            "transfer.tombstone",
+            TransferKind::Tombstone,
             &event.report_id,
             &TransferPayload {
                 last_event: None,
@@ -591,14 +571,18 @@ async fn expire(node: &Node) -> anyhow::Result<usize> {
 /// One pass of the transfer worker. Returns how many steps were taken.
 pub async fn transfers_once(node: &Node) -> anyhow::Result<usize> {
     let mut done = 0;
-    for stored in node.store.events_pending("transfer.", 100).await? {
-        let step = match stored.kind.as_str() {
-            "transfer.offer" => decide(node, &stored).await,
-            "transfer.accept" => commit(node, &stored).await,
-            "transfer.forwarded" => accept(node, &stored).await,
-            "transfer.committed" => settle(node, &stored).await,
-            other => {
-                tracing::warn!(kind = other, "no transfer step for this event");
+    for stored in node
+        .store
+        .events_pending(EventClass::Transfer.prefix(), 100)
+        .await?
+    {
+        let step = match EventKind::parse(&stored.kind) {
+            Some(EventKind::Transfer(TransferKind::Offer)) => decide(node, &stored).await,
+            Some(EventKind::Transfer(TransferKind::Accept)) => commit(node, &stored).await,
+            Some(EventKind::Transfer(TransferKind::Forwarded)) => accept(node, &stored).await,
+            Some(EventKind::Transfer(TransferKind::Committed)) => settle(node, &stored).await,
+            _ => {
+                tracing::warn!(kind = %stored.kind, "no transfer step for this event");
                 node.store
                     .event_quarantine(&stored.id, "unknown_type", "no transfer step", node.now())
                     .await?;

@@ -193,7 +193,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TrackingSecret {
 }
 
 /// A request from a peer node, its `lapor-request-v1` signature checked against the key log (see
-/// [`crate::federation::auth`]): the verified sender and the exact body it signed. Handlers of the
+/// [`lapor_federation::request`]): the verified sender and the exact body it signed. Handlers of the
 /// `/federation/v1` routes other than push take it, so no handler can forget the check.
 pub struct SignedPeer {
     /// The node that signed the request.
@@ -224,28 +224,29 @@ impl FromRequest<App> for SignedPeer {
                 .detail(e.to_string())
             })?;
         let node = app.node();
-        let sender = crate::federation::auth::verify_request(
-            &node.fed,
-            &parts.headers,
-            parts.method.as_str(),
-            path_and_query,
-            &body,
-            node.now(),
-        )
-        .map_err(|e| {
-            let title = if e.code == "unsigned_request" {
-                (
-                    "Permintaan antarnode tidak bertanda tangan",
-                    "Node-to-node request is not signed",
-                )
-            } else {
-                (
-                    "Tanda tangan permintaan antarnode ditolak",
-                    "Node-to-node request signature refused",
-                )
-            };
-            ApiError::new(StatusCode::UNAUTHORIZED, e.code, title.0, title.1).detail(e.detail)
-        })?;
+        let sender = node
+            .fed
+            .verify_request(
+                &parts.headers,
+                parts.method.as_str(),
+                path_and_query,
+                &body,
+                node.now(),
+            )
+            .map_err(|e| {
+                let title = if e.code == "unsigned_request" {
+                    (
+                        "Permintaan antarnode tidak bertanda tangan",
+                        "Node-to-node request is not signed",
+                    )
+                } else {
+                    (
+                        "Tanda tangan permintaan antarnode ditolak",
+                        "Node-to-node request signature refused",
+                    )
+                };
+                ApiError::new(StatusCode::UNAUTHORIZED, e.code, title.0, title.1).detail(e.detail)
+            })?;
         Ok(Self { node: sender, body })
     }
 }
