@@ -9,15 +9,15 @@
 //! Federation scenarios with real processes: a hub and two regional nodes on 127.0.0.1, a fault proxy on
 //! every link. Every scenario ends by checking that the nodes agree and that nothing was applied twice.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ed25519_dalek::SigningKey;
-use lapor_federation::canonical::{decode_canonical, encode};
 use lapor_federation::{Event, EventId, Value};
-use lapor_tests::cluster::{file_report, report, signing_key_hex, wait_status, Cluster};
+use lapor_tests::cluster::{file_report, report, wait_status, Cluster};
 use lapor_tests::proxy::Mode;
 use lapor_tests::{wait_until, Api};
+
+mod peer;
+use peer::{key_of, kupang_log, parse_wire, push, push_body};
 use serde_json::{json, Value as Json};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -229,106 +229,6 @@ async fn reports_flow_to_the_hub_and_a_partition_converges() {
         status.contains("hub [hub]") && status.contains("backlog 0"),
         "{status}"
     );
-}
-
-fn parse_wire(bytes: &[u8]) -> (Event, String) {
-    let Value::Object(mut map) = decode_canonical(bytes).unwrap() else {
-        panic!()
-    };
-    let Some(Value::String(sig)) = map.remove("sig") else {
-        panic!()
-    };
-    (
-        lapor_federation::canonical::from_value(Value::Object(map)).unwrap(),
-        sig,
-    )
-}
-
-fn push_body(
-    sender: &str,
-    key: &SigningKey,
-    key_id: &str,
-    txn: &str,
-    events: &[Vec<u8>],
-) -> Vec<u8> {
-    let mut map = BTreeMap::new();
-    map.insert("destination".to_owned(), Value::from("hub"));
-    map.insert(
-        "events".to_owned(),
-        Value::Array(
-            events
-                .iter()
-                .map(|e| decode_canonical(e).unwrap())
-                .collect(),
-        ),
-    );
-    map.insert("key_id".to_owned(), Value::from(key_id));
-    map.insert("sender".to_owned(), Value::from(sender));
-    map.insert("txn".to_owned(), Value::from(txn));
-    map.insert("v".to_owned(), Value::Int(1));
-    let unsigned = encode(&Value::Object(map.clone())).unwrap();
-    let mut msg = b"lapor-push-v1".to_vec();
-    msg.extend_from_slice(&unsigned);
-    use ed25519_dalek::Signer as _;
-    map.insert(
-        "sig".to_owned(),
-        Value::String(hex::encode(key.sign(&msg).to_bytes())),
-    );
-    encode(&Value::Object(map)).unwrap()
-}
-
-async fn push(hub: &Api, body: Vec<u8>) -> (u16, Json) {
-    let resp = hub
-        .client()
-        .post(hub.url("/federation/v1/push"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let st = resp.status().as_u16();
-    (st, resp.json().await.unwrap_or(Json::Null))
-}
-
-fn key_of(dir: &std::path::Path) -> SigningKey {
-    let hexed = signing_key_hex(dir).unwrap();
-    let mut b = [0u8; 32];
-    hex::decode_to_slice(hexed.trim(), &mut b).unwrap();
-    SigningKey::from_bytes(&b)
-}
-
-async fn kupang_log(c: &Cluster) -> Vec<Vec<u8>> {
-    // Kupang's log as the hub holds it, through the signed pull a peer would use (signed as the hub itself,
-    // whose key stays current whatever happens to Kupang's keys).
-    let signer = c.hub();
-    let key = key_of(&signer.dir);
-    let path = "/federation/v1/log/kupang?after=0&limit=1000";
-    let time = chrono_ms();
-    let body_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b""));
-    let msg = format!("lapor-request-v1\nGET\n{path}\n{time}\n{body_hash}");
-    use ed25519_dalek::Signer as _;
-    let sig = hex::encode(key.sign(msg.as_bytes()).to_bytes());
-    let hub = c.hub().api();
-    let resp = hub
-        .client()
-        .get(hub.url(path))
-        .header("x-lapor-node", "hub")
-        .header("x-lapor-key", &signer.key_id)
-        .header("x-lapor-time", time.to_string())
-        .header("x-lapor-signature", sig)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let page = lapor_federation::wire::LogPage::decode(&resp.bytes().await.unwrap()).unwrap();
-    page.events
-}
-
-fn chrono_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn next_event(prev: &[u8], payload_title: &str) -> Event {

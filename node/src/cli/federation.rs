@@ -73,6 +73,12 @@ pub fn status_text(node: &Node, s: &Snapshot) -> String {
             q.event_id, q.origin, q.origin_seq, q.code, q.reason
         );
     }
+    if !s.refusals.is_empty() {
+        let _ = writeln!(out, "REFUSED by the authorisation rules (per origin):");
+        for r in &s.refusals {
+            let _ = writeln!(out, "  {}  {} x {}", r.origin, r.code, r.count);
+        }
+    }
     let _ = writeln!(out, "equivocations: {}", s.equivocations.len());
     for e in &s.equivocations {
         let _ = writeln!(

@@ -13,11 +13,13 @@ use lapor_federation::wire::LogPage;
 use lapor_federation::{Event, EventClass, EventKind, Value};
 use lapor_schemas::TimelineAction;
 
+use super::authorise::{self, Held, Refusal};
 use super::payload::{self, ContributionPayload, ReportPayload};
+use super::transfer::TransferPayload;
 use super::verify::verify_pulled;
 use super::{key_row, Counters};
 use crate::node::Node;
-use crate::storage::{AcceptOutcome, Effect, Incoming, StorageError};
+use crate::storage::{AcceptOutcome, Effect, Incoming, OwnerRow, StorageError};
 
 /// Most inbox rows applied in one transaction.
 pub const APPLY_BATCH: i64 = 2000;
@@ -38,21 +40,116 @@ fn quarantine(code: &str, reason: impl Into<String>) -> Effect {
     }
 }
 
-/// What accepting `event` should do on this node.
+/// What one apply batch has learnt so far, in log order: the batch is committed in one transaction, so an
+/// event authorised after another of the same batch must see that one's ownership change.
+#[derive(Default)]
+struct BatchState {
+    /// Agency paths by id.
+    paths: HashMap<String, Option<String>>,
+    /// Report ownership as it will be once the earlier events of the batch are committed.
+    owners: HashMap<String, Option<OwnerRow>>,
+}
+
+impl BatchState {
+    async fn owner(&mut self, node: &Node, report_id: &str) -> Option<OwnerRow> {
+        if let Some(o) = self.owners.get(report_id) {
+            return o.clone();
+        }
+        let o = node.store.report_owner(report_id).await.ok().flatten();
+        self.owners.insert(report_id.to_owned(), o.clone());
+        o
+    }
+
+    /// Records the ownership an authorised effect will set.
+    fn learn(&mut self, event: &Event, effect: &Effect) {
+        let (owner, epoch) = match effect {
+            Effect::Snapshot { .. } if event.kind == EventKind::REPORT_CREATED => {
+                (event.origin.clone(), 0)
+            }
+            Effect::Transfer { change, .. } if change.commit => {
+                (change.row.to_node.clone(), change.row.epoch)
+            }
+            _ => return,
+        };
+        let held = self.owners.get(&event.report_id).cloned().flatten();
+        if held.as_ref().is_none_or(|h| h.epoch < epoch) {
+            self.owners.insert(
+                event.report_id.clone(),
+                Some(OwnerRow {
+                    report_id: event.report_id.clone(),
+                    owner,
+                    epoch,
+                    last_event_id: None,
+                }),
+            );
+        }
+    }
+
+    async fn held<'a>(&'a mut self, node: &Node, event: &'a Event) -> Held<'a> {
+        let _ = self.owner(node, &event.report_id).await;
+        Held {
+            origin: &event.origin,
+            origin_is_hub: node.fed.is_hub_node(&event.origin),
+            report_id: &event.report_id,
+            epoch: event.report_epoch as i64,
+            owner: self.owners.get(&event.report_id).and_then(Option::as_ref),
+            here_is_hub: node.is_hub(),
+        }
+    }
+}
+
+fn refused(r: Refusal) -> Effect {
+    quarantine(r.code, r.reason)
+}
+
+/// What accepting `event` should do on this node: authorised ([`super::authorise`]) against what this node
+/// and the batch hold, then decoded.
 async fn effect_for(
     node: &Node,
     event: &Event,
     id: &str,
     keys: &mut KeyLog,
-    paths: &mut HashMap<String, Option<String>>,
+    batch: &mut BatchState,
+) -> Effect {
+    let effect = effect_of(node, event, id, keys, batch).await;
+    batch.learn(event, &effect);
+    effect
+}
+
+async fn effect_of(
+    node: &Node,
+    event: &Event,
+    id: &str,
+    keys: &mut KeyLog,
+    batch: &mut BatchState,
 ) -> Effect {
     let Some(kind) = EventKind::parse(&event.kind) else {
         return quarantine("unknown_type", format!("unknown event type {}", event.kind));
     };
     match kind {
-        EventKind::Transfer(_) => super::transfer::effect_for(node, event, id),
+        EventKind::Transfer(kind) => {
+            let p = match payload::decode::<TransferPayload>(&event.payload) {
+                Ok(p) => p,
+                Err(e) => return quarantine("bad_payload", e.0),
+            };
+            let offer = match &p.offer {
+                Some(o) => node.store.transfer_get(o).await.ok().flatten(),
+                None => None,
+            };
+            let held = batch.held(node, event).await;
+            if let Err(r) = authorise::transfer_event(&held, kind, &p, offer.as_ref()) {
+                return refused(r);
+            }
+            super::transfer::effect_for(node, event, id, kind, &p)
+        }
         EventKind::NodeAgencies => super::agencies::effect_for(event),
-        EventKind::Report(action) => report_effect(node, event, action, paths).await,
+        EventKind::Report(action) => {
+            let held = batch.held(node, event).await;
+            if let Err(r) = authorise::report_event(&held, action) {
+                return refused(r);
+            }
+            report_effect(node, event, action, &mut batch.paths).await
+        }
         EventKind::Contribution(_) => {
             match payload::decode::<ContributionPayload>(&event.payload) {
                 Ok(c) if c.owner == node.id() => Effect::Pending,
@@ -86,14 +183,6 @@ async fn report_effect(
     };
     if p.entry.action != action.as_str() {
         return quarantine("bad_payload", "entry.action does not match the event type");
-    }
-    if action == TimelineAction::Created
-        && !event.report_id.starts_with(&format!("{}:", event.origin))
-    {
-        return quarantine(
-            "foreign_report_id",
-            "a report can only be created with its origin's id prefix",
-        );
     }
     let path = match (
         &p.state.agency_id,
@@ -134,7 +223,7 @@ pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let mut keys = node.fed.keylog_snapshot()?;
-    let mut paths = HashMap::new();
+    let mut batch = BatchState::default();
     let mut items = Vec::with_capacity(rows.len());
     let mut senders = Vec::with_capacity(rows.len());
     let mut unreadable = Vec::new();
@@ -147,7 +236,7 @@ pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
                 continue;
             }
         };
-        let effect = effect_for(node, &event, &row.event_id, &mut keys, &mut paths).await;
+        let effect = effect_for(node, &event, &row.event_id, &mut keys, &mut batch).await;
         senders.push(row.sender.clone());
         items.push(Incoming {
             inbox_id: Some(row.id),

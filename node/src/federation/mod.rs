@@ -14,6 +14,7 @@
 pub mod agencies;
 pub mod apply;
 pub mod author;
+pub mod authorise;
 pub mod client;
 pub mod contributions;
 pub mod directory;

@@ -4,12 +4,13 @@
 //! A push is authenticated by its own signature, every event in it is verified on arrival (so the answer can
 //! name each refusal), and the good ones are stored in the durable inbox with the answer, in one transaction,
 //! before the answer leaves. Applying happens later, in the applier. Pulls, catch-up, histories and blobs are
-//! signed requests (see [`super::auth`]).
+//! signed requests (see [`lapor_federation::request`]).
 
 use std::collections::BTreeMap;
 
 use lapor_federation::envelope::{verify_push, EnvelopeError};
 use lapor_federation::wire::{CatchUpRequest, LogPage, PushResponse, Rejected};
+use lapor_federation::KeyError;
 
 use super::verify::{check_event, inbox_event, learn_keys, MAX_HISTORY};
 use super::Counters;
@@ -26,6 +27,9 @@ pub enum ReceiveError {
     /// The push envelope (size, signature, destination, format) is not acceptable.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// The push is signed with a key the sender revoked.
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// The sender is not an enrolled peer.
     #[error("node {0:?} is not in this node's peer list")]
     UnknownPeer(String),
@@ -55,7 +59,7 @@ pub async fn push(node: &Node, body: &[u8]) -> Result<Vec<u8>, ReceiveError> {
     let f = &node.fed;
     let verified = {
         let mut log = f.keylog_snapshot()?;
-        match verify_push(body, &f.node_id, &log) {
+        let verified = match verify_push(body, &f.node_id, &log) {
             // A sender that rotated its key signs with the new key, announced by a `key.rotated` event in
             // this very push: learn the keys the push's own valid events announce, then check again.
             Err(EnvelopeError::UnknownKey { .. }) => {
@@ -64,7 +68,13 @@ pub async fn push(node: &Node, body: &[u8]) -> Result<Vec<u8>, ReceiveError> {
             }
             other => other,
         }
-        .inspect_err(|e| tracing::warn!(error = %e, code = e.code(), "push refused"))?
+        .inspect_err(|e| tracing::warn!(error = %e, code = e.code(), "push refused"))?;
+        // The signature verifies with any registered key; a revoked one may not sign a push any more.
+        log.check_push_key(&verified.sender, &verified.key_id)
+            .inspect_err(|e| {
+                tracing::warn!(peer.node = %verified.sender, error = %e, "push signed with a revoked key");
+            })?;
+        verified
     };
     if f.peer(&verified.sender).is_none() {
         return Err(ReceiveError::UnknownPeer(verified.sender));

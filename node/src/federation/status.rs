@@ -21,6 +21,36 @@ pub struct PeerStatus {
     pub lag_ms: i64,
 }
 
+/// How many events of one origin the authorisation rules refused with one code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusals {
+    /// The origin that authored them.
+    pub origin: String,
+    /// The refusal code.
+    pub code: String,
+    /// How many are in quarantine.
+    pub count: usize,
+}
+
+fn refusals_of(quarantine: &[QuarantineRow]) -> Vec<Refusals> {
+    let mut by: std::collections::BTreeMap<(&str, &str), usize> = std::collections::BTreeMap::new();
+    for q in quarantine {
+        if super::authorise::CODES.contains(&q.code.as_str()) {
+            *by.entry((q.origin.as_str(), q.code.as_str())).or_default() += 1;
+        }
+    }
+    let mut out: Vec<Refusals> = by
+        .into_iter()
+        .map(|((origin, code), count)| Refusals {
+            origin: origin.to_owned(),
+            code: code.to_owned(),
+            count,
+        })
+        .collect();
+    out.sort_by_key(|r| std::cmp::Reverse(r.count));
+    out
+}
+
 /// The process counters at one moment.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CounterValues {
@@ -70,6 +100,8 @@ pub struct Snapshot {
     pub quarantined: usize,
     /// The latest quarantined events (at most `recent`).
     pub recent_quarantine: Vec<QuarantineRow>,
+    /// Events refused by the authorisation rules ([`super::authorise`]), per origin and code, most first.
+    pub refusals: Vec<Refusals>,
     /// Recorded equivocations.
     pub equivocations: Vec<EquivocationRow>,
     /// Process counters since start.
@@ -106,6 +138,7 @@ pub async fn snapshot(
             None
         },
         quarantined: quarantine.len(),
+        refusals: refusals_of(&quarantine),
         recent_quarantine: quarantine.into_iter().take(recent).collect(),
         equivocations: node.store.equivocation_list().await?,
         counters: CounterValues::of(&node.fed.counters),

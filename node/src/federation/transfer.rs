@@ -27,7 +27,6 @@ use super::error::{FedError, FedResult};
 use super::history::refresh;
 pub use lapor_schemas::events::TransferPayload;
 
-use super::payload;
 use crate::domain::{lifecycle, Millis, Report, TimelineRecord, Transition};
 use crate::node::Node;
 use crate::storage::{Effect, EventDraft, StorageError, StoredEvent, TransferChange, TransferRow};
@@ -66,12 +65,14 @@ fn row_of(
     }
 }
 
-/// What accepting a received `transfer.*` event does on this node.
-pub fn effect_for(node: &Node, event: &Event, id: &str) -> Effect {
-    let p: TransferPayload = match payload::decode(&event.payload) {
-        Ok(p) => p,
-        Err(e) => return quarantine("bad_payload", e.0),
-    };
+/// What accepting a received `transfer.*` event does on this node, once [`super::authorise`] let it through.
+pub fn effect_for(
+    node: &Node,
+    event: &Event,
+    id: &str,
+    kind: TransferKind,
+    p: &TransferPayload,
+) -> Effect {
     if !REASONS.contains(&p.reason.as_str()) || p.from == p.to || p.epoch < 1 {
         return quarantine(
             "bad_transfer",
@@ -82,65 +83,25 @@ pub fn effect_for(node: &Node, event: &Event, id: &str) -> Effect {
     let hub_here = node.is_hub();
     let offer_id = p.offer.clone().unwrap_or_else(|| id.to_owned());
     let now = node.now();
-    let Some(EventKind::Transfer(kind)) = EventKind::parse(&event.kind) else {
-        return quarantine("unknown_type", format!("unknown event type {}", event.kind));
-    };
-    let (state, author_ok, pending, commit) = match kind {
-        TransferKind::Offer => (
-            "offered",
-            event.origin == p.from && event.report_epoch as i64 == p.epoch - 1 && p.offer.is_none(),
-            hub_here,
-            false,
-        ),
-        TransferKind::Forwarded => (
-            "forwarded",
-            node.fed.is_hub_node(&event.origin),
-            p.to == me,
-            false,
-        ),
-        TransferKind::Accept => (
-            "accepted",
-            event.origin == p.to && p.offer.is_some(),
-            hub_here,
-            false,
-        ),
-        TransferKind::Committed => (
-            "committed",
-            node.fed.is_hub_node(&event.origin)
-                && event.report_epoch as i64 == p.epoch
-                && p.offer.is_some(),
-            p.to == me || p.from == me,
-            true,
-        ),
+    let (state, pending, commit) = match kind {
+        TransferKind::Offer => ("offered", hub_here, false),
+        TransferKind::Forwarded => ("forwarded", p.to == me, false),
+        TransferKind::Accept => ("accepted", hub_here, false),
+        TransferKind::Committed => ("committed", p.to == me || p.from == me, true),
         TransferKind::Refused => (
             if p.code.as_deref() == Some("expired") {
                 "expired"
             } else {
                 "refused"
             },
-            node.fed.is_hub_node(&event.origin) && p.offer.is_some(),
             false,
             false,
         ),
-        TransferKind::Tombstone => (
-            "committed",
-            event.origin == p.from && p.offer.is_some(),
-            false,
-            false,
-        ),
+        TransferKind::Tombstone => ("committed", false, false),
     };
-    if !author_ok {
-        return quarantine(
-            "bad_transfer",
-            format!(
-                "{} from {} is not allowed for this transfer",
-                event.kind, event.origin
-            ),
-        );
-    }
     Effect::Transfer {
         change: Box::new(TransferChange {
-            row: row_of(&p, &offer_id, &event.report_id, state, now),
+            row: row_of(p, &offer_id, &event.report_id, state, now),
             open: false,
             commit,
         }),

@@ -40,6 +40,13 @@ impl From<ReceiveError> for ApiError {
                 "Node-to-node push refused",
             )
             .detail(e.to_string()),
+            ReceiveError::Key(e) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                e.code(),
+                "Kunci penanda tangan kiriman sudah dicabut",
+                "The push is signed with a revoked key",
+            )
+            .detail(e.to_string()),
             ReceiveError::UnknownPeer(node) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "unknown_peer",

@@ -103,6 +103,16 @@ pub fn render(s: &Snapshot) -> String {
     }
     let _ = writeln!(out, "# HELP lapor_federation_frozen_origins Origins frozen for equivocation.\n# TYPE lapor_federation_frozen_origins gauge\nlapor_federation_frozen_origins {frozen}");
     let _ = writeln!(out, "# HELP lapor_federation_quarantine Events held in quarantine.\n# TYPE lapor_federation_quarantine gauge\nlapor_federation_quarantine {}", s.quarantined);
+    let _ = writeln!(out, "# HELP lapor_federation_refused_events Events of an origin refused by the authorisation rules (held in quarantine).\n# TYPE lapor_federation_refused_events gauge");
+    for r in &s.refusals {
+        let _ = writeln!(
+            out,
+            "lapor_federation_refused_events{{origin=\"{}\",code=\"{}\"}} {}",
+            label(&r.origin),
+            r.code,
+            r.count
+        );
+    }
     out
 }
 

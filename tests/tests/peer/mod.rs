@@ -1,0 +1,115 @@
+//! What a peer node does on the wire, driven by a test: signed push bodies, pushes, signed log pulls, the keys
+//! of a node's data directory. Shared by the federation scenarios; each test file uses a part of it.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{Signer as _, SigningKey};
+use lapor_federation::canonical::{decode_canonical, encode};
+use lapor_federation::{Event, Value};
+use lapor_tests::cluster::{signing_key_hex, Cluster};
+use lapor_tests::Api;
+use serde_json::Value as Json;
+
+pub fn parse_wire(bytes: &[u8]) -> (Event, String) {
+    let Value::Object(mut map) = decode_canonical(bytes).unwrap() else {
+        panic!()
+    };
+    let Some(Value::String(sig)) = map.remove("sig") else {
+        panic!()
+    };
+    (
+        lapor_federation::canonical::from_value(Value::Object(map)).unwrap(),
+        sig,
+    )
+}
+
+pub fn push_body(
+    sender: &str,
+    key: &SigningKey,
+    key_id: &str,
+    txn: &str,
+    events: &[Vec<u8>],
+) -> Vec<u8> {
+    let mut map = BTreeMap::new();
+    map.insert("destination".to_owned(), Value::from("hub"));
+    map.insert(
+        "events".to_owned(),
+        Value::Array(
+            events
+                .iter()
+                .map(|e| decode_canonical(e).unwrap())
+                .collect(),
+        ),
+    );
+    map.insert("key_id".to_owned(), Value::from(key_id));
+    map.insert("sender".to_owned(), Value::from(sender));
+    map.insert("txn".to_owned(), Value::from(txn));
+    map.insert("v".to_owned(), Value::Int(1));
+    let unsigned = encode(&Value::Object(map.clone())).unwrap();
+    let mut msg = b"lapor-push-v1".to_vec();
+    msg.extend_from_slice(&unsigned);
+    map.insert(
+        "sig".to_owned(),
+        Value::String(hex::encode(key.sign(&msg).to_bytes())),
+    );
+    encode(&Value::Object(map)).unwrap()
+}
+
+pub async fn push(hub: &Api, body: Vec<u8>) -> (u16, Json) {
+    let resp = hub
+        .client()
+        .post(hub.url("/federation/v1/push"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let st = resp.status().as_u16();
+    (st, resp.json().await.unwrap_or(Json::Null))
+}
+
+pub fn key_of(dir: &std::path::Path) -> SigningKey {
+    let hexed = signing_key_hex(dir).unwrap();
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(hexed.trim(), &mut b).unwrap();
+    SigningKey::from_bytes(&b)
+}
+
+pub async fn kupang_log(c: &Cluster) -> Vec<Vec<u8>> {
+    log_at_hub(c, "kupang").await
+}
+
+/// `origin`'s log as the hub holds it, through the signed pull a peer would use (signed as the hub itself,
+/// whose key stays current whatever happens to the origin's keys).
+pub async fn log_at_hub(c: &Cluster, origin: &str) -> Vec<Vec<u8>> {
+    let signer = c.hub();
+    let key = key_of(&signer.dir);
+    let path = format!("/federation/v1/log/{origin}?after=0&limit=1000");
+    let path = path.as_str();
+    let time = chrono_ms();
+    let body_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b""));
+    let msg = format!("lapor-request-v1\nGET\n{path}\n{time}\n{body_hash}");
+    let sig = hex::encode(key.sign(msg.as_bytes()).to_bytes());
+    let hub = c.hub().api();
+    let resp = hub
+        .client()
+        .get(hub.url(path))
+        .header("x-lapor-node", "hub")
+        .header("x-lapor-key", &signer.key_id)
+        .header("x-lapor-time", time.to_string())
+        .header("x-lapor-signature", sig)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let page = lapor_federation::wire::LogPage::decode(&resp.bytes().await.unwrap()).unwrap();
+    page.events
+}
+
+pub fn chrono_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
