@@ -16,6 +16,7 @@ use super::error::{FedError, FedResult};
 use super::payload::{self, ContributionPayload, IdentityRef, ReportPayload};
 use crate::domain::{Command, Report, ReporterIdentity, TimelineRecord, Transition};
 use crate::node::Node;
+use crate::storage::Conflict;
 use crate::storage::{EventDraft, StorageError};
 
 /// How often [`change`] decides again after losing a race.
@@ -185,7 +186,7 @@ where
                 node.fed.push_wake.notify_waiters();
                 return Ok(then);
             }
-            Err(StorageError::Conflict(m)) if m.contains("not pending") => {
+            Err(StorageError::Conflict(Conflict::NotPending(_))) => {
                 return Err(FedError::AlreadyConsumed.into())
             }
             // Someone changed the report in between: decide again on the new state.

@@ -29,6 +29,7 @@ use super::history::refresh;
 use super::payload;
 use crate::domain::{lifecycle, Millis, Report, TimelineRecord, Transition};
 use crate::node::Node;
+use crate::storage::Conflict;
 use crate::storage::{Effect, EventDraft, StorageError, StoredEvent, TransferChange, TransferRow};
 
 /// Payload of every `transfer.*` event.
@@ -185,8 +186,9 @@ fn draft(node: &Node, kind: &str, report_id: &str, p: &TransferPayload) -> FedRe
 /// The stable code of a storage refusal to open a transfer.
 fn refusal(e: &StorageError) -> Option<&'static str> {
     match e {
-        StorageError::Conflict(m) if m.contains("transfer_pending") => Some("transfer_pending"),
-        StorageError::Conflict(m) if m.contains("stale_epoch") => Some("stale_epoch"),
+        StorageError::Conflict(c @ (Conflict::TransferPending | Conflict::StaleEpoch)) => {
+            Some(c.code())
+        }
         _ => None,
     }
 }

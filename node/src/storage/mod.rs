@@ -26,29 +26,11 @@ use crate::domain::{
     TimelineRecord, Transition, UserRecord,
 };
 
+pub use error::{Conflict, Result, StorageError};
 pub use fed::*;
 
+mod error;
 mod fed;
-
-/// What can go wrong in storage.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The record does not exist.
-    #[error("not found")]
-    NotFound,
-    /// A unique key is taken, or the record changed since it was read.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The database refused the data (a reference to a missing row, a check).
-    #[error("invalid: {0}")]
-    Invalid(String),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Backend(String),
-}
-
-/// Result of storage calls.
-pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// Counts for dashboards.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -21,9 +21,9 @@ use sqlx::{Postgres, Row};
 
 use super::postgres_fed::{self as fed, author_event};
 use super::{
-    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, HistoryEvent, InboxEvent, InboxRow,
-    Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, ReportImport,
-    Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
+    search_tokens, AcceptOutcome, Conflict, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
+    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
+    ReportImport, Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
 };
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
@@ -59,7 +59,9 @@ impl From<sqlx::Error> for StorageError {
         if let sqlx::Error::Database(db) = &e {
             // SQLSTATE class 23: integrity constraint violation.
             match db.code().as_deref() {
-                Some("23505") => return Self::Conflict(db.message().to_owned()),
+                Some("23505") => {
+                    return Self::Conflict(Conflict::UniqueKeyTaken(db.message().to_owned()))
+                }
                 Some(code) if code.starts_with("23") => {
                     return Self::Invalid(db.message().to_owned())
                 }
@@ -479,9 +481,7 @@ impl Store for PgStore {
                 .await?
                 .rows_affected();
         if n != 1 {
-            return Err(StorageError::Conflict(
-                "bootstrap secret is wrong or already used".into(),
-            ));
+            return Err(Conflict::BootstrapSecret.into());
         }
         insert_user(&mut tx, admin).await?;
         tx.commit().await?;
@@ -817,9 +817,7 @@ impl Store for PgStore {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StorageError::Conflict(
-                "the report changed since it was read".into(),
-            ));
+            return Err(Conflict::ReportChanged.into());
         }
         if t.erase_identity {
             sqlx::query("DELETE FROM reporter_identities WHERE report_id = $1")

@@ -12,9 +12,9 @@ use sqlx::{PgConnection, Row};
 
 use super::postgres::{append_timeline, upsert_report};
 use super::{
-    sign_draft, AcceptOutcome, Effect, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
-    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
-    ReportImport, Result, StorageError, StoredEvent, TransferChange, TransferRow,
+    sign_draft, AcceptOutcome, Conflict, Effect, EquivocationRow, EventDraft, HistoryEvent,
+    InboxEvent, InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome,
+    QuarantineRow, ReportImport, Result, StorageError, StoredEvent, TransferChange, TransferRow,
 };
 use crate::domain::{AgencyRecord, Millis};
 
@@ -272,9 +272,7 @@ pub async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Result<Si
                 .await?
                 .rows_affected();
         if n == 0 {
-            return Err(StorageError::Conflict(format!(
-                "contribution {consumed} is not pending"
-            )));
+            return Err(Conflict::NotPending(consumed.clone()).into());
         }
     }
     Ok(signed)
@@ -496,6 +494,13 @@ pub async fn push_txn_get(c: &mut PgConnection, sender: &str, txn: &str) -> Resu
     )
 }
 
+fn push_txn_recorded(sender: &str, txn: &str) -> Conflict {
+    Conflict::PushTxnRecorded {
+        sender: sender.to_owned(),
+        txn: txn.to_owned(),
+    }
+}
+
 pub async fn inbox_insert(
     c: &mut PgConnection,
     sender: &str,
@@ -512,7 +517,8 @@ pub async fn inbox_insert(
     .bind(response)
     .bind(now)
     .execute(&mut *c)
-    .await?;
+    .await
+    .map_err(|e| StorageError::from(e).taken_means(|| push_txn_recorded(sender, txn)))?;
     for e in events {
         sqlx::query(
             "INSERT INTO inbox (event_id, origin, origin_seq, sender, wire, received_at) \
@@ -916,10 +922,11 @@ pub async fn key_upsert(c: &mut PgConnection, k: &KeyRow) -> Result<()> {
     .await?
     .rows_affected();
     if n == 0 {
-        return Err(StorageError::Conflict(format!(
-            "key {} of {} is already registered with another public key",
-            k.key_id, k.origin
-        )));
+        return Err(Conflict::SigningKeyMismatch {
+            origin: k.origin.clone(),
+            key_id: k.key_id.clone(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -1036,10 +1043,10 @@ pub async fn apply_transfer(
         .fetch_optional(&mut *c)
         .await?;
         if other.is_some() {
-            return Err(StorageError::Conflict("transfer_pending".into()));
+            return Err(Conflict::TransferPending.into());
         }
         if held.as_ref().map_or(0, |o| o.epoch) != row.epoch - 1 {
-            return Err(StorageError::Conflict("stale_epoch".into()));
+            return Err(Conflict::StaleEpoch.into());
         }
     }
     let merged = match transfer_get(c, &row.offer_id).await? {

@@ -19,9 +19,9 @@ use tokio::sync::oneshot;
 
 use super::sqlite_fed::{self as fed, author_event};
 use super::{
-    search_tokens, AcceptOutcome, EquivocationRow, EventDraft, HistoryEvent, InboxEvent, InboxRow,
-    Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow, ReportImport,
-    Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
+    search_tokens, AcceptOutcome, Conflict, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
+    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
+    ReportImport, Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
 };
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
@@ -68,7 +68,7 @@ impl From<rusqlite::Error> for StorageError {
             {
                 let msg = msg.clone().unwrap_or_default();
                 if msg.contains("UNIQUE") || msg.contains("PRIMARY KEY") {
-                    Self::Conflict(msg)
+                    Self::Conflict(Conflict::UniqueKeyTaken(msg))
                 } else {
                     Self::Invalid(msg)
                 }
@@ -584,9 +584,7 @@ impl Store for SqliteStore {
                 [hash],
             )?;
             if n != 1 {
-                return Err(StorageError::Conflict(
-                    "bootstrap secret is wrong or already used".into(),
-                ));
+                return Err(Conflict::BootstrapSecret.into());
             }
             insert_user(c, &admin)
         })
@@ -938,9 +936,7 @@ impl Store for SqliteStore {
                 rusqlite::params_from_iter(values),
             )?;
             if n == 0 {
-                return Err(StorageError::Conflict(
-                    "the report changed since it was read".into(),
-                ));
+                return Err(Conflict::ReportChanged.into());
             }
             if t.erase_identity {
                 c.execute(

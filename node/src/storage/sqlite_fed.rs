@@ -6,9 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::sqlite::{append_timeline, upsert_report};
 use super::{
-    sign_draft, AcceptOutcome, Effect, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
-    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
-    ReportImport, Result, StorageError, StoredEvent, TransferChange, TransferRow,
+    sign_draft, AcceptOutcome, Conflict, Effect, EquivocationRow, EventDraft, HistoryEvent,
+    InboxEvent, InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome,
+    QuarantineRow, ReportImport, Result, StorageError, StoredEvent, TransferChange, TransferRow,
 };
 use crate::domain::{AgencyRecord, Millis};
 
@@ -172,9 +172,7 @@ pub fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedEvent> {
             [consumed],
         )?;
         if n == 0 {
-            return Err(StorageError::Conflict(format!(
-                "contribution {consumed} is not pending"
-            )));
+            return Err(Conflict::NotPending(consumed.clone()).into());
         }
     }
     Ok(signed)
@@ -251,11 +249,11 @@ pub fn apply_transfer(c: &Connection, change: &TransferChange, event_id: &str) -
             )
             .optional()?;
         if other.is_some() {
-            return Err(StorageError::Conflict("transfer_pending".into()));
+            return Err(Conflict::TransferPending.into());
         }
         let held = owner(c, &row.report_id)?.map_or(0, |o| o.epoch);
         if held != row.epoch - 1 {
-            return Err(StorageError::Conflict("stale_epoch".into()));
+            return Err(Conflict::StaleEpoch.into());
         }
     }
     let merged = match transfer_get(c, &row.offer_id)? {
@@ -551,7 +549,13 @@ pub fn inbox_insert(
     c.execute(
         "INSERT INTO push_txns (sender, txn, response, received_at) VALUES (?1, ?2, ?3, ?4)",
         params![sender, txn, response, now],
-    )?;
+    )
+    .map_err(|e| {
+        StorageError::from(e).taken_means(|| Conflict::PushTxnRecorded {
+            sender: sender.to_owned(),
+            txn: txn.to_owned(),
+        })
+    })?;
     let mut stmt = c.prepare_cached(
         "INSERT INTO inbox (event_id, origin, origin_seq, sender, wire, received_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -835,10 +839,11 @@ pub fn key_upsert(c: &Connection, k: &KeyRow) -> Result<()> {
         .optional()?;
     if let Some(public) = existing {
         if public != k.public_key {
-            return Err(StorageError::Conflict(format!(
-                "key {} of {} is already registered with another public key",
-                k.key_id, k.origin
-            )));
+            return Err(Conflict::SigningKeyMismatch {
+                origin: k.origin.clone(),
+                key_id: k.key_id.clone(),
+            }
+            .into());
         }
     }
     // Validity only narrows: a retirement or revocation, once known, is never lifted.
