@@ -29,19 +29,14 @@ pub fn encode<T: Serialize>(payload: &T) -> FedResult<Value> {
 
 /// A draft of an event of this node about `report_id`, sent to this node's destinations.
 pub fn draft(node: &Node, kind: &str, report_id: &str, payload: Value) -> EventDraft {
-    EventDraft {
-        signer: node.fed.signer.clone(),
-        kind: kind.to_owned(),
-        report_id: report_id.to_owned(),
+    EventDraft::new(
+        node.fed.signer.clone(),
+        kind,
+        report_id,
         payload,
-        blobs: Vec::new(),
-        authored_at: node.now(),
-        destinations: node.fed.destinations(),
-        consumes: None,
-        epoch: None,
-        transfer: None,
-        pending: false,
-    }
+        node.now(),
+        node.fed.destinations(),
+    )
 }
 
 /// The signed event that goes with a change of a report this node owns: the timeline entry and the whole
@@ -77,15 +72,14 @@ pub fn report_draft(
         state: payload::state_payload(report),
         identity,
     };
-    let mut d = draft(
+    Ok(draft(
         node,
         &payload::event_kind(entry.action),
         &report.id,
         encode(&body)?,
-    );
-    d.blobs = blobs;
-    d.authored_at = entry.at;
-    Ok(d)
+    )
+    .blobs(blobs)
+    .authored_at(entry.at))
 }
 
 /// The `contribution.*` event that carries a reporter's reply, acceptance or rating made here on another

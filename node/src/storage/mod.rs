@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use lapor_federation::SignedEvent;
-use lapor_schemas::api::{Category, Count};
+use lapor_schemas::api::Category;
 
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord,
@@ -27,25 +27,10 @@ use crate::domain::{
 };
 
 pub use error::{Conflict, Result, StorageError};
-pub use fed::*;
+pub use records::*;
 
 mod error;
-mod fed;
-
-/// Counts for dashboards.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatsRow {
-    /// Total.
-    pub total: i64,
-    /// Per status id.
-    pub by_status: Vec<Count>,
-    /// Per category id (`none` for uncategorised).
-    pub by_category: Vec<Count>,
-    /// Current deadline missed.
-    pub overdue: i64,
-    /// Escalated.
-    pub escalated: i64,
-}
+mod records;
 
 /// The storage contract every backend implements.
 #[async_trait]
