@@ -21,9 +21,10 @@ use sqlx::{Postgres, Row};
 
 use super::postgres_fed::{self as fed, author_event};
 use super::{
-    search_tokens, AcceptOutcome, Conflict, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
-    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
-    ReportImport, Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
+    search_tokens, AcceptOutcome, AccountStore, CatalogStore, Conflict, EquivocationRow,
+    EventDraft, EventStore, HistoryEvent, InboxEvent, InboxRow, Incoming, KeyRow, MetaStore,
+    OriginHead, OwnerRow, PeerRecord, PeerStore, PushOutcome, QuarantineRow, ReportImport,
+    ReportStore, Result, StatsRow, StorageError, StoredEvent, TransferRow, TransferStore,
 };
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
@@ -437,7 +438,7 @@ impl PgStore {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl MetaStore for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -487,113 +488,10 @@ impl Store for PgStore {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    async fn agency_create(&self, a: &AgencyRecord) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO agencies ({AGENCY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&a.id)
-        .bind(a.parent_id.as_deref())
-        .bind(&a.path)
-        .bind(&a.name)
-        .bind(&a.kind)
-        .bind(a.region_code.as_deref())
-        .bind(a.active)
-        .bind(a.created_at)
-        .bind(a.node_id.as_deref())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn agency_update(&self, a: &AgencyRecord) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE agencies SET name = $2, region_code = $3, active = $4 WHERE id = $1",
-        )
-        .bind(&a.id)
-        .bind(&a.name)
-        .bind(a.region_code.as_deref())
-        .bind(a.active)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StorageError::NotFound);
-        }
-        Ok(())
-    }
-
-    async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>> {
-        sqlx::query(&format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(agency_from_row)
-            .transpose()
-    }
-
-    async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {AGENCY_COLS} FROM agencies ORDER BY path COLLATE \"C\""
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(agency_from_row).collect()
-    }
-
-    async fn category_upsert(&self, cat: &Category) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO categories (id, name_id, name_en, active) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET name_id = excluded.name_id, name_en = excluded.name_en, \
-             active = excluded.active",
-        )
-        .bind(&cat.id)
-        .bind(&cat.name_id)
-        .bind(&cat.name_en)
-        .bind(cat.active)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn category_seed(&self, categories: &[Category]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for cat in categories {
-            sqlx::query(
-                "INSERT INTO categories (id, name_id, name_en, active) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&cat.id)
-            .bind(&cat.name_id)
-            .bind(&cat.name_en)
-            .bind(cat.active)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn category_get(&self, id: &str) -> Result<Option<Category>> {
-        sqlx::query("SELECT id, name_id, name_en, active FROM categories WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(category_from_row)
-            .transpose()
-    }
-
-    async fn category_list(&self) -> Result<Vec<Category>> {
-        let rows = sqlx::query(
-            "SELECT id, name_id, name_en, active FROM categories ORDER BY id COLLATE \"C\"",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(category_from_row).collect()
-    }
-
+#[async_trait]
+impl AccountStore for PgStore {
     async fn user_create(&self, user: &UserRecord) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         insert_user(&mut conn, user).await
@@ -716,7 +614,119 @@ impl Store for PgStore {
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl CatalogStore for PgStore {
+    async fn agency_create(&self, a: &AgencyRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO agencies ({AGENCY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&a.id)
+        .bind(a.parent_id.as_deref())
+        .bind(&a.path)
+        .bind(&a.name)
+        .bind(&a.kind)
+        .bind(a.region_code.as_deref())
+        .bind(a.active)
+        .bind(a.created_at)
+        .bind(a.node_id.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn agency_update(&self, a: &AgencyRecord) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE agencies SET name = $2, region_code = $3, active = $4 WHERE id = $1",
+        )
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(a.region_code.as_deref())
+        .bind(a.active)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>> {
+        sqlx::query(&format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(agency_from_row)
+            .transpose()
+    }
+
+    async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AGENCY_COLS} FROM agencies ORDER BY path COLLATE \"C\""
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(agency_from_row).collect()
+    }
+
+    async fn category_upsert(&self, cat: &Category) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO categories (id, name_id, name_en, active) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET name_id = excluded.name_id, name_en = excluded.name_en, \
+             active = excluded.active",
+        )
+        .bind(&cat.id)
+        .bind(&cat.name_id)
+        .bind(&cat.name_en)
+        .bind(cat.active)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn category_seed(&self, categories: &[Category]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for cat in categories {
+            sqlx::query(
+                "INSERT INTO categories (id, name_id, name_en, active) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&cat.id)
+            .bind(&cat.name_id)
+            .bind(&cat.name_en)
+            .bind(cat.active)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn category_get(&self, id: &str) -> Result<Option<Category>> {
+        sqlx::query("SELECT id, name_id, name_en, active FROM categories WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(category_from_row)
+            .transpose()
+    }
+
+    async fn category_list(&self) -> Result<Vec<Category>> {
+        let rows = sqlx::query(
+            "SELECT id, name_id, name_en, active FROM categories ORDER BY id COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(category_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl ReportStore for PgStore {
     async fn report_insert(
         &self,
         report: &Report,
@@ -919,8 +929,49 @@ impl Store for PgStore {
         })
     }
 
-    // --- federation: each method one transaction (or one statement), the work in `postgres_fed.rs` --------
+    async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attachments (report_id, sha256, media_type, size_bytes, file_name, added_by, added_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id, sha256) DO NOTHING",
+        )
+        .bind(&a.report_id)
+        .bind(&a.sha256)
+        .bind(&a.media_type)
+        .bind(a.size_bytes)
+        .bind(&a.file_name)
+        .bind(&a.added_by)
+        .bind(a.added_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 
+    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
+        let rows = sqlx::query(
+            "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
+             FROM attachments WHERE report_id = $1 ORDER BY added_at, sha256 COLLATE \"C\"",
+        )
+        .bind(report_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttachmentRecord {
+                    report_id: r.try_get(0)?,
+                    sha256: r.try_get(1)?,
+                    media_type: r.try_get(2)?,
+                    size_bytes: r.try_get(3)?,
+                    file_name: r.try_get(4)?,
+                    added_by: r.try_get(5)?,
+                    added_at: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl EventStore for PgStore {
     async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent> {
         let mut tx = self.pool.begin().await?;
         let signed = author_event(&mut tx, draft).await?;
@@ -994,21 +1045,6 @@ impl Store for PgStore {
         fed::events_pending(&mut conn, kind_prefix, limit).await
     }
 
-    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
-        let mut conn = self.pool.acquire().await?;
-        fed::transfer_get(&mut conn, offer_id).await
-    }
-
-    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
-        let mut conn = self.pool.acquire().await?;
-        fed::transfers_of_report(&mut conn, report_id).await
-    }
-
-    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
-        let mut conn = self.pool.acquire().await?;
-        fed::transfers_list(&mut conn, open_only, limit).await
-    }
-
     async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         fed::report_import(&mut tx, import, now).await?;
@@ -1043,7 +1079,10 @@ impl Store for PgStore {
         let mut conn = self.pool.acquire().await?;
         fed::equivocation_list(&mut conn).await
     }
+}
 
+#[async_trait]
+impl PeerStore for PgStore {
     async fn outbox_after(
         &self,
         destination: &str,
@@ -1110,45 +1149,23 @@ impl Store for PgStore {
         let mut conn = self.pool.acquire().await?;
         fed::blob_get(&mut conn, hash).await
     }
+}
 
-    async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO attachments (report_id, sha256, media_type, size_bytes, file_name, added_by, added_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (report_id, sha256) DO NOTHING",
-        )
-        .bind(&a.report_id)
-        .bind(&a.sha256)
-        .bind(&a.media_type)
-        .bind(a.size_bytes)
-        .bind(&a.file_name)
-        .bind(&a.added_by)
-        .bind(a.added_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+#[async_trait]
+impl TransferStore for PgStore {
+    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::transfer_get(&mut conn, offer_id).await
     }
 
-    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
-        let rows = sqlx::query(
-            "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
-             FROM attachments WHERE report_id = $1 ORDER BY added_at, sha256 COLLATE \"C\"",
-        )
-        .bind(report_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AttachmentRecord {
-                    report_id: r.try_get(0)?,
-                    sha256: r.try_get(1)?,
-                    media_type: r.try_get(2)?,
-                    size_bytes: r.try_get(3)?,
-                    file_name: r.try_get(4)?,
-                    added_by: r.try_get(5)?,
-                    added_at: r.try_get(6)?,
-                })
-            })
-            .collect()
+    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::transfers_of_report(&mut conn, report_id).await
+    }
+
+    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
+        let mut conn = self.pool.acquire().await?;
+        fed::transfers_list(&mut conn, open_only, limit).await
     }
 }
 

@@ -19,9 +19,10 @@ use tokio::sync::oneshot;
 
 use super::sqlite_fed::{self as fed, author_event};
 use super::{
-    search_tokens, AcceptOutcome, Conflict, EquivocationRow, EventDraft, HistoryEvent, InboxEvent,
-    InboxRow, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, QuarantineRow,
-    ReportImport, Result, StatsRow, StorageError, Store, StoredEvent, TransferRow,
+    search_tokens, AcceptOutcome, AccountStore, CatalogStore, Conflict, EquivocationRow,
+    EventDraft, EventStore, HistoryEvent, InboxEvent, InboxRow, Incoming, KeyRow, MetaStore,
+    OriginHead, OwnerRow, PeerRecord, PeerStore, PushOutcome, QuarantineRow, ReportImport,
+    ReportStore, Result, StatsRow, StorageError, StoredEvent, TransferRow, TransferStore,
 };
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity,
@@ -520,7 +521,7 @@ fn counts(conn: &Connection, sql: &str, values: &[Value]) -> Result<Vec<Count>> 
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl MetaStore for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -590,121 +591,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn agency_create(&self, a: &AgencyRecord) -> Result<()> {
-        let a = a.clone();
-        self.write(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO agencies ({AGENCY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ),
-                params![
-                    a.id,
-                    a.parent_id,
-                    a.path,
-                    a.name,
-                    a.kind,
-                    a.region_code,
-                    a.active,
-                    a.created_at,
-                    a.node_id
-                ],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn agency_update(&self, a: &AgencyRecord) -> Result<()> {
-        let a = a.clone();
-        self.write(move |c| {
-            let n = c.execute(
-                "UPDATE agencies SET name = ?2, region_code = ?3, active = ?4 WHERE id = ?1",
-                params![a.id, a.name, a.region_code, a.active],
-            )?;
-            if n == 0 {
-                return Err(StorageError::NotFound);
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>> {
-        let id = id.to_owned();
-        self.read(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = ?1"),
-                [id],
-                agency_from_row,
-            )
-            .optional()?)
-        })
-        .await
-    }
-
-    async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
-        self.read(|c| {
-            let mut stmt =
-                c.prepare(&format!("SELECT {AGENCY_COLS} FROM agencies ORDER BY path"))?;
-            let rows = stmt.query_map([], agency_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
-    }
-
-    async fn category_upsert(&self, cat: &Category) -> Result<()> {
-        let cat = cat.clone();
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO categories (id, name_id, name_en, active) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (id) DO UPDATE SET name_id = excluded.name_id, name_en = excluded.name_en, \
-                 active = excluded.active",
-                params![cat.id, cat.name_id, cat.name_en, cat.active],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn category_seed(&self, categories: &[Category]) -> Result<()> {
-        let cats = categories.to_vec();
-        self.write(move |c| {
-            for cat in &cats {
-                c.execute(
-                    "INSERT INTO categories (id, name_id, name_en, active) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (id) DO NOTHING",
-                    params![cat.id, cat.name_id, cat.name_en, cat.active],
-                )?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn category_get(&self, id: &str) -> Result<Option<Category>> {
-        let id = id.to_owned();
-        self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT id, name_id, name_en, active FROM categories WHERE id = ?1",
-                [id],
-                category_from_row,
-            )
-            .optional()?)
-        })
-        .await
-    }
-
-    async fn category_list(&self) -> Result<Vec<Category>> {
-        self.read(|c| {
-            let mut stmt =
-                c.prepare("SELECT id, name_id, name_en, active FROM categories ORDER BY id")?;
-            let rows = stmt.query_map([], category_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
-    }
-
+#[async_trait]
+impl AccountStore for SqliteStore {
     async fn user_create(&self, user: &UserRecord) -> Result<()> {
         let user = user.clone();
         self.write(move |c| insert_user(c, &user)).await
@@ -829,7 +719,127 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn agency_create(&self, a: &AgencyRecord) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO agencies ({AGENCY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ),
+                params![
+                    a.id,
+                    a.parent_id,
+                    a.path,
+                    a.name,
+                    a.kind,
+                    a.region_code,
+                    a.active,
+                    a.created_at,
+                    a.node_id
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn agency_update(&self, a: &AgencyRecord) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE agencies SET name = ?2, region_code = ?3, active = ?4 WHERE id = ?1",
+                params![a.id, a.name, a.region_code, a.active],
+            )?;
+            if n == 0 {
+                return Err(StorageError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = ?1"),
+                [id],
+                agency_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare(&format!("SELECT {AGENCY_COLS} FROM agencies ORDER BY path"))?;
+            let rows = stmt.query_map([], agency_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn category_upsert(&self, cat: &Category) -> Result<()> {
+        let cat = cat.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO categories (id, name_id, name_en, active) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET name_id = excluded.name_id, name_en = excluded.name_en, \
+                 active = excluded.active",
+                params![cat.id, cat.name_id, cat.name_en, cat.active],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn category_seed(&self, categories: &[Category]) -> Result<()> {
+        let cats = categories.to_vec();
+        self.write(move |c| {
+            for cat in &cats {
+                c.execute(
+                    "INSERT INTO categories (id, name_id, name_en, active) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (id) DO NOTHING",
+                    params![cat.id, cat.name_id, cat.name_en, cat.active],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn category_get(&self, id: &str) -> Result<Option<Category>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT id, name_id, name_en, active FROM categories WHERE id = ?1",
+                [id],
+                category_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn category_list(&self) -> Result<Vec<Category>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, name_id, name_en, active FROM categories ORDER BY id")?;
+            let rows = stmt.query_map([], category_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ReportStore for SqliteStore {
     async fn report_insert(
         &self,
         report: &Report,
@@ -1003,6 +1013,92 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn report_stats(&self, f: &ReportFilter) -> Result<StatsRow> {
+        let f = f.clone();
+        self.read(move |c| {
+            let (where_sql, values) = filter_sql(&f);
+            let params = rusqlite::params_from_iter(values.iter());
+            let (total, overdue, escalated): (i64, i64, i64) = c.query_row(
+                &format!(
+                    "SELECT COUNT(*), \
+                     COALESCE(SUM(CASE WHEN (status = 'submitted' AND verification_overdue = 1) OR \
+                       (status IN ('verified', 'in_progress') AND followup_overdue = 1) THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(escalated), 0) FROM reports{where_sql}"
+                ),
+                params,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let by_status = counts(
+                c,
+                &format!("SELECT status, COUNT(*) FROM reports{where_sql} GROUP BY status ORDER BY status"),
+                &values,
+            )?;
+            let by_category = counts(
+                c,
+                &format!(
+                    "SELECT COALESCE(category_id, 'none'), COUNT(*) FROM reports{where_sql} \
+                     GROUP BY COALESCE(category_id, 'none') ORDER BY 1"
+                ),
+                &values,
+            )?;
+            Ok(StatsRow {
+                total,
+                by_status,
+                by_category,
+                overdue,
+                escalated,
+            })
+        })
+        .await
+    }
+
+    async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO attachments (report_id, sha256, media_type, size_bytes, file_name, added_by, added_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (report_id, sha256) DO NOTHING",
+                params![
+                    a.report_id,
+                    a.sha256,
+                    a.media_type,
+                    a.size_bytes,
+                    a.file_name,
+                    a.added_by,
+                    a.added_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
+        let id = report_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
+                 FROM attachments WHERE report_id = ?1 ORDER BY added_at, sha256",
+            )?;
+            let rows = stmt.query_map(params![id], |r| {
+                Ok(AttachmentRecord {
+                    report_id: r.get(0)?,
+                    sha256: r.get(1)?,
+                    media_type: r.get(2)?,
+                    size_bytes: r.get(3)?,
+                    file_name: r.get(4)?,
+                    added_by: r.get(5)?,
+                    added_at: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
     async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent> {
         let draft = draft.clone();
         self.write(move |c| author_event(c, &draft)).await
@@ -1097,21 +1193,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
-        let id = offer_id.to_owned();
-        self.read(move |c| fed::transfer_get(c, &id)).await
-    }
-
-    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
-        let id = report_id.to_owned();
-        self.read(move |c| fed::transfers_of_report(c, &id)).await
-    }
-
-    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
-        self.read(move |c| fed::transfers_list(c, open_only, limit))
-            .await
-    }
-
     async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()> {
         let import = import.clone();
         self.write(move |c| fed::report_import(c, &import, now))
@@ -1142,7 +1223,10 @@ impl Store for SqliteStore {
     async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>> {
         self.read(fed::equivocation_list).await
     }
+}
 
+#[async_trait]
+impl PeerStore for SqliteStore {
     async fn outbox_after(
         &self,
         destination: &str,
@@ -1231,88 +1315,23 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn report_stats(&self, f: &ReportFilter) -> Result<StatsRow> {
-        let f = f.clone();
-        self.read(move |c| {
-            let (where_sql, values) = filter_sql(&f);
-            let params = rusqlite::params_from_iter(values.iter());
-            let (total, overdue, escalated): (i64, i64, i64) = c.query_row(
-                &format!(
-                    "SELECT COUNT(*), \
-                     COALESCE(SUM(CASE WHEN (status = 'submitted' AND verification_overdue = 1) OR \
-                       (status IN ('verified', 'in_progress') AND followup_overdue = 1) THEN 1 ELSE 0 END), 0), \
-                     COALESCE(SUM(escalated), 0) FROM reports{where_sql}"
-                ),
-                params,
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
-            let by_status = counts(
-                c,
-                &format!("SELECT status, COUNT(*) FROM reports{where_sql} GROUP BY status ORDER BY status"),
-                &values,
-            )?;
-            let by_category = counts(
-                c,
-                &format!(
-                    "SELECT COALESCE(category_id, 'none'), COUNT(*) FROM reports{where_sql} \
-                     GROUP BY COALESCE(category_id, 'none') ORDER BY 1"
-                ),
-                &values,
-            )?;
-            Ok(StatsRow {
-                total,
-                by_status,
-                by_category,
-                overdue,
-                escalated,
-            })
-        })
-        .await
+#[async_trait]
+impl TransferStore for SqliteStore {
+    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
+        let id = offer_id.to_owned();
+        self.read(move |c| fed::transfer_get(c, &id)).await
     }
 
-    async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
-        let a = a.clone();
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO attachments (report_id, sha256, media_type, size_bytes, file_name, added_by, added_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (report_id, sha256) DO NOTHING",
-                params![
-                    a.report_id,
-                    a.sha256,
-                    a.media_type,
-                    a.size_bytes,
-                    a.file_name,
-                    a.added_by,
-                    a.added_at
-                ],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
+    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
         let id = report_id.to_owned();
-        self.read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
-                 FROM attachments WHERE report_id = ?1 ORDER BY added_at, sha256",
-            )?;
-            let rows = stmt.query_map(params![id], |r| {
-                Ok(AttachmentRecord {
-                    report_id: r.get(0)?,
-                    sha256: r.get(1)?,
-                    media_type: r.get(2)?,
-                    size_bytes: r.get(3)?,
-                    file_name: r.get(4)?,
-                    added_by: r.get(5)?,
-                    added_at: r.get(6)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
+        self.read(move |c| fed::transfers_of_report(c, &id)).await
+    }
+
+    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
+        self.read(move |c| fed::transfers_list(c, open_only, limit))
+            .await
     }
 }
 
