@@ -14,9 +14,7 @@
 //! commits it only if nobody changed the report in between ([`Conflict::ReportChanged`] otherwise).
 
 pub mod postgres;
-mod postgres_fed;
 pub mod sqlite;
-mod sqlite_fed;
 
 use std::sync::Arc;
 
