@@ -30,6 +30,7 @@ use crate::domain::{
 pub use error::{Conflict, Result, StorageError};
 pub use records::*;
 
+mod decide;
 mod error;
 mod records;
 

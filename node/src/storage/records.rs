@@ -565,8 +565,9 @@ impl TransferRow {
 pub struct TransferChange {
     /// Merged into the stored row (see [`TransferRow::merged_into`]).
     pub row: TransferRow,
-    /// Opening a transfer: [`Conflict::TransferPending`](super::Conflict::TransferPending) if another transfer of the report is open, and
-    /// [`Conflict::StaleEpoch`](super::Conflict::StaleEpoch) unless the held epoch is `row.epoch - 1`.
+    /// Opening a transfer: [`Conflict::TransferPending`](super::Conflict::TransferPending) if another transfer
+    /// of the report is open, and [`Conflict::StaleEpoch`](super::Conflict::StaleEpoch) unless the held epoch
+    /// is `row.epoch - 1`.
     pub open: bool,
     /// A commit: the new owner at `row.epoch`, taken only when newer than the held ownership.
     pub commit: bool,

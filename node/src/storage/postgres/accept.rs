@@ -12,9 +12,10 @@ use super::{
     upsert_report, NewEvent,
 };
 use crate::domain::Millis;
+use crate::storage::decide::{self, Arrival};
 use crate::storage::{AcceptOutcome, Effect, Incoming, Result};
 
-/// Accepts received events in one transaction (see [`crate::storage::EventStore::events_accept`]). The rows of every origin
+/// Accepts received events in one transaction (see `EventStore::events_accept`). The rows of every origin
 /// concerned are locked first, in one order (so that two batches cannot deadlock on each other), and stay
 /// locked until the commit.
 pub(super) async fn events_accept(
@@ -36,67 +37,67 @@ pub(super) async fn events_accept(
     Ok(outcomes)
 }
 
+/// Records that `item` and the held `first_id` share a sequence number, and freezes their origin.
+async fn equivocation(
+    c: &mut PgConnection,
+    item: &Incoming,
+    first_id: String,
+    now: Millis,
+) -> Result<AcceptOutcome> {
+    sqlx::query(
+        "INSERT INTO equivocations (origin, origin_seq, first_id, second_id, second_wire, detected_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(&item.origin)
+    .bind(item.origin_seq)
+    .bind(&first_id)
+    .bind(&item.id)
+    .bind(&item.wire)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(
+        "INSERT INTO origins (origin, head_seq, head_id, frozen, frozen_reason, updated_at) \
+         VALUES ($1, 0, NULL, 1, $2, $3) \
+         ON CONFLICT (origin) DO UPDATE SET frozen = 1, frozen_reason = EXCLUDED.frozen_reason, \
+         updated_at = EXCLUDED.updated_at",
+    )
+    .bind(&item.origin)
+    .bind(decide::frozen_reason(item, &first_id))
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(AcceptOutcome::Equivocation { first_id })
+}
+
 /// Accepts one received event; its origin's row is locked by the caller.
 async fn accept_one(c: &mut PgConnection, item: &Incoming, now: Millis) -> Result<AcceptOutcome> {
-    let current = sqlx::query("SELECT head_seq, head_id, frozen FROM origins WHERE origin = $1")
+    let head = sqlx::query("SELECT head_seq, head_id, frozen FROM origins WHERE origin = $1")
         .bind(&item.origin)
         .fetch_optional(&mut *c)
         .await?
         .as_ref()
         .map(head_from_row)
-        .transpose()?;
-    if let Some((_, _, true)) = current {
-        delete_inbox(c, item.inbox_id).await?;
-        return Ok(AcceptOutcome::Frozen);
-    }
+        .transpose()?
+        .unwrap_or_default();
     let held: Option<String> =
         sqlx::query_scalar("SELECT id FROM events WHERE origin = $1 AND origin_seq = $2")
             .bind(&item.origin)
             .bind(item.origin_seq)
             .fetch_optional(&mut *c)
             .await?;
-    if let Some(first_id) = held {
-        delete_inbox(c, item.inbox_id).await?;
-        if first_id == item.id {
-            return Ok(AcceptOutcome::Duplicate);
+    match decide::classify(&head, item, held.as_deref())? {
+        Arrival::Next => {}
+        Arrival::Gap { head_seq } => return Ok(AcceptOutcome::Gap { head_seq }),
+        refused => {
+            delete_inbox(c, item.inbox_id).await?;
+            return match refused {
+                Arrival::Equivocation { first_id } => equivocation(c, item, first_id, now).await,
+                Arrival::Duplicate => Ok(AcceptOutcome::Duplicate),
+                Arrival::Frozen => Ok(AcceptOutcome::Frozen),
+                _ => Ok(AcceptOutcome::BrokenChain),
+            };
         }
-        sqlx::query(
-            "INSERT INTO equivocations (origin, origin_seq, first_id, second_id, second_wire, detected_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(&item.origin)
-        .bind(item.origin_seq)
-        .bind(&first_id)
-        .bind(&item.id)
-        .bind(&item.wire)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
-        let reason = format!(
-            "two events with sequence number {}: {first_id} and {}",
-            item.origin_seq, item.id
-        );
-        sqlx::query(
-            "INSERT INTO origins (origin, head_seq, head_id, frozen, frozen_reason, updated_at) \
-             VALUES ($1, 0, NULL, 1, $2, $3) \
-             ON CONFLICT (origin) DO UPDATE SET frozen = 1, frozen_reason = EXCLUDED.frozen_reason, \
-             updated_at = EXCLUDED.updated_at",
-        )
-        .bind(&item.origin)
-        .bind(&reason)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
-        return Ok(AcceptOutcome::Equivocation { first_id });
-    }
-    let (head_seq, head_id) = current.map_or((0, None), |(s, id, _)| (s, id));
-    if item.origin_seq > head_seq + 1 {
-        return Ok(AcceptOutcome::Gap { head_seq });
-    }
-    if item.origin_seq <= head_seq || item.origin_prev != head_id {
-        // Below the head yet not held (a pruned log) or a different predecessor: not part of this chain.
-        delete_inbox(c, item.inbox_id).await?;
-        return Ok(AcceptOutcome::BrokenChain);
     }
     sqlx::query("SAVEPOINT effect").execute(&mut *c).await?;
     let state = match run_effect(c, item).await {
@@ -139,12 +140,7 @@ async fn accept_one(c: &mut PgConnection, item: &Incoming, now: Millis) -> Resul
     set_head(c, &item.origin, item.origin_seq, &item.id, now).await?;
     enqueue(c, &item.destinations, &item.id, now).await?;
     delete_inbox(c, item.inbox_id).await?;
-    Ok(match state {
-        "applied" => AcceptOutcome::Applied,
-        "pending" => AcceptOutcome::Pending,
-        "quarantined" => AcceptOutcome::Quarantined,
-        _ => AcceptOutcome::Stored,
-    })
+    Ok(decide::accepted(state))
 }
 
 async fn run_effect(c: &mut PgConnection, item: &Incoming) -> Result<&'static str> {
@@ -167,10 +163,9 @@ async fn run_effect(c: &mut PgConnection, item: &Incoming) -> Result<&'static st
             Ok("applied")
         }
         Effect::Snapshot { report, entry } => {
-            if let Some(o) = owner_for_update(c, &item.report_id).await? {
-                if o.owner != item.origin || item.report_epoch < o.epoch {
-                    return Ok("stored");
-                }
+            let held = owner_for_update(c, &item.report_id).await?;
+            if !decide::snapshot_applies(held.as_ref(), &item.origin, item.report_epoch) {
+                return Ok("stored");
             }
             upsert_report(c, report).await?;
             append_timeline(c, entry).await?;

@@ -1,5 +1,6 @@
 //! [`EventStore`] on PostgreSQL: authoring events, the inbox, the log, report histories and quarantine.
-//! Accepting received events is in `accept.rs`. Every free function here runs on the connection it is given, usually a transaction the caller opened.
+//! Accepting received events is in `accept.rs`. Every free function here runs on the connection it is
+//! given, usually a transaction the caller opened.
 
 use async_trait::async_trait;
 use lapor_federation::SignedEvent;
@@ -11,9 +12,10 @@ use super::rows::{event_from_row, EVENT_COLS};
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, insert_event, lock_origin, owner, owner_for_update, set_head,
-    set_owner, sql_limit, upsert_report, NewEvent, PgStore, NODE_RECORD_SUFFIX,
+    set_owner, sql_limit, upsert_report, NewEvent, PgStore,
 };
 use crate::domain::Millis;
+use crate::storage::decide;
 use crate::storage::{
     sign_draft, AcceptOutcome, Conflict, EquivocationRow, EventDraft, EventStore, HistoryEvent,
     InboxEvent, InboxRow, Incoming, OriginHead, OwnerRow, QuarantineRow, ReportImport, Result,
@@ -136,16 +138,8 @@ impl EventStore for PgStore {
 pub(super) async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Result<SignedEvent> {
     let origin = draft.signer.node_id().to_owned();
     let now = draft.authored_at;
-    let (seq, prev) = match lock_origin(c, &origin, now).await? {
-        (_, _, true) => {
-            return Err(StorageError::Invalid(format!(
-                "this node's own log ({origin}) is frozen"
-            )))
-        }
-        (s, id, false) => (s + 1, id),
-    };
-    let is_report = !draft.report_id.ends_with(NODE_RECORD_SUFFIX);
-    let own = if is_report {
+    let (seq, prev) = decide::next_position(&origin, &lock_origin(c, &origin, now).await?)?;
+    let own = if decide::is_report(&draft.report_id) {
         owner_for_update(c, &draft.report_id).await?
     } else {
         None
@@ -171,14 +165,12 @@ pub(super) async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Re
             authored_at: draft.authored_at,
             wire: signed.wire_bytes(),
             now,
-            state: if draft.pending { "pending" } else { "applied" },
+            state: decide::authored_state(draft.pending),
         },
     )
     .await?;
     set_head(c, &origin, seq, &id, now).await?;
-    // Only the owner's own report events move the report's chain; a contribution to another node's report
-    // neither claims it nor becomes its latest event.
-    if is_report && draft.kind.starts_with("report.") {
+    if decide::moves_report_chain(&draft.report_id, &draft.kind) {
         if own.is_some() {
             sqlx::query("UPDATE report_owner SET last_event_id = $2 WHERE report_id = $1")
                 .bind(&draft.report_id)
@@ -449,21 +441,13 @@ async fn equivocation_list(c: &mut PgConnection) -> Result<Vec<EquivocationRow>>
 async fn report_import(c: &mut PgConnection, imp: &ReportImport, now: Millis) -> Result<()> {
     let id = &imp.report.id;
     let held = owner_for_update(c, id).await?;
-    let current = held.as_ref().is_none_or(|h| {
-        h.epoch < imp.owner.epoch
-            || (h.epoch == imp.owner.epoch && h.last_event_id != imp.owner.last_event_id)
-    });
-    if current {
+    if decide::import_is_current(held.as_ref(), &imp.owner) {
         upsert_report(c, &imp.report).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timeline WHERE report_id = $1")
             .bind(id)
             .fetch_one(&mut *c)
             .await?;
-        for entry in imp
-            .timeline
-            .iter()
-            .skip(usize::try_from(count).unwrap_or(0))
-        {
+        for entry in decide::entries_beyond(&imp.timeline, count) {
             append_timeline(c, entry).await?;
         }
         set_owner(

@@ -29,9 +29,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::PgConnection;
 
 use self::rows::{
-    bind_report, head_from_row, owner_from_row, Head, REPORT_COLS, REPORT_NCOLS, TIMELINE_COLS,
+    bind_report, head_from_row, owner_from_row, REPORT_COLS, REPORT_NCOLS, TIMELINE_COLS,
 };
 use crate::domain::{Millis, Report, TimelineRecord};
+use crate::storage::decide::HeldHead;
 use crate::storage::{Conflict, OwnerRow, Result, StorageError};
 
 /// Most connections one process keeps open.
@@ -123,13 +124,10 @@ async fn upsert_report(conn: &mut sqlx::PgConnection, r: &Report) -> Result<()> 
     Ok(())
 }
 
-/// Reports ids ending in this are a node's own records (key events), not reports.
-const NODE_RECORD_SUFFIX: &str = ":node";
-
 /// Locks the row of `origin` in `origins` until the end of the transaction, creating a placeholder row
 /// (head 0, not frozen) first if the origin has none, and returns its head. A placeholder is either replaced
 /// by [`set_head`] or removed by [`drop_placeholders`] before the transaction commits.
-async fn lock_origin(c: &mut PgConnection, origin: &str, now: Millis) -> Result<Head> {
+async fn lock_origin(c: &mut PgConnection, origin: &str, now: Millis) -> Result<HeldHead> {
     loop {
         let row = sqlx::query(
             "SELECT head_seq, head_id, frozen FROM origins WHERE origin = $1 FOR UPDATE",

@@ -9,13 +9,11 @@ use sqlx::Postgres;
 use sqlx::Row;
 
 use crate::domain::{AgencyRecord, Report, TimelineRecord, UserRecord};
+use crate::storage::decide::HeldHead;
 use crate::storage::{OwnerRow, PeerRecord, Result, StorageError, StoredEvent, TransferRow};
 
 /// A query with its arguments bound so far.
 pub(super) type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
-
-/// An origin's head as stored: sequence number, event id, frozen.
-pub(super) type Head = (i64, Option<String>, bool);
 
 pub(super) const REPORT_COLS: &str = "id, tracking_code, secret_hash, kind, title, body, category_id, agency_id, agency_path, \
     region_code, lat_e6, lon_e6, address, incident_date, anonymous, confidential, channel, status, submitted_at, \
@@ -197,8 +195,12 @@ pub(super) fn category_from_row(row: &PgRow) -> Result<Category> {
     })
 }
 
-pub(super) fn head_from_row(r: &PgRow) -> Result<Head> {
-    Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<i64, _>(2)? != 0))
+pub(super) fn head_from_row(r: &PgRow) -> Result<HeldHead> {
+    Ok(HeldHead {
+        seq: r.try_get(0)?,
+        id: r.try_get(1)?,
+        frozen: r.try_get::<i64, _>(2)? != 0,
+    })
 }
 
 pub(super) fn owner_from_row(r: &PgRow) -> Result<OwnerRow> {

@@ -5,7 +5,8 @@ use sqlx::PgConnection;
 
 use super::rows::{transfer_from_row, TRANSFER_COLS};
 use super::{owner_for_update, set_owner, sql_limit, PgStore};
-use crate::storage::{Conflict, Result, TransferChange, TransferRow, TransferStore};
+use crate::storage::decide;
+use crate::storage::{Result, TransferChange, TransferRow, TransferStore};
 
 #[async_trait]
 impl TransferStore for PgStore {
@@ -73,12 +74,7 @@ pub(super) async fn apply_transfer(
     change: &TransferChange,
     event_id: &str,
 ) -> Result<()> {
-    let mut row = change.row.clone();
-    if row.offer_id.is_empty() {
-        // The event opens the transfer: its own id names it.
-        event_id.clone_into(&mut row.offer_id);
-    }
-    let row = &row;
+    let row = &decide::transfer_row(&change.row, event_id);
     let held = owner_for_update(c, &row.report_id).await?;
     if change.open {
         let other: Option<String> = sqlx::query_scalar(
@@ -89,17 +85,9 @@ pub(super) async fn apply_transfer(
         .bind(&row.offer_id)
         .fetch_optional(&mut *c)
         .await?;
-        if other.is_some() {
-            return Err(Conflict::TransferPending.into());
-        }
-        if held.as_ref().map_or(0, |o| o.epoch) != row.epoch - 1 {
-            return Err(Conflict::StaleEpoch.into());
-        }
+        decide::transfer_may_open(other.is_some(), held.as_ref(), row.epoch)?;
     }
-    let merged = match transfer_get(c, &row.offer_id).await? {
-        Some(stored) => row.merged_into(&stored),
-        None => row.clone(),
-    };
+    let merged = decide::transfer_merge(row, transfer_get(c, &row.offer_id).await?.as_ref());
     sqlx::query(&format!(
         "INSERT INTO transfers ({TRANSFER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (offer_id) DO UPDATE SET state = EXCLUDED.state, code = EXCLUDED.code, \
@@ -121,7 +109,7 @@ pub(super) async fn apply_transfer(
     .bind(merged.updated_at)
     .execute(&mut *c)
     .await?;
-    if change.commit && held.is_none_or(|o| o.epoch < row.epoch) {
+    if change.commit && decide::commit_takes_ownership(held.as_ref(), row.epoch) {
         set_owner(c, &row.report_id, &row.to_node, row.epoch, Some(event_id)).await?;
     }
     Ok(())

@@ -10,50 +10,50 @@ use super::{
     append_timeline, enqueue, head, insert_event, owner, set_head, set_owner, upsert_report,
 };
 use crate::domain::Millis;
+use crate::storage::decide::{self, Arrival};
 use crate::storage::{AcceptOutcome, Effect, Incoming, Result};
+
+/// Records that `item` and the held `first_id` share a sequence number, and freezes their origin.
+fn equivocation(
+    c: &Connection,
+    item: &Incoming,
+    first_id: String,
+    now: Millis,
+) -> Result<AcceptOutcome> {
+    c.execute(
+        "INSERT OR IGNORE INTO equivocations (origin, origin_seq, first_id, second_id, second_wire, detected_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![item.origin, item.origin_seq, first_id, item.id, item.wire, now],
+    )?;
+    c.execute(
+        "INSERT INTO origins (origin, head_seq, head_id, frozen, frozen_reason, updated_at) \
+         VALUES (?1, 0, NULL, 1, ?2, ?3) \
+         ON CONFLICT (origin) DO UPDATE SET frozen = 1, frozen_reason = excluded.frozen_reason, \
+         updated_at = excluded.updated_at",
+        params![item.origin, decide::frozen_reason(item, &first_id), now],
+    )?;
+    Ok(AcceptOutcome::Equivocation { first_id })
+}
 
 /// Accepts one received event (see [`crate::storage::EventStore::events_accept`]).
 pub(super) fn accept_one(c: &Connection, item: &Incoming, now: Millis) -> Result<AcceptOutcome> {
     let head = head(c, &item.origin)?;
-    if let Some((_, _, true)) = head {
-        delete_inbox(c, item.inbox_id)?;
-        return Ok(AcceptOutcome::Frozen);
-    }
-    let stored_id: Option<String> = c
+    let held: Option<String> = c
         .prepare_cached("SELECT id FROM events WHERE origin = ?1 AND origin_seq = ?2")?
         .query_row(params![item.origin, item.origin_seq], |r| r.get(0))
         .optional()?;
-    if let Some(first_id) = stored_id {
-        delete_inbox(c, item.inbox_id)?;
-        if first_id == item.id {
-            return Ok(AcceptOutcome::Duplicate);
+    match decide::classify(&head, item, held.as_deref())? {
+        Arrival::Next => {}
+        Arrival::Gap { head_seq } => return Ok(AcceptOutcome::Gap { head_seq }),
+        refused => {
+            delete_inbox(c, item.inbox_id)?;
+            return match refused {
+                Arrival::Equivocation { first_id } => equivocation(c, item, first_id, now),
+                Arrival::Duplicate => Ok(AcceptOutcome::Duplicate),
+                Arrival::Frozen => Ok(AcceptOutcome::Frozen),
+                _ => Ok(AcceptOutcome::BrokenChain),
+            };
         }
-        c.execute(
-            "INSERT OR IGNORE INTO equivocations (origin, origin_seq, first_id, second_id, second_wire, detected_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![item.origin, item.origin_seq, first_id, item.id, item.wire, now],
-        )?;
-        let reason = format!(
-            "two events with sequence number {}: {first_id} and {}",
-            item.origin_seq, item.id
-        );
-        c.execute(
-            "INSERT INTO origins (origin, head_seq, head_id, frozen, frozen_reason, updated_at) \
-             VALUES (?1, 0, NULL, 1, ?2, ?3) \
-             ON CONFLICT (origin) DO UPDATE SET frozen = 1, frozen_reason = excluded.frozen_reason, \
-             updated_at = excluded.updated_at",
-            params![item.origin, reason, now],
-        )?;
-        return Ok(AcceptOutcome::Equivocation { first_id });
-    }
-    let (head_seq, head_event) = head.map_or((0, None), |(s, id, _)| (s, id));
-    if item.origin_seq > head_seq + 1 {
-        return Ok(AcceptOutcome::Gap { head_seq });
-    }
-    if item.origin_seq <= head_seq || item.origin_prev != head_event {
-        // Below the head yet not held (a pruned log) or a different predecessor: not part of this chain.
-        delete_inbox(c, item.inbox_id)?;
-        return Ok(AcceptOutcome::BrokenChain);
     }
     c.execute_batch("SAVEPOINT effect")?;
     let state = match run_effect(c, item) {
@@ -86,12 +86,7 @@ pub(super) fn accept_one(c: &Connection, item: &Incoming, now: Millis) -> Result
     set_head(c, &item.origin, item.origin_seq, &item.id, now)?;
     enqueue(c, &item.destinations, &item.id, now)?;
     delete_inbox(c, item.inbox_id)?;
-    Ok(match state {
-        "applied" => AcceptOutcome::Applied,
-        "pending" => AcceptOutcome::Pending,
-        "quarantined" => AcceptOutcome::Quarantined,
-        _ => AcceptOutcome::Stored,
-    })
+    Ok(decide::accepted(state))
 }
 
 fn run_effect(c: &Connection, item: &Incoming) -> Result<&'static str> {
@@ -114,10 +109,9 @@ fn run_effect(c: &Connection, item: &Incoming) -> Result<&'static str> {
             Ok("applied")
         }
         Effect::Snapshot { report, entry } => {
-            if let Some(o) = owner(c, &item.report_id)? {
-                if o.owner != item.origin || item.report_epoch < o.epoch {
-                    return Ok("stored");
-                }
+            let held = owner(c, &item.report_id)?;
+            if !decide::snapshot_applies(held.as_ref(), &item.origin, item.report_epoch) {
+                return Ok("stored");
             }
             upsert_report(c, report)?;
             append_timeline(c, entry)?;

@@ -1,5 +1,6 @@
 //! [`EventStore`] on SQLite: authoring events, the inbox, the log, report histories and quarantine.
-//! Accepting received events is in `accept.rs`. Every free function here runs inside the caller's transaction (the writer's job) or on a read connection.
+//! Accepting received events is in `accept.rs`. Every free function here runs inside the caller's
+//! transaction (the writer's job) or on a read connection.
 
 use async_trait::async_trait;
 use lapor_federation::SignedEvent;
@@ -10,9 +11,10 @@ use super::rows::{event_from_row, EVENT_COLS};
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, head, insert_event, owner, set_head, set_owner, upsert_report,
-    SqliteStore, NODE_RECORD_SUFFIX,
+    SqliteStore,
 };
 use crate::domain::Millis;
+use crate::storage::decide;
 use crate::storage::{
     sign_draft, AcceptOutcome, Conflict, EquivocationRow, EventDraft, EventStore, HistoryEvent,
     InboxEvent, InboxRow, Incoming, OriginHead, OwnerRow, QuarantineRow, ReportImport, Result,
@@ -143,17 +145,8 @@ impl EventStore for SqliteStore {
 /// Appends a locally authored event to this node's log, in the caller's transaction.
 pub(super) fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedEvent> {
     let origin = draft.signer.node_id().to_owned();
-    let (seq, prev) = match head(c, &origin)? {
-        Some((_, _, true)) => {
-            return Err(StorageError::Invalid(format!(
-                "this node's own log ({origin}) is frozen"
-            )))
-        }
-        Some((s, id, false)) => (s + 1, id),
-        None => (1, None),
-    };
-    let is_report = !draft.report_id.ends_with(NODE_RECORD_SUFFIX);
-    let own = if is_report {
+    let (seq, prev) = decide::next_position(&origin, &head(c, &origin)?)?;
+    let own = if decide::is_report(&draft.report_id) {
         owner(c, &draft.report_id)?
     } else {
         None
@@ -179,12 +172,10 @@ pub(super) fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedE
         draft.authored_at,
         signed.wire_bytes(),
         now,
-        if draft.pending { "pending" } else { "applied" },
+        decide::authored_state(draft.pending),
     )?;
     set_head(c, &origin, seq, &id, now)?;
-    // Only the owner's own report events move the report's chain; a contribution to another node's report
-    // neither claims it nor becomes its latest event.
-    if is_report && draft.kind.starts_with("report.") {
+    if decide::moves_report_chain(&draft.report_id, &draft.kind) {
         match own {
             Some(_) => c.execute(
                 "UPDATE report_owner SET last_event_id = ?2 WHERE report_id = ?1",
@@ -375,23 +366,14 @@ fn equivocation_list(c: &Connection) -> Result<Vec<EquivocationRow>> {
 /// Stores a report rebuilt from its history (see [`crate::storage::EventStore::report_import`]).
 fn report_import(c: &Connection, imp: &ReportImport, now: Millis) -> Result<()> {
     let id = &imp.report.id;
-    let held = owner(c, id)?;
-    let current = held.as_ref().is_none_or(|h| {
-        h.epoch < imp.owner.epoch
-            || (h.epoch == imp.owner.epoch && h.last_event_id != imp.owner.last_event_id)
-    });
-    if current {
+    if decide::import_is_current(owner(c, id)?.as_ref(), &imp.owner) {
         upsert_report(c, &imp.report)?;
         let count: i64 = c.query_row(
             "SELECT COUNT(*) FROM timeline WHERE report_id = ?1",
             [id],
             |r| r.get(0),
         )?;
-        for entry in imp
-            .timeline
-            .iter()
-            .skip(usize::try_from(count).unwrap_or(0))
-        {
+        for entry in decide::entries_beyond(&imp.timeline, count) {
             append_timeline(c, entry)?;
         }
         set_owner(

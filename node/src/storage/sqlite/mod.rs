@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 
 use self::rows::{report_values, REPORT_COLS};
 use crate::domain::{Millis, Report, TimelineRecord};
+use crate::storage::decide::HeldHead;
 use crate::storage::{Conflict, OwnerRow, Result, StorageError};
 
 /// Most jobs committed in one transaction.
@@ -234,16 +235,19 @@ fn upsert_report(conn: &Connection, r: &Report) -> Result<()> {
     Ok(())
 }
 
-/// Reports ids ending in this are a node's own records (key events), not reports.
-const NODE_RECORD_SUFFIX: &str = ":node";
-
-fn head(c: &Connection, origin: &str) -> Result<Option<(i64, Option<String>, bool)>> {
+/// The head of `origin` (the default when nothing of it is held).
+fn head(c: &Connection, origin: &str) -> Result<HeldHead> {
     Ok(
         c.prepare_cached("SELECT head_seq, head_id, frozen FROM origins WHERE origin = ?1")?
             .query_row([origin], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+                Ok(HeldHead {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    frozen: r.get::<_, i64>(2)? != 0,
+                })
             })
-            .optional()?,
+            .optional()?
+            .unwrap_or_default(),
     )
 }
 

@@ -5,7 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{transfer_from_row, TRANSFER_COLS};
 use super::{owner, set_owner, SqliteStore};
-use crate::storage::{Conflict, Result, TransferChange, TransferRow, TransferStore};
+use crate::storage::decide;
+use crate::storage::{Result, TransferChange, TransferRow, TransferStore};
 
 #[async_trait]
 impl TransferStore for SqliteStore {
@@ -62,12 +63,8 @@ pub(super) fn apply_transfer(
     change: &TransferChange,
     event_id: &str,
 ) -> Result<()> {
-    let mut row = change.row.clone();
-    if row.offer_id.is_empty() {
-        // The event opens the transfer: its own id names it.
-        event_id.clone_into(&mut row.offer_id);
-    }
-    let row = &row;
+    let row = &decide::transfer_row(&change.row, event_id);
+    let held = owner(c, &row.report_id)?;
     if change.open {
         let other: Option<String> = c
             .query_row(
@@ -77,18 +74,9 @@ pub(super) fn apply_transfer(
                 |r| r.get(0),
             )
             .optional()?;
-        if other.is_some() {
-            return Err(Conflict::TransferPending.into());
-        }
-        let held = owner(c, &row.report_id)?.map_or(0, |o| o.epoch);
-        if held != row.epoch - 1 {
-            return Err(Conflict::StaleEpoch.into());
-        }
+        decide::transfer_may_open(other.is_some(), held.as_ref(), row.epoch)?;
     }
-    let merged = match transfer_get(c, &row.offer_id)? {
-        Some(stored) => row.merged_into(&stored),
-        None => row.clone(),
-    };
+    let merged = decide::transfer_merge(row, transfer_get(c, &row.offer_id)?.as_ref());
     c.execute(
         &format!(
             "INSERT OR REPLACE INTO transfers ({TRANSFER_COLS}) \
@@ -110,11 +98,8 @@ pub(super) fn apply_transfer(
             merged.updated_at
         ],
     )?;
-    if change.commit {
-        let newer = owner(c, &row.report_id)?.is_none_or(|o| o.epoch < row.epoch);
-        if newer {
-            set_owner(c, &row.report_id, &row.to_node, row.epoch, Some(event_id))?;
-        }
+    if change.commit && decide::commit_takes_ownership(held.as_ref(), row.epoch) {
+        set_owner(c, &row.report_id, &row.to_node, row.epoch, Some(event_id))?;
     }
     Ok(())
 }
