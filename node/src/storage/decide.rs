@@ -148,6 +148,13 @@ pub fn next_position(origin: &str, head: &HeldHead) -> Result<(i64, Option<Strin
     Ok((head.seq + 1, head.id.clone()))
 }
 
+/// The report epoch an authored event is signed at and the report event it follows: the held ownership's
+/// (epoch 0 and none when nothing is held), unless the draft names its epoch (a transfer commit opens the next).
+pub fn report_position(held: Option<&OwnerRow>, epoch: Option<i64>) -> (i64, Option<String>) {
+    let (held_epoch, prev) = held.map_or((0, None), |o| (o.epoch, o.last_event_id.clone()));
+    (epoch.unwrap_or(held_epoch), prev)
+}
+
 /// Whether an event is about a report (and not one of a node's own records, such as its keys).
 pub fn is_report(report_id: &str) -> bool {
     !report_id.ends_with(NODE_RECORD_SUFFIX)
@@ -370,6 +377,14 @@ mod tests {
             next_position("me", &frozen),
             Err(StorageError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn own_events_follow_the_report_chain() {
+        assert_eq!(report_position(None, None), (0, None));
+        let held = owner("me", 2, Some("x"));
+        assert_eq!(report_position(Some(&held), None), (2, Some("x".into())));
+        assert_eq!(report_position(Some(&held), Some(3)), (3, Some("x".into())));
     }
 
     #[test]

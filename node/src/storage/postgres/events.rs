@@ -144,10 +144,7 @@ pub(super) async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Re
     } else {
         None
     };
-    let (held_epoch, report_prev) = own
-        .as_ref()
-        .map_or((0, None), |o| (o.epoch, o.last_event_id.clone()));
-    let epoch = draft.epoch.unwrap_or(held_epoch);
+    let (epoch, report_prev) = decide::report_position(own.as_ref(), draft.epoch);
     let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
     let id = signed.id().to_string();
     if let Some(change) = &draft.transfer {

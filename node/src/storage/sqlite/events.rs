@@ -151,10 +151,7 @@ pub(super) fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedE
     } else {
         None
     };
-    let (held_epoch, report_prev) = own
-        .as_ref()
-        .map_or((0, None), |o| (o.epoch, o.last_event_id.clone()));
-    let epoch = draft.epoch.unwrap_or(held_epoch);
+    let (epoch, report_prev) = decide::report_position(own.as_ref(), draft.epoch);
     let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
     let id = signed.id().to_string();
     let now = draft.authored_at;
