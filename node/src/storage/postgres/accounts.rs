@@ -10,11 +10,13 @@ use crate::storage::{AccountStore, Result, StorageError};
 
 #[async_trait]
 impl AccountStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %user.id), err(level = "debug"))]
     async fn user_create(&self, user: &UserRecord) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         insert_user(&mut conn, user).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %u.id), err(level = "debug"))]
     async fn user_update(&self, u: &UserRecord) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
@@ -40,6 +42,7 @@ impl AccountStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %id), err(level = "debug"))]
     async fn user_get(&self, id: &str) -> Result<Option<UserRecord>> {
         sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
             .bind(id)
@@ -49,6 +52,7 @@ impl AccountStore for PgStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
         sqlx::query(&format!(
             "SELECT {USER_COLS} FROM users WHERE username = $1"
@@ -60,6 +64,7 @@ impl AccountStore for PgStore {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_list(&self) -> Result<Vec<UserRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLS} FROM users ORDER BY username COLLATE \"C\""
@@ -69,12 +74,14 @@ impl AccountStore for PgStore {
         rows.iter().map(|r| user_from_row(r, 0)).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_count(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)
             .await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn session_create(&self, s: &SessionRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, kind, label, created_at, expires_at) \
@@ -91,6 +98,7 @@ impl AccountStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn session_lookup(
         &self,
         token_hash: &str,
@@ -125,6 +133,7 @@ impl AccountStore for PgStore {
         Ok(Some((session, user_from_row(&r, 6)?)))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn session_delete(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)

@@ -11,6 +11,7 @@ use crate::storage::{CatalogStore, Result, StorageError};
 
 #[async_trait]
 impl CatalogStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(agency.id = %a.id), err(level = "debug"))]
     async fn agency_create(&self, a: &AgencyRecord) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO agencies ({AGENCY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -29,6 +30,7 @@ impl CatalogStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(agency.id = %a.id), err(level = "debug"))]
     async fn agency_update(&self, a: &AgencyRecord) -> Result<()> {
         let n = sqlx::query(
             "UPDATE agencies SET name = $2, region_code = $3, active = $4 WHERE id = $1",
@@ -46,6 +48,7 @@ impl CatalogStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(agency.id = %id), err(level = "debug"))]
     async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>> {
         sqlx::query(&format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1"))
             .bind(id)
@@ -56,6 +59,7 @@ impl CatalogStore for PgStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {AGENCY_COLS} FROM agencies ORDER BY path COLLATE \"C\""
@@ -65,6 +69,7 @@ impl CatalogStore for PgStore {
         rows.iter().map(agency_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(category.id = %cat.id), err(level = "debug"))]
     async fn category_upsert(&self, cat: &Category) -> Result<()> {
         sqlx::query(
             "INSERT INTO categories (id, name_id, name_en, active) VALUES ($1, $2, $3, $4) \
@@ -80,6 +85,7 @@ impl CatalogStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn category_seed(&self, categories: &[Category]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for cat in categories {
@@ -98,6 +104,7 @@ impl CatalogStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(category.id = %id), err(level = "debug"))]
     async fn category_get(&self, id: &str) -> Result<Option<Category>> {
         sqlx::query("SELECT id, name_id, name_en, active FROM categories WHERE id = $1")
             .bind(id)
@@ -108,6 +115,7 @@ impl CatalogStore for PgStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn category_list(&self) -> Result<Vec<Category>> {
         let rows = sqlx::query(
             "SELECT id, name_id, name_en, active FROM categories ORDER BY id COLLATE \"C\"",

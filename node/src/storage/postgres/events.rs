@@ -24,6 +24,7 @@ use crate::storage::{
 
 #[async_trait]
 impl EventStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %draft.report_id, event.kind = %draft.kind), err(level = "debug"))]
     async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent> {
         let mut tx = self.pool.begin().await?;
         let signed = author_event(&mut tx, draft).await?;
@@ -31,16 +32,19 @@ impl EventStore for PgStore {
         Ok(signed)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>> {
         let mut conn = self.pool.acquire().await?;
         owner(&mut conn, report_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %sender, push.txn = %txn), err(level = "debug"))]
     async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>> {
         let mut conn = self.pool.acquire().await?;
         push_txn_get(&mut conn, sender, txn).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %sender, push.txn = %txn), err(level = "debug"))]
     async fn inbox_insert(
         &self,
         sender: &str,
@@ -55,16 +59,19 @@ impl EventStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn inbox_load(&self, limit: i64) -> Result<Vec<InboxRow>> {
         let mut conn = self.pool.acquire().await?;
         inbox_load(&mut conn, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn inbox_delete(&self, ids: &[i64]) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         inbox_delete(&mut conn, ids).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn events_accept(&self, items: &[Incoming], now: Millis) -> Result<Vec<AcceptOutcome>> {
         let mut tx = self.pool.begin().await?;
         let outcomes = events_accept(&mut tx, items, now).await?;
@@ -72,31 +79,37 @@ impl EventStore for PgStore {
         Ok(outcomes)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn origin_heads(&self) -> Result<Vec<OriginHead>> {
         let mut conn = self.pool.acquire().await?;
         origin_heads(&mut conn).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.origin = %origin), err(level = "debug"))]
     async fn events_after(&self, origin: &str, after_seq: i64, limit: i64) -> Result<Vec<Vec<u8>>> {
         let mut conn = self.pool.acquire().await?;
         events_after(&mut conn, origin, after_seq, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
     async fn event_get(&self, id: &str) -> Result<Option<StoredEvent>> {
         let mut conn = self.pool.acquire().await?;
         event_get(&mut conn, id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn report_events(&self, report_id: &str) -> Result<Vec<StoredEvent>> {
         let mut conn = self.pool.acquire().await?;
         report_events(&mut conn, report_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.kind_prefix = %kind_prefix), err(level = "debug"))]
     async fn events_pending(&self, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>> {
         let mut conn = self.pool.acquire().await?;
         events_pending(&mut conn, kind_prefix, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %import.report.id), err(level = "debug"))]
     async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         report_import(&mut tx, import, now).await?;
@@ -104,11 +117,13 @@ impl EventStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn report_history(&self, report_id: &str) -> Result<Vec<HistoryEvent>> {
         let mut conn = self.pool.acquire().await?;
         report_history(&mut conn, report_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
     async fn event_quarantine(
         &self,
         id: &str,
@@ -122,11 +137,13 @@ impl EventStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn quarantine_list(&self, limit: i64) -> Result<Vec<QuarantineRow>> {
         let mut conn = self.pool.acquire().await?;
         quarantine_list(&mut conn, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>> {
         let mut conn = self.pool.acquire().await?;
         equivocation_list(&mut conn).await

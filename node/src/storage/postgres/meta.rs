@@ -13,6 +13,7 @@ impl MetaStore for PgStore {
         "postgres"
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
@@ -20,11 +21,13 @@ impl MetaStore for PgStore {
             .map_err(|e| StorageError::Backend(format!("migration failed: {e}")))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(meta.key = %key), err(level = "debug"))]
     async fn meta_get(&self, key: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(key)
@@ -32,6 +35,7 @@ impl MetaStore for PgStore {
             .await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(meta.key = %key), err(level = "debug"))]
     async fn meta_put(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -43,6 +47,7 @@ impl MetaStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn bootstrap_admin(&self, secret_hash: &str, admin: &UserRecord) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let n =

@@ -10,6 +10,7 @@ use crate::storage::{Conflict, KeyRow, PeerRecord, PeerStore, PushOutcome, Resul
 
 #[async_trait]
 impl PeerStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %destination), err(level = "debug"))]
     async fn outbox_after(
         &self,
         destination: &str,
@@ -20,6 +21,7 @@ impl PeerStore for PgStore {
         outbox_after(&mut conn, destination, after, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %destination, event.origin = %origin), err(level = "debug"))]
     async fn outbox_backfill(&self, destination: &str, origin: &str, now: Millis) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         let n = outbox_backfill(&mut tx, destination, origin, now).await?;
@@ -27,26 +29,31 @@ impl PeerStore for PgStore {
         Ok(n)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %destination), err(level = "debug"))]
     async fn outbox_backlog(&self, destination: &str, after: i64) -> Result<(i64, Option<Millis>)> {
         let mut conn = self.pool.acquire().await?;
         outbox_backlog(&mut conn, destination, after).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %peer.node_id), err(level = "debug"))]
     async fn peer_upsert(&self, peer: &PeerRecord) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         peer_upsert(&mut conn, peer).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn peer_list(&self) -> Result<Vec<PeerRecord>> {
         let mut conn = self.pool.acquire().await?;
         peer_list(&mut conn).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %node_id), err(level = "debug"))]
     async fn peer_get(&self, node_id: &str) -> Result<Option<PeerRecord>> {
         let mut conn = self.pool.acquire().await?;
         peer_get(&mut conn, node_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %node_id), err(level = "debug"))]
     async fn peer_push_result(
         &self,
         node_id: &str,
@@ -57,21 +64,25 @@ impl PeerStore for PgStore {
         peer_push_result(&mut conn, node_id, &outcome, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %key.origin, key.id = %key.key_id), err(level = "debug"))]
     async fn key_upsert(&self, key: &KeyRow) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         key_upsert(&mut conn, key).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn key_list(&self) -> Result<Vec<KeyRow>> {
         let mut conn = self.pool.acquire().await?;
         key_list(&mut conn).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(blob.sha256 = %hash), err(level = "debug"))]
     async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         blob_put(&mut conn, hash, content, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(blob.sha256 = %hash), err(level = "debug"))]
     async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         let mut conn = self.pool.acquire().await?;
         blob_get(&mut conn, hash).await

@@ -41,6 +41,7 @@ impl PgStore {
 
 #[async_trait]
 impl ReportStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report.id), err(level = "debug"))]
     async fn report_insert(
         &self,
         report: &Report,
@@ -74,6 +75,7 @@ impl ReportStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_get(&self, id: &str) -> Result<Option<Report>> {
         sqlx::query(&format!("SELECT {REPORT_COLS} FROM reports WHERE id = $1"))
             .bind(id)
@@ -84,6 +86,7 @@ impl ReportStore for PgStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_by_tracking_code(&self, code: &str) -> Result<Option<Report>> {
         sqlx::query(&format!(
             "SELECT {REPORT_COLS} FROM reports WHERE tracking_code = $1"
@@ -96,6 +99,7 @@ impl ReportStore for PgStore {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_identity(&self, id: &str) -> Result<Option<ReporterIdentity>> {
         sqlx::query("SELECT name, phone, email FROM reporter_identities WHERE report_id = $1")
             .bind(id)
@@ -111,6 +115,7 @@ impl ReportStore for PgStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {TIMELINE_COLS} FROM timeline WHERE report_id = $1 ORDER BY seq"
@@ -121,6 +126,7 @@ impl ReportStore for PgStore {
         rows.iter().map(timeline_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %t.report.id), err(level = "debug"))]
     async fn report_transition(&self, t: &Transition, event: Option<&EventDraft>) -> Result<()> {
         let sets = REPORT_COLS
             .split(", ")
@@ -162,6 +168,7 @@ impl ReportStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_list(&self, f: &ReportFilter) -> Result<(Vec<Report>, i64)> {
         let (where_sql, values) = filter_sql(f);
         let total: i64 = bind_all_scalar(
@@ -190,6 +197,7 @@ impl ReportStore for PgStore {
         Ok((reports_from_rows(&rows)?, total))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_due(&self, now: Millis, limit: i64) -> Result<Vec<Report>> {
         let rows = sqlx::query(&format!(
             "SELECT {REPORT_COLS} FROM reports WHERE \
@@ -206,6 +214,7 @@ impl ReportStore for PgStore {
         reports_from_rows(&rows)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_stats(&self, f: &ReportFilter) -> Result<StatsRow> {
         let (where_sql, values) = filter_sql(f);
         let row = bind_all(
@@ -243,6 +252,7 @@ impl ReportStore for PgStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %a.report_id), err(level = "debug"))]
     async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO attachments (report_id, sha256, media_type, size_bytes, file_name, added_by, added_at) \
@@ -260,6 +270,7 @@ impl ReportStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
         let rows = sqlx::query(
             "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \

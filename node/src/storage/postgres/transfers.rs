@@ -10,16 +10,19 @@ use crate::storage::{Result, TransferChange, TransferRow, TransferStore};
 
 #[async_trait]
 impl TransferStore for PgStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(transfer.id = %offer_id), err(level = "debug"))]
     async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
         let mut conn = self.pool.acquire().await?;
         transfer_get(&mut conn, offer_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
         let mut conn = self.pool.acquire().await?;
         transfers_of_report(&mut conn, report_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
         let mut conn = self.pool.acquire().await?;
         transfers_list(&mut conn, open_only, limit).await

@@ -10,11 +10,13 @@ use crate::storage::{AccountStore, Result, StorageError};
 
 #[async_trait]
 impl AccountStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %user.id), err(level = "debug"))]
     async fn user_create(&self, user: &UserRecord) -> Result<()> {
         let user = user.clone();
         self.write(move |c| insert_user(c, &user)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %u.id), err(level = "debug"))]
     async fn user_update(&self, u: &UserRecord) -> Result<()> {
         let u = u.clone();
         self.write(move |c| {
@@ -33,6 +35,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %id), err(level = "debug"))]
     async fn user_get(&self, id: &str) -> Result<Option<UserRecord>> {
         let id = id.to_owned();
         self.read(move |c| {
@@ -46,6 +49,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
         let name = username.to_owned();
         self.read(move |c| {
@@ -59,6 +63,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_list(&self) -> Result<Vec<UserRecord>> {
         self.read(|c| {
             let mut stmt =
@@ -69,11 +74,13 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_count(&self) -> Result<i64> {
         self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn session_create(&self, s: &SessionRecord) -> Result<()> {
         let s = s.clone();
         self.write(move |c| {
@@ -94,6 +101,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn session_lookup(
         &self,
         token_hash: &str,
@@ -126,6 +134,7 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn session_delete(&self, token_hash: &str) -> Result<()> {
         let hash = token_hash.to_owned();
         self.write(move |c| {

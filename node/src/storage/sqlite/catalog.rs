@@ -11,6 +11,7 @@ use crate::storage::{CatalogStore, Result, StorageError};
 
 #[async_trait]
 impl CatalogStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(agency.id = %a.id), err(level = "debug"))]
     async fn agency_create(&self, a: &AgencyRecord) -> Result<()> {
         let a = a.clone();
         self.write(move |c| {
@@ -35,6 +36,7 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(agency.id = %a.id), err(level = "debug"))]
     async fn agency_update(&self, a: &AgencyRecord) -> Result<()> {
         let a = a.clone();
         self.write(move |c| {
@@ -50,6 +52,7 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(agency.id = %id), err(level = "debug"))]
     async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>> {
         let id = id.to_owned();
         self.read(move |c| {
@@ -63,6 +66,7 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
         self.read(|c| {
             let mut stmt =
@@ -73,6 +77,7 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(category.id = %cat.id), err(level = "debug"))]
     async fn category_upsert(&self, cat: &Category) -> Result<()> {
         let cat = cat.clone();
         self.write(move |c| {
@@ -87,6 +92,7 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn category_seed(&self, categories: &[Category]) -> Result<()> {
         let cats = categories.to_vec();
         self.write(move |c| {
@@ -102,6 +108,7 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(category.id = %id), err(level = "debug"))]
     async fn category_get(&self, id: &str) -> Result<Option<Category>> {
         let id = id.to_owned();
         self.read(move |c| {
@@ -115,6 +122,7 @@ impl CatalogStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn category_list(&self) -> Result<Vec<Category>> {
         self.read(|c| {
             let mut stmt =

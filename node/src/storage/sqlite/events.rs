@@ -23,16 +23,19 @@ use crate::storage::{
 
 #[async_trait]
 impl EventStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %draft.report_id, event.kind = %draft.kind), err(level = "debug"))]
     async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent> {
         let draft = draft.clone();
         self.write(move |c| author_event(c, &draft)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>> {
         let id = report_id.to_owned();
         self.read(move |c| owner(c, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %sender, push.txn = %txn), err(level = "debug"))]
     async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>> {
         let (sender, txn) = (sender.to_owned(), txn.to_owned());
         self.read(move |c| {
@@ -46,6 +49,7 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %sender, push.txn = %txn), err(level = "debug"))]
     async fn inbox_insert(
         &self,
         sender: &str,
@@ -64,10 +68,12 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn inbox_load(&self, limit: i64) -> Result<Vec<InboxRow>> {
         self.read(move |c| inbox_load(c, limit)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn inbox_delete(&self, ids: &[i64]) -> Result<()> {
         let ids = ids.to_vec();
         self.write(move |c| {
@@ -80,47 +86,56 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn events_accept(&self, items: &[Incoming], now: Millis) -> Result<Vec<AcceptOutcome>> {
         let items = items.to_vec();
         self.write(move |c| items.iter().map(|item| accept_one(c, item, now)).collect())
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn origin_heads(&self) -> Result<Vec<OriginHead>> {
         self.read(origin_heads).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.origin = %origin), err(level = "debug"))]
     async fn events_after(&self, origin: &str, after_seq: i64, limit: i64) -> Result<Vec<Vec<u8>>> {
         let origin = origin.to_owned();
         self.read(move |c| events_after(c, &origin, after_seq, limit))
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
     async fn event_get(&self, id: &str) -> Result<Option<StoredEvent>> {
         let id = id.to_owned();
         self.read(move |c| event_get(c, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn report_events(&self, report_id: &str) -> Result<Vec<StoredEvent>> {
         let id = report_id.to_owned();
         self.read(move |c| report_events(c, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.kind_prefix = %kind_prefix), err(level = "debug"))]
     async fn events_pending(&self, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>> {
         let prefix = kind_prefix.to_owned();
         self.read(move |c| events_pending(c, &prefix, limit)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %import.report.id), err(level = "debug"))]
     async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()> {
         let import = import.clone();
         self.write(move |c| report_import(c, &import, now)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn report_history(&self, report_id: &str) -> Result<Vec<HistoryEvent>> {
         let id = report_id.to_owned();
         self.read(move |c| report_history(c, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
     async fn event_quarantine(
         &self,
         id: &str,
@@ -133,10 +148,12 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn quarantine_list(&self, limit: i64) -> Result<Vec<QuarantineRow>> {
         self.read(move |c| quarantine_list(c, limit)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>> {
         self.read(equivocation_list).await
     }

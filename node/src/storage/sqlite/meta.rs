@@ -30,6 +30,7 @@ impl MetaStore for SqliteStore {
         "sqlite"
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn migrate(&self) -> Result<()> {
         self.write(|conn| {
             conn.execute_batch(
@@ -50,6 +51,7 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ping(&self) -> Result<()> {
         self.read(|c| {
             Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
@@ -58,6 +60,7 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(meta.key = %key), err(level = "debug"))]
     async fn meta_get(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_owned();
         self.read(move |c| {
@@ -69,6 +72,7 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(meta.key = %key), err(level = "debug"))]
     async fn meta_put(&self, key: &str, value: &str) -> Result<()> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.write(move |c| {
@@ -81,6 +85,7 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn bootstrap_admin(&self, secret_hash: &str, admin: &UserRecord) -> Result<()> {
         let (hash, admin) = (secret_hash.to_owned(), admin.clone());
         self.write(move |c| {

@@ -10,6 +10,7 @@ use crate::storage::{Conflict, KeyRow, PeerRecord, PeerStore, PushOutcome, Resul
 
 #[async_trait]
 impl PeerStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %destination), err(level = "debug"))]
     async fn outbox_after(
         &self,
         destination: &str,
@@ -20,6 +21,7 @@ impl PeerStore for SqliteStore {
         self.read(move |c| outbox_after(c, &d, after, limit)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %destination, event.origin = %origin), err(level = "debug"))]
     async fn outbox_backfill(&self, destination: &str, origin: &str, now: Millis) -> Result<i64> {
         let (d, o) = (destination.to_owned(), origin.to_owned());
         self.write(move |c| {
@@ -34,25 +36,30 @@ impl PeerStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %destination), err(level = "debug"))]
     async fn outbox_backlog(&self, destination: &str, after: i64) -> Result<(i64, Option<Millis>)> {
         let d = destination.to_owned();
         self.read(move |c| outbox_backlog(c, &d, after)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %peer.node_id), err(level = "debug"))]
     async fn peer_upsert(&self, peer: &PeerRecord) -> Result<()> {
         let p = peer.clone();
         self.write(move |c| peer_upsert(c, &p)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn peer_list(&self) -> Result<Vec<PeerRecord>> {
         self.read(peer_list).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %node_id), err(level = "debug"))]
     async fn peer_get(&self, node_id: &str) -> Result<Option<PeerRecord>> {
         let id = node_id.to_owned();
         self.read(move |c| peer_get(c, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %node_id), err(level = "debug"))]
     async fn peer_push_result(
         &self,
         node_id: &str,
@@ -64,15 +71,18 @@ impl PeerStore for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %key.origin, key.id = %key.key_id), err(level = "debug"))]
     async fn key_upsert(&self, key: &KeyRow) -> Result<()> {
         let k = key.clone();
         self.write(move |c| key_upsert(c, &k)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn key_list(&self) -> Result<Vec<KeyRow>> {
         self.read(key_list).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(blob.sha256 = %hash), err(level = "debug"))]
     async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()> {
         let (hash, content) = (hash.to_owned(), content.to_vec());
         self.write(move |c| {
@@ -85,6 +95,7 @@ impl PeerStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(blob.sha256 = %hash), err(level = "debug"))]
     async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         let hash = hash.to_owned();
         self.read(move |c| {

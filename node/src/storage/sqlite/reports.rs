@@ -16,6 +16,7 @@ use crate::storage::{search_tokens, Conflict, EventDraft, ReportStore, Result, S
 
 #[async_trait]
 impl ReportStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report.id), err(level = "debug"))]
     async fn report_insert(
         &self,
         report: &Report,
@@ -46,6 +47,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_get(&self, id: &str) -> Result<Option<Report>> {
         let id = id.to_owned();
         self.read(move |c| {
@@ -59,6 +61,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_by_tracking_code(&self, code: &str) -> Result<Option<Report>> {
         let code = code.to_owned();
         self.read(move |c| {
@@ -72,6 +75,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_identity(&self, id: &str) -> Result<Option<ReporterIdentity>> {
         let id = id.to_owned();
         self.read(move |c| {
@@ -91,6 +95,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>> {
         let id = id.to_owned();
         self.read(move |c| {
@@ -104,6 +109,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %t.report.id), err(level = "debug"))]
     async fn report_transition(&self, t: &Transition, event: Option<&EventDraft>) -> Result<()> {
         let t = t.clone();
         let event = event.cloned();
@@ -141,6 +147,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_list(&self, f: &ReportFilter) -> Result<(Vec<Report>, i64)> {
         let f = f.clone();
         self.read(move |c| {
@@ -173,6 +180,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_due(&self, now: Millis, limit: i64) -> Result<Vec<Report>> {
         self.read(move |c| {
             let mut stmt = c.prepare(&format!(
@@ -189,6 +197,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_stats(&self, f: &ReportFilter) -> Result<StatsRow> {
         let f = f.clone();
         self.read(move |c| {
@@ -228,6 +237,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %a.report_id), err(level = "debug"))]
     async fn attachment_add(&self, a: &AttachmentRecord) -> Result<()> {
         let a = a.clone();
         self.write(move |c| {
@@ -249,6 +259,7 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
         let id = report_id.to_owned();
         self.read(move |c| {

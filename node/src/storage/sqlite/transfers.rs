@@ -10,16 +10,19 @@ use crate::storage::{Result, TransferChange, TransferRow, TransferStore};
 
 #[async_trait]
 impl TransferStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(transfer.id = %offer_id), err(level = "debug"))]
     async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>> {
         let id = offer_id.to_owned();
         self.read(move |c| transfer_get(c, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>> {
         let id = report_id.to_owned();
         self.read(move |c| transfers_of_report(c, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>> {
         self.read(move |c| transfers_list(c, open_only, limit))
             .await
