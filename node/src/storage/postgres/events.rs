@@ -4,11 +4,14 @@
 
 use async_trait::async_trait;
 use lapor_federation::SignedEvent;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 use super::accept::events_accept;
 use super::peers::blob_put;
-use super::rows::{event_from_row, EVENT_COLS};
+use super::rows::{
+    equivocation_from_row, event_from_row, history_from_row, inbox_from_row, origin_head_from_row,
+    quarantine_from_row, EVENT_COLS,
+};
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, insert_event, lock_origin, owner, owner_for_update, set_head,
@@ -285,18 +288,7 @@ async fn inbox_load(c: &mut PgConnection, limit: i64) -> Result<Vec<InboxRow>> {
     .bind(sql_limit(limit))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(InboxRow {
-                id: r.try_get(0)?,
-                event_id: r.try_get(1)?,
-                origin: r.try_get(2)?,
-                origin_seq: r.try_get(3)?,
-                sender: r.try_get(4)?,
-                wire: r.try_get(5)?,
-            })
-        })
-        .collect()
+    rows.iter().map(inbox_from_row).collect()
 }
 
 async fn inbox_delete(c: &mut PgConnection, ids: &[i64]) -> Result<()> {
@@ -313,17 +305,7 @@ async fn origin_heads(c: &mut PgConnection) -> Result<Vec<OriginHead>> {
     )
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(OriginHead {
-                origin: r.try_get(0)?,
-                head_seq: r.try_get(1)?,
-                head_id: r.try_get(2)?,
-                frozen: r.try_get::<i64, _>(3)? != 0,
-                frozen_reason: r.try_get(4)?,
-            })
-        })
-        .collect()
+    rows.iter().map(origin_head_from_row).collect()
 }
 
 async fn events_after(
@@ -417,18 +399,7 @@ async fn quarantine_list(c: &mut PgConnection, limit: i64) -> Result<Vec<Quarant
     .bind(sql_limit(limit))
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(QuarantineRow {
-                event_id: r.try_get(0)?,
-                origin: r.try_get(1)?,
-                origin_seq: r.try_get(2)?,
-                code: r.try_get(3)?,
-                reason: r.try_get(4)?,
-                at: r.try_get(5)?,
-            })
-        })
-        .collect()
+    rows.iter().map(quarantine_from_row).collect()
 }
 
 async fn equivocation_list(c: &mut PgConnection) -> Result<Vec<EquivocationRow>> {
@@ -438,17 +409,7 @@ async fn equivocation_list(c: &mut PgConnection) -> Result<Vec<EquivocationRow>>
     )
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(EquivocationRow {
-                origin: r.try_get(0)?,
-                origin_seq: r.try_get(1)?,
-                first_id: r.try_get(2)?,
-                second_id: r.try_get(3)?,
-                detected_at: r.try_get(4)?,
-            })
-        })
-        .collect()
+    rows.iter().map(equivocation_from_row).collect()
 }
 
 /// Stores a report rebuilt from its history (see the SQLite twin).
@@ -502,16 +463,5 @@ async fn report_history(c: &mut PgConnection, report_id: &str) -> Result<Vec<His
     .bind(report_id)
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(HistoryEvent {
-                id: r.try_get(0)?,
-                origin: r.try_get(1)?,
-                origin_seq: r.try_get(2)?,
-                kind: r.try_get(3)?,
-                report_epoch: r.try_get(4)?,
-                wire: r.try_get(5)?,
-            })
-        })
-        .collect()
+    rows.iter().map(history_from_row).collect()
 }

@@ -171,29 +171,26 @@ async fn set_head(
     Ok(())
 }
 
+const OWNER_SQL: &str =
+    "SELECT report_id, owner, epoch, last_event_id FROM report_owner WHERE report_id = $1";
+
 async fn owner(c: &mut PgConnection, report_id: &str) -> Result<Option<OwnerRow>> {
-    sqlx::query(
-        "SELECT report_id, owner, epoch, last_event_id FROM report_owner WHERE report_id = $1",
-    )
-    .bind(report_id)
-    .fetch_optional(&mut *c)
-    .await?
-    .as_ref()
-    .map(owner_from_row)
-    .transpose()
+    owner_where(c, report_id, OWNER_SQL).await
 }
 
 /// [`owner`], locking the row until the end of the transaction.
 async fn owner_for_update(c: &mut PgConnection, report_id: &str) -> Result<Option<OwnerRow>> {
-    sqlx::query(
-        "SELECT report_id, owner, epoch, last_event_id FROM report_owner WHERE report_id = $1 FOR UPDATE",
-    )
-    .bind(report_id)
-    .fetch_optional(&mut *c)
-    .await?
-    .as_ref()
-    .map(owner_from_row)
-    .transpose()
+    owner_where(c, report_id, &format!("{OWNER_SQL} FOR UPDATE")).await
+}
+
+async fn owner_where(c: &mut PgConnection, report_id: &str, sql: &str) -> Result<Option<OwnerRow>> {
+    sqlx::query(sql)
+        .bind(report_id)
+        .fetch_optional(&mut *c)
+        .await?
+        .as_ref()
+        .map(owner_from_row)
+        .transpose()
 }
 
 async fn set_owner(

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::{PgConnection, Row};
 
-use super::rows::{peer_from_row, PEER_COLS};
+use super::rows::{key_from_row, peer_from_row, PEER_COLS};
 use super::{sql_limit, PgStore};
 use crate::domain::Millis;
 use crate::storage::{Conflict, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
@@ -297,17 +297,5 @@ async fn key_list(c: &mut PgConnection) -> Result<Vec<KeyRow>> {
     )
     .fetch_all(&mut *c)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(KeyRow {
-                origin: r.try_get(0)?,
-                key_id: r.try_get(1)?,
-                public_key: r.try_get(2)?,
-                enc_public: r.try_get(3)?,
-                valid_from_seq: r.try_get(4)?,
-                retired_after_seq: r.try_get(5)?,
-                revoked_from_seq: r.try_get(6)?,
-            })
-        })
-        .collect()
+    rows.iter().map(key_from_row).collect()
 }

@@ -8,8 +8,8 @@ use sqlx::{Postgres, Row};
 
 use super::events::author_event;
 use super::rows::{
-    bind_report, report_from_row, reports_from_rows, timeline_from_row, PgQuery, REPORT_COLS,
-    REPORT_NCOLS, TIMELINE_COLS,
+    attachment_from_row, bind_report, identity_from_row, report_from_row, reports_from_rows,
+    timeline_from_row, PgQuery, REPORT_COLS, REPORT_NCOLS, TIMELINE_COLS,
 };
 use super::{append_timeline, sql_limit, PgStore};
 use crate::domain::{
@@ -105,13 +105,8 @@ impl ReportStore for PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| {
-                Ok(ReporterIdentity {
-                    name: r.try_get(0)?,
-                    phone: r.try_get(1)?,
-                    email: r.try_get(2)?,
-                })
-            })
+            .as_ref()
+            .map(identity_from_row)
             .transpose()
     }
 
@@ -279,19 +274,7 @@ impl ReportStore for PgStore {
         .bind(report_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AttachmentRecord {
-                    report_id: r.try_get(0)?,
-                    sha256: r.try_get(1)?,
-                    media_type: r.try_get(2)?,
-                    size_bytes: r.try_get(3)?,
-                    file_name: r.try_get(4)?,
-                    added_by: r.try_get(5)?,
-                    added_at: r.try_get(6)?,
-                })
-            })
-            .collect()
+        rows.iter().map(attachment_from_row).collect()
     }
 }
 

@@ -8,9 +8,14 @@ use sqlx::query::Query;
 use sqlx::Postgres;
 use sqlx::Row;
 
-use crate::domain::{AgencyRecord, Report, TimelineRecord, UserRecord};
+use crate::domain::{
+    AgencyRecord, AttachmentRecord, Report, ReporterIdentity, TimelineRecord, UserRecord,
+};
 use crate::storage::decide::HeldHead;
-use crate::storage::{OwnerRow, PeerRecord, Result, StorageError, StoredEvent, TransferRow};
+use crate::storage::{
+    EquivocationRow, HistoryEvent, InboxRow, KeyRow, OriginHead, OwnerRow, PeerRecord,
+    QuarantineRow, Result, StorageError, StoredEvent, TransferRow,
+};
 
 /// A query with its arguments bound so far.
 pub(super) type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -274,5 +279,90 @@ pub(super) fn transfer_from_row(r: &PgRow) -> Result<TransferRow> {
         expires_at: r.try_get(10)?,
         created_at: r.try_get(11)?,
         updated_at: r.try_get(12)?,
+    })
+}
+
+pub(super) fn inbox_from_row(r: &PgRow) -> Result<InboxRow> {
+    Ok(InboxRow {
+        id: r.try_get(0)?,
+        event_id: r.try_get(1)?,
+        origin: r.try_get(2)?,
+        origin_seq: r.try_get(3)?,
+        sender: r.try_get(4)?,
+        wire: r.try_get(5)?,
+    })
+}
+
+pub(super) fn origin_head_from_row(r: &PgRow) -> Result<OriginHead> {
+    Ok(OriginHead {
+        origin: r.try_get(0)?,
+        head_seq: r.try_get(1)?,
+        head_id: r.try_get(2)?,
+        frozen: r.try_get::<i64, _>(3)? != 0,
+        frozen_reason: r.try_get(4)?,
+    })
+}
+
+pub(super) fn quarantine_from_row(r: &PgRow) -> Result<QuarantineRow> {
+    Ok(QuarantineRow {
+        event_id: r.try_get(0)?,
+        origin: r.try_get(1)?,
+        origin_seq: r.try_get(2)?,
+        code: r.try_get(3)?,
+        reason: r.try_get(4)?,
+        at: r.try_get(5)?,
+    })
+}
+
+pub(super) fn equivocation_from_row(r: &PgRow) -> Result<EquivocationRow> {
+    Ok(EquivocationRow {
+        origin: r.try_get(0)?,
+        origin_seq: r.try_get(1)?,
+        first_id: r.try_get(2)?,
+        second_id: r.try_get(3)?,
+        detected_at: r.try_get(4)?,
+    })
+}
+
+pub(super) fn history_from_row(r: &PgRow) -> Result<HistoryEvent> {
+    Ok(HistoryEvent {
+        id: r.try_get(0)?,
+        origin: r.try_get(1)?,
+        origin_seq: r.try_get(2)?,
+        kind: r.try_get(3)?,
+        report_epoch: r.try_get(4)?,
+        wire: r.try_get(5)?,
+    })
+}
+
+pub(super) fn key_from_row(r: &PgRow) -> Result<KeyRow> {
+    Ok(KeyRow {
+        origin: r.try_get(0)?,
+        key_id: r.try_get(1)?,
+        public_key: r.try_get(2)?,
+        enc_public: r.try_get(3)?,
+        valid_from_seq: r.try_get(4)?,
+        retired_after_seq: r.try_get(5)?,
+        revoked_from_seq: r.try_get(6)?,
+    })
+}
+
+pub(super) fn attachment_from_row(r: &PgRow) -> Result<AttachmentRecord> {
+    Ok(AttachmentRecord {
+        report_id: r.try_get(0)?,
+        sha256: r.try_get(1)?,
+        media_type: r.try_get(2)?,
+        size_bytes: r.try_get(3)?,
+        file_name: r.try_get(4)?,
+        added_by: r.try_get(5)?,
+        added_at: r.try_get(6)?,
+    })
+}
+
+pub(super) fn identity_from_row(r: &PgRow) -> Result<ReporterIdentity> {
+    Ok(ReporterIdentity {
+        name: r.try_get(0)?,
+        phone: r.try_get(1)?,
+        email: r.try_get(2)?,
     })
 }

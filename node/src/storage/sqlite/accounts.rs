@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{user_from_row, USER_COLS};
+use super::rows::{query_all, user_from_row, USER_COLS};
 use super::SqliteStore;
 use crate::domain::{Millis, SessionRecord, UserRecord};
 use crate::storage::{AccountStore, Result, StorageError};
@@ -66,10 +66,12 @@ impl AccountStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_list(&self) -> Result<Vec<UserRecord>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))?;
-            let rows = stmt.query_map([], |r| user_from_row(r, 0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            query_all(
+                c,
+                &format!("SELECT {USER_COLS} FROM users ORDER BY username"),
+                [],
+                |r| user_from_row(r, 0),
+            )
         })
         .await
     }

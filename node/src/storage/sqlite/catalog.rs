@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use lapor_schemas::api::Category;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{agency_from_row, category_from_row, AGENCY_COLS};
+use super::rows::{agency_from_row, category_from_row, query_all, AGENCY_COLS};
 use super::SqliteStore;
 use crate::domain::AgencyRecord;
 use crate::storage::{CatalogStore, Result, StorageError};
@@ -69,10 +69,12 @@ impl CatalogStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare(&format!("SELECT {AGENCY_COLS} FROM agencies ORDER BY path"))?;
-            let rows = stmt.query_map([], agency_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            query_all(
+                c,
+                &format!("SELECT {AGENCY_COLS} FROM agencies ORDER BY path"),
+                [],
+                agency_from_row,
+            )
         })
         .await
     }
@@ -125,10 +127,12 @@ impl CatalogStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn category_list(&self) -> Result<Vec<Category>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare("SELECT id, name_id, name_en, active FROM categories ORDER BY id")?;
-            let rows = stmt.query_map([], category_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            query_all(
+                c,
+                "SELECT id, name_id, name_en, active FROM categories ORDER BY id",
+                [],
+                category_from_row,
+            )
         })
         .await
     }

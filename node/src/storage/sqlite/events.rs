@@ -7,7 +7,10 @@ use lapor_federation::SignedEvent;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::accept::accept_one;
-use super::rows::{event_from_row, EVENT_COLS};
+use super::rows::{
+    equivocation_from_row, event_from_row, history_from_row, inbox_from_row, origin_head_from_row,
+    quarantine_from_row, query_all, EVENT_COLS,
+};
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, head, insert_event, owner, set_head, set_owner, upsert_report,
@@ -260,37 +263,22 @@ fn inbox_insert(
 }
 
 fn inbox_load(c: &Connection, limit: i64) -> Result<Vec<InboxRow>> {
-    let mut stmt = c.prepare(
+    query_all(
+        c,
         "SELECT id, event_id, origin, origin_seq, sender, wire FROM inbox \
          ORDER BY origin, origin_seq, id LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
-        Ok(InboxRow {
-            id: r.get(0)?,
-            event_id: r.get(1)?,
-            origin: r.get(2)?,
-            origin_seq: r.get(3)?,
-            sender: r.get(4)?,
-            wire: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [limit],
+        inbox_from_row,
+    )
 }
 
 fn origin_heads(c: &Connection) -> Result<Vec<OriginHead>> {
-    let mut stmt = c.prepare(
+    query_all(
+        c,
         "SELECT origin, head_seq, head_id, frozen, frozen_reason FROM origins ORDER BY origin",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(OriginHead {
-            origin: r.get(0)?,
-            head_seq: r.get(1)?,
-            head_id: r.get(2)?,
-            frozen: r.get::<_, i64>(3)? != 0,
-            frozen_reason: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [],
+        origin_head_from_row,
+    )
 }
 
 fn events_after(c: &Connection, origin: &str, after: i64, limit: i64) -> Result<Vec<Vec<u8>>> {
@@ -311,20 +299,16 @@ fn event_get(c: &Connection, id: &str) -> Result<Option<StoredEvent>> {
 }
 
 fn report_events(c: &Connection, report_id: &str) -> Result<Vec<StoredEvent>> {
-    let mut stmt = c.prepare(&format!(
+    query_all(c, &format!(
         "SELECT {EVENT_COLS} FROM events WHERE report_id = ?1 ORDER BY received_at, origin, origin_seq"
-    ))?;
-    let rows = stmt.query_map([report_id], event_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    ), [report_id], event_from_row)
 }
 
 fn events_pending(c: &Connection, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>> {
-    let mut stmt = c.prepare(&format!(
+    query_all(c, &format!(
         "SELECT {EVENT_COLS} FROM events WHERE state = 'pending' AND substr(kind, 1, length(?2)) = ?2 \
          ORDER BY received_at, origin, origin_seq LIMIT ?1"
-    ))?;
-    let rows = stmt.query_map(params![limit, kind_prefix], event_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    ), params![limit, kind_prefix], event_from_row)
 }
 
 fn event_quarantine(c: &Connection, id: &str, code: &str, reason: &str, now: Millis) -> Result<()> {
@@ -344,37 +328,17 @@ fn event_quarantine(c: &Connection, id: &str, code: &str, reason: &str, now: Mil
 }
 
 fn quarantine_list(c: &Connection, limit: i64) -> Result<Vec<QuarantineRow>> {
-    let mut stmt = c.prepare(
-        "SELECT event_id, origin, origin_seq, code, reason, at FROM quarantine ORDER BY at DESC, event_id LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
-        Ok(QuarantineRow {
-            event_id: r.get(0)?,
-            origin: r.get(1)?,
-            origin_seq: r.get(2)?,
-            code: r.get(3)?,
-            reason: r.get(4)?,
-            at: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    query_all(c, "SELECT event_id, origin, origin_seq, code, reason, at FROM quarantine ORDER BY at DESC, event_id LIMIT ?1", [limit], quarantine_from_row)
 }
 
 fn equivocation_list(c: &Connection) -> Result<Vec<EquivocationRow>> {
-    let mut stmt = c.prepare(
+    query_all(
+        c,
         "SELECT origin, origin_seq, first_id, second_id, detected_at FROM equivocations \
          ORDER BY origin, origin_seq, second_id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(EquivocationRow {
-            origin: r.get(0)?,
-            origin_seq: r.get(1)?,
-            first_id: r.get(2)?,
-            second_id: r.get(3)?,
-            detected_at: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [],
+        equivocation_from_row,
+    )
 }
 
 /// Stores a report rebuilt from its history (see [`crate::storage::EventStore::report_import`]).
@@ -419,20 +383,12 @@ fn report_import(c: &Connection, imp: &ReportImport, now: Millis) -> Result<()> 
 
 /// Every signed event of a report this node holds: from the logs and from imported histories.
 fn report_history(c: &Connection, report_id: &str) -> Result<Vec<HistoryEvent>> {
-    let mut stmt = c.prepare(
+    query_all(
+        c,
         "SELECT id, origin, origin_seq, kind, report_epoch, wire FROM events WHERE report_id = ?1 \
          UNION SELECT event_id, origin, origin_seq, kind, report_epoch, wire FROM report_history \
          WHERE report_id = ?1 ORDER BY 5, 2, 3",
-    )?;
-    let rows = stmt.query_map([report_id], |r| {
-        Ok(HistoryEvent {
-            id: r.get(0)?,
-            origin: r.get(1)?,
-            origin_seq: r.get(2)?,
-            kind: r.get(3)?,
-            report_epoch: r.get(4)?,
-            wire: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [report_id],
+        history_from_row,
+    )
 }

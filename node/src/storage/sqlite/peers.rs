@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{peer_from_row, PEER_COLS};
+use super::rows::{key_from_row, peer_from_row, query_all, PEER_COLS};
 use super::SqliteStore;
 use crate::domain::Millis;
 use crate::storage::{Conflict, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
@@ -130,9 +130,12 @@ fn peer_upsert(c: &Connection, p: &PeerRecord) -> Result<()> {
 }
 
 fn peer_list(c: &Connection) -> Result<Vec<PeerRecord>> {
-    let mut stmt = c.prepare(&format!("SELECT {PEER_COLS} FROM peers ORDER BY node_id"))?;
-    let rows = stmt.query_map([], peer_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    query_all(
+        c,
+        &format!("SELECT {PEER_COLS} FROM peers ORDER BY node_id"),
+        [],
+        peer_from_row,
+    )
 }
 
 fn peer_get(c: &Connection, node_id: &str) -> Result<Option<PeerRecord>> {
@@ -216,22 +219,8 @@ pub(super) fn key_upsert(c: &Connection, k: &KeyRow) -> Result<()> {
 }
 
 fn key_list(c: &Connection) -> Result<Vec<KeyRow>> {
-    let mut stmt = c.prepare(
-        "SELECT origin, key_id, public_key, enc_public, valid_from_seq, retired_after_seq, revoked_from_seq \
-         FROM node_keys ORDER BY origin, valid_from_seq, key_id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(KeyRow {
-            origin: r.get(0)?,
-            key_id: r.get(1)?,
-            public_key: r.get(2)?,
-            enc_public: r.get(3)?,
-            valid_from_seq: r.get(4)?,
-            retired_after_seq: r.get(5)?,
-            revoked_from_seq: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    query_all(c, "SELECT origin, key_id, public_key, enc_public, valid_from_seq, retired_after_seq, revoked_from_seq \
+         FROM node_keys ORDER BY origin, valid_from_seq, key_id", [], key_from_row)
 }
 
 fn outbox_after(

@@ -6,7 +6,10 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::events::author_event;
-use super::rows::{report_from_row, report_values, timeline_from_row, REPORT_COLS};
+use super::rows::{
+    attachment_from_row, identity_from_row, query_all, report_from_row, report_values,
+    timeline_from_row, REPORT_COLS,
+};
 use super::{append_timeline, SqliteStore};
 use crate::domain::{
     AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, TimelineRecord,
@@ -82,13 +85,7 @@ impl ReportStore for SqliteStore {
             Ok(c.query_row(
                 "SELECT name, phone, email FROM reporter_identities WHERE report_id = ?1",
                 [id],
-                |r| {
-                    Ok(ReporterIdentity {
-                        name: r.get(0)?,
-                        phone: r.get(1)?,
-                        email: r.get(2)?,
-                    })
-                },
+                identity_from_row,
             )
             .optional()?)
         })
@@ -99,12 +96,8 @@ impl ReportStore for SqliteStore {
     async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>> {
         let id = id.to_owned();
         self.read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT report_id, seq, at, action, actor_role, actor_id, actor_name, agency_id, from_status, \
-                 to_status, note FROM timeline WHERE report_id = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([id], timeline_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            query_all(c, "SELECT report_id, seq, at, action, actor_role, actor_id, actor_name, agency_id, from_status, \
+                 to_status, note FROM timeline WHERE report_id = ?1 ORDER BY seq", [id], timeline_from_row)
         })
         .await
     }
@@ -183,16 +176,14 @@ impl ReportStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_due(&self, now: Millis, limit: i64) -> Result<Vec<Report>> {
         self.read(move |c| {
-            let mut stmt = c.prepare(&format!(
+            query_all(c, &format!(
                 "SELECT {REPORT_COLS} FROM reports WHERE \
                  (status = 'submitted' AND verification_overdue = 0 AND verification_due_at < ?1) OR \
                  (status IN ('verified', 'in_progress') AND followup_overdue = 0 AND followup_due_at < ?1) OR \
                  (status = 'responded' AND autocomplete_at < ?1) OR \
                  (escalated = 0 AND status NOT IN ('completed', 'archived') AND escalation_at <= ?1) \
                  LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![now, limit], report_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            ), params![now, limit], report_from_row)
         })
         .await
     }
@@ -267,17 +258,7 @@ impl ReportStore for SqliteStore {
                 "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
                  FROM attachments WHERE report_id = ?1 ORDER BY added_at, sha256",
             )?;
-            let rows = stmt.query_map(params![id], |r| {
-                Ok(AttachmentRecord {
-                    report_id: r.get(0)?,
-                    sha256: r.get(1)?,
-                    media_type: r.get(2)?,
-                    size_bytes: r.get(3)?,
-                    file_name: r.get(4)?,
-                    added_by: r.get(5)?,
-                    added_at: r.get(6)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![id], attachment_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await

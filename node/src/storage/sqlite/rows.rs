@@ -4,10 +4,15 @@ use chrono::NaiveDate;
 use lapor_schemas::api::Category;
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
 use rusqlite::types::Value;
-use rusqlite::Row;
+use rusqlite::{Connection, Row};
 
-use crate::domain::{AgencyRecord, Report, TimelineRecord, UserRecord};
-use crate::storage::{PeerRecord, StoredEvent, TransferRow};
+use crate::domain::{
+    AgencyRecord, AttachmentRecord, Report, ReporterIdentity, TimelineRecord, UserRecord,
+};
+use crate::storage::{
+    EquivocationRow, HistoryEvent, InboxRow, KeyRow, OriginHead, PeerRecord, QuarantineRow, Result,
+    StoredEvent, TransferRow,
+};
 
 pub(super) const REPORT_COLS: &str = "id, tracking_code, secret_hash, kind, title, body, category_id, agency_id, agency_path, \
     region_code, lat_e6, lon_e6, address, incident_date, anonymous, confidential, channel, status, submitted_at, \
@@ -260,4 +265,101 @@ pub(super) fn peer_from_row(r: &Row<'_>) -> rusqlite::Result<PeerRecord> {
         rejected_total: r.get(11)?,
         added_at: r.get(12)?,
     })
+}
+
+pub(super) fn inbox_from_row(r: &Row<'_>) -> rusqlite::Result<InboxRow> {
+    Ok(InboxRow {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        origin: r.get(2)?,
+        origin_seq: r.get(3)?,
+        sender: r.get(4)?,
+        wire: r.get(5)?,
+    })
+}
+
+pub(super) fn origin_head_from_row(r: &Row<'_>) -> rusqlite::Result<OriginHead> {
+    Ok(OriginHead {
+        origin: r.get(0)?,
+        head_seq: r.get(1)?,
+        head_id: r.get(2)?,
+        frozen: r.get::<_, i64>(3)? != 0,
+        frozen_reason: r.get(4)?,
+    })
+}
+
+pub(super) fn quarantine_from_row(r: &Row<'_>) -> rusqlite::Result<QuarantineRow> {
+    Ok(QuarantineRow {
+        event_id: r.get(0)?,
+        origin: r.get(1)?,
+        origin_seq: r.get(2)?,
+        code: r.get(3)?,
+        reason: r.get(4)?,
+        at: r.get(5)?,
+    })
+}
+
+pub(super) fn equivocation_from_row(r: &Row<'_>) -> rusqlite::Result<EquivocationRow> {
+    Ok(EquivocationRow {
+        origin: r.get(0)?,
+        origin_seq: r.get(1)?,
+        first_id: r.get(2)?,
+        second_id: r.get(3)?,
+        detected_at: r.get(4)?,
+    })
+}
+
+pub(super) fn history_from_row(r: &Row<'_>) -> rusqlite::Result<HistoryEvent> {
+    Ok(HistoryEvent {
+        id: r.get(0)?,
+        origin: r.get(1)?,
+        origin_seq: r.get(2)?,
+        kind: r.get(3)?,
+        report_epoch: r.get(4)?,
+        wire: r.get(5)?,
+    })
+}
+
+pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
+    Ok(KeyRow {
+        origin: r.get(0)?,
+        key_id: r.get(1)?,
+        public_key: r.get(2)?,
+        enc_public: r.get(3)?,
+        valid_from_seq: r.get(4)?,
+        retired_after_seq: r.get(5)?,
+        revoked_from_seq: r.get(6)?,
+    })
+}
+
+pub(super) fn attachment_from_row(r: &Row<'_>) -> rusqlite::Result<AttachmentRecord> {
+    Ok(AttachmentRecord {
+        report_id: r.get(0)?,
+        sha256: r.get(1)?,
+        media_type: r.get(2)?,
+        size_bytes: r.get(3)?,
+        file_name: r.get(4)?,
+        added_by: r.get(5)?,
+        added_at: r.get(6)?,
+    })
+}
+
+pub(super) fn identity_from_row(r: &Row<'_>) -> rusqlite::Result<ReporterIdentity> {
+    Ok(ReporterIdentity {
+        name: r.get(0)?,
+        phone: r.get(1)?,
+        email: r.get(2)?,
+    })
+}
+
+/// Runs a query and decodes every row it returns.
+pub(super) fn query_all<T, P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+    decode: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = c.prepare(sql)?;
+    let rows = stmt.query_map(params, decode)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
