@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 
 use super::catalog::replace_remote_agencies;
 use super::peers::key_upsert;
-use super::rows::head_from_row;
+use super::rows::{fetch_optional, head_from_row};
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, insert_event, lock_origin, owner_for_update, set_head, set_owner,
@@ -72,14 +72,14 @@ async fn equivocation(
 
 /// Accepts one received event; its origin's row is locked by the caller.
 async fn accept_one(c: &mut PgConnection, item: &Incoming, now: Millis) -> Result<AcceptOutcome> {
-    let head = sqlx::query("SELECT head_seq, head_id, frozen FROM origins WHERE origin = $1")
-        .bind(&item.origin)
-        .fetch_optional(&mut *c)
-        .await?
-        .as_ref()
-        .map(head_from_row)
-        .transpose()?
-        .unwrap_or_default();
+    let head = fetch_optional(
+        sqlx::query("SELECT head_seq, head_id, frozen FROM origins WHERE origin = $1")
+            .bind(&item.origin),
+        &mut *c,
+        head_from_row,
+    )
+    .await?
+    .unwrap_or_default();
     let held: Option<String> =
         sqlx::query_scalar("SELECT id FROM events WHERE origin = $1 AND origin_seq = $2")
             .bind(&item.origin)

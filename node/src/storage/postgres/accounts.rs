@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::rows::{user_from_row, USER_COLS};
+use super::rows::{fetch_all, fetch_optional, user_from_row, USER_COLS};
 use super::PgStore;
 use crate::domain::{Millis, SessionRecord, UserRecord};
 use crate::storage::{AccountStore, Result, StorageError};
@@ -44,34 +44,37 @@ impl AccountStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(user.id = %id), err(level = "debug"))]
     async fn user_get(&self, id: &str) -> Result<Option<UserRecord>> {
-        sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| user_from_row(&r, 0))
-            .transpose()
+        fetch_optional(
+            sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id),
+            &self.pool,
+            |r| user_from_row(r, 0),
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| user_from_row(&r, 0))
-        .transpose()
+        fetch_optional(
+            sqlx::query(&format!(
+                "SELECT {USER_COLS} FROM users WHERE username = $1"
+            ))
+            .bind(username),
+            &self.pool,
+            |r| user_from_row(r, 0),
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_list(&self) -> Result<Vec<UserRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users ORDER BY username COLLATE \"C\""
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| user_from_row(r, 0)).collect()
+        fetch_all(
+            sqlx::query(&format!(
+                "SELECT {USER_COLS} FROM users ORDER BY username COLLATE \"C\""
+            )),
+            &self.pool,
+            |r| user_from_row(r, 0),
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

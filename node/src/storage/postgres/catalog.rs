@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use lapor_schemas::api::Category;
 use sqlx::PgConnection;
 
-use super::rows::{agency_from_row, category_from_row, AGENCY_COLS};
+use super::rows::{agency_from_row, category_from_row, fetch_all, fetch_optional, AGENCY_COLS};
 use super::PgStore;
 use crate::domain::AgencyRecord;
 use crate::storage::{CatalogStore, Result, StorageError};
@@ -50,23 +50,24 @@ impl CatalogStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(agency.id = %id), err(level = "debug"))]
     async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>> {
-        sqlx::query(&format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(agency_from_row)
-            .transpose()
+        fetch_optional(
+            sqlx::query(&format!("SELECT {AGENCY_COLS} FROM agencies WHERE id = $1")).bind(id),
+            &self.pool,
+            agency_from_row,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn agency_list(&self) -> Result<Vec<AgencyRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {AGENCY_COLS} FROM agencies ORDER BY path COLLATE \"C\""
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(agency_from_row).collect()
+        fetch_all(
+            sqlx::query(&format!(
+                "SELECT {AGENCY_COLS} FROM agencies ORDER BY path COLLATE \"C\""
+            )),
+            &self.pool,
+            agency_from_row,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(category.id = %cat.id), err(level = "debug"))]
@@ -106,23 +107,25 @@ impl CatalogStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(category.id = %id), err(level = "debug"))]
     async fn category_get(&self, id: &str) -> Result<Option<Category>> {
-        sqlx::query("SELECT id, name_id, name_en, active FROM categories WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(category_from_row)
-            .transpose()
+        fetch_optional(
+            sqlx::query("SELECT id, name_id, name_en, active FROM categories WHERE id = $1")
+                .bind(id),
+            &self.pool,
+            category_from_row,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn category_list(&self) -> Result<Vec<Category>> {
-        let rows = sqlx::query(
-            "SELECT id, name_id, name_en, active FROM categories ORDER BY id COLLATE \"C\"",
+        fetch_all(
+            sqlx::query(
+                "SELECT id, name_id, name_en, active FROM categories ORDER BY id COLLATE \"C\"",
+            ),
+            &self.pool,
+            category_from_row,
         )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(category_from_row).collect()
+        .await
     }
 }
 

@@ -9,8 +9,8 @@ use sqlx::PgConnection;
 use super::accept::events_accept;
 use super::peers::blob_put;
 use super::rows::{
-    equivocation_from_row, event_from_row, history_from_row, inbox_from_row, origin_head_from_row,
-    quarantine_from_row, EVENT_COLS,
+    equivocation_from_row, event_from_row, fetch_all, fetch_optional, history_from_row,
+    inbox_from_row, origin_head_from_row, quarantine_from_row, EVENT_COLS,
 };
 use super::transfers::apply_transfer;
 use super::{
@@ -281,14 +281,16 @@ async fn inbox_insert(
 }
 
 async fn inbox_load(c: &mut PgConnection, limit: i64) -> Result<Vec<InboxRow>> {
-    let rows = sqlx::query(
-        "SELECT id, event_id, origin, origin_seq, sender, wire FROM inbox \
+    fetch_all(
+        sqlx::query(
+            "SELECT id, event_id, origin, origin_seq, sender, wire FROM inbox \
          ORDER BY origin COLLATE \"C\", origin_seq, id LIMIT $1",
+        )
+        .bind(sql_limit(limit)),
+        &mut *c,
+        inbox_from_row,
     )
-    .bind(sql_limit(limit))
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(inbox_from_row).collect()
+    .await
 }
 
 async fn inbox_delete(c: &mut PgConnection, ids: &[i64]) -> Result<()> {
@@ -300,12 +302,9 @@ async fn inbox_delete(c: &mut PgConnection, ids: &[i64]) -> Result<()> {
 }
 
 async fn origin_heads(c: &mut PgConnection) -> Result<Vec<OriginHead>> {
-    let rows = sqlx::query(
+    fetch_all(sqlx::query(
         "SELECT origin, head_seq, head_id, frozen, frozen_reason FROM origins ORDER BY origin COLLATE \"C\"",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(origin_head_from_row).collect()
+    ), &mut *c, origin_head_from_row).await
 }
 
 async fn events_after(
@@ -325,24 +324,25 @@ async fn events_after(
 }
 
 async fn event_get(c: &mut PgConnection, id: &str) -> Result<Option<StoredEvent>> {
-    sqlx::query(&format!("SELECT {EVENT_COLS} FROM events WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await?
-        .as_ref()
-        .map(event_from_row)
-        .transpose()
+    fetch_optional(
+        sqlx::query(&format!("SELECT {EVENT_COLS} FROM events WHERE id = $1")).bind(id),
+        &mut *c,
+        event_from_row,
+    )
+    .await
 }
 
 async fn report_events(c: &mut PgConnection, report_id: &str) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {EVENT_COLS} FROM events WHERE report_id = $1 \
+    fetch_all(
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLS} FROM events WHERE report_id = $1 \
          ORDER BY received_at, origin COLLATE \"C\", origin_seq"
-    ))
-    .bind(report_id)
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(event_from_row).collect()
+        ))
+        .bind(report_id),
+        &mut *c,
+        event_from_row,
+    )
+    .await
 }
 
 async fn events_pending(
@@ -350,15 +350,17 @@ async fn events_pending(
     kind_prefix: &str,
     limit: i64,
 ) -> Result<Vec<StoredEvent>> {
-    let rows = sqlx::query(&format!(
+    fetch_all(
+        sqlx::query(&format!(
         "SELECT {EVENT_COLS} FROM events WHERE state = 'pending' AND left(kind, length($2)) = $2 \
          ORDER BY received_at, origin COLLATE \"C\", origin_seq LIMIT $1"
     ))
-    .bind(sql_limit(limit))
-    .bind(kind_prefix)
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(event_from_row).collect()
+        .bind(sql_limit(limit))
+        .bind(kind_prefix),
+        &mut *c,
+        event_from_row,
+    )
+    .await
 }
 
 async fn event_quarantine(
@@ -392,24 +394,28 @@ async fn event_quarantine(
 }
 
 async fn quarantine_list(c: &mut PgConnection, limit: i64) -> Result<Vec<QuarantineRow>> {
-    let rows = sqlx::query(
-        "SELECT event_id, origin, origin_seq, code, reason, at FROM quarantine \
+    fetch_all(
+        sqlx::query(
+            "SELECT event_id, origin, origin_seq, code, reason, at FROM quarantine \
          ORDER BY at DESC, event_id COLLATE \"C\" LIMIT $1",
+        )
+        .bind(sql_limit(limit)),
+        &mut *c,
+        quarantine_from_row,
     )
-    .bind(sql_limit(limit))
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(quarantine_from_row).collect()
+    .await
 }
 
 async fn equivocation_list(c: &mut PgConnection) -> Result<Vec<EquivocationRow>> {
-    let rows = sqlx::query(
-        "SELECT origin, origin_seq, first_id, second_id, detected_at FROM equivocations \
+    fetch_all(
+        sqlx::query(
+            "SELECT origin, origin_seq, first_id, second_id, detected_at FROM equivocations \
          ORDER BY origin COLLATE \"C\", origin_seq, second_id COLLATE \"C\"",
+        ),
+        &mut *c,
+        equivocation_from_row,
     )
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(equivocation_from_row).collect()
+    .await
 }
 
 /// Stores a report rebuilt from its history (see the SQLite twin).
@@ -455,13 +461,10 @@ async fn report_import(c: &mut PgConnection, imp: &ReportImport, now: Millis) ->
 
 /// Every signed event of a report this node holds: from the logs and from imported histories.
 async fn report_history(c: &mut PgConnection, report_id: &str) -> Result<Vec<HistoryEvent>> {
-    let rows = sqlx::query(
+    fetch_all(sqlx::query(
         "SELECT id, origin, origin_seq, kind, report_epoch, wire FROM events WHERE report_id = $1 \
          UNION SELECT event_id, origin, origin_seq, kind, report_epoch, wire FROM report_history \
          WHERE report_id = $1 ORDER BY 5, 2, 3",
     )
-    .bind(report_id)
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(history_from_row).collect()
+    .bind(report_id), &mut *c, history_from_row).await
 }

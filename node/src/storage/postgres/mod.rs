@@ -29,7 +29,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::PgConnection;
 
 use self::rows::{
-    bind_report, head_from_row, owner_from_row, REPORT_COLS, REPORT_NCOLS, TIMELINE_COLS,
+    bind_report, fetch_optional, head_from_row, owner_from_row, REPORT_COLS, REPORT_NCOLS,
+    TIMELINE_COLS,
 };
 use crate::domain::{Millis, Report, TimelineRecord};
 use crate::storage::decide::HeldHead;
@@ -184,13 +185,7 @@ async fn owner_for_update(c: &mut PgConnection, report_id: &str) -> Result<Optio
 }
 
 async fn owner_where(c: &mut PgConnection, report_id: &str, sql: &str) -> Result<Option<OwnerRow>> {
-    sqlx::query(sql)
-        .bind(report_id)
-        .fetch_optional(&mut *c)
-        .await?
-        .as_ref()
-        .map(owner_from_row)
-        .transpose()
+    fetch_optional(sqlx::query(sql).bind(report_id), &mut *c, owner_from_row).await
 }
 
 async fn set_owner(

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::{PgConnection, Row};
 
-use super::rows::{key_from_row, peer_from_row, PEER_COLS};
+use super::rows::{fetch_all, fetch_optional, key_from_row, peer_from_row, PEER_COLS};
 use super::{sql_limit, PgStore};
 use crate::domain::Millis;
 use crate::storage::{Conflict, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
@@ -200,22 +200,23 @@ async fn peer_upsert(c: &mut PgConnection, p: &PeerRecord) -> Result<()> {
 }
 
 async fn peer_list(c: &mut PgConnection) -> Result<Vec<PeerRecord>> {
-    let rows = sqlx::query(&format!(
-        "SELECT {PEER_COLS} FROM peers ORDER BY node_id COLLATE \"C\""
-    ))
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(peer_from_row).collect()
+    fetch_all(
+        sqlx::query(&format!(
+            "SELECT {PEER_COLS} FROM peers ORDER BY node_id COLLATE \"C\""
+        )),
+        &mut *c,
+        peer_from_row,
+    )
+    .await
 }
 
 async fn peer_get(c: &mut PgConnection, node_id: &str) -> Result<Option<PeerRecord>> {
-    sqlx::query(&format!("SELECT {PEER_COLS} FROM peers WHERE node_id = $1"))
-        .bind(node_id)
-        .fetch_optional(&mut *c)
-        .await?
-        .as_ref()
-        .map(peer_from_row)
-        .transpose()
+    fetch_optional(
+        sqlx::query(&format!("SELECT {PEER_COLS} FROM peers WHERE node_id = $1")).bind(node_id),
+        &mut *c,
+        peer_from_row,
+    )
+    .await
 }
 
 async fn peer_push_result(
@@ -291,11 +292,8 @@ pub(super) async fn key_upsert(c: &mut PgConnection, k: &KeyRow) -> Result<()> {
 }
 
 async fn key_list(c: &mut PgConnection) -> Result<Vec<KeyRow>> {
-    let rows = sqlx::query(
+    fetch_all(sqlx::query(
         "SELECT origin, key_id, public_key, enc_public, valid_from_seq, retired_after_seq, revoked_from_seq \
          FROM node_keys ORDER BY origin COLLATE \"C\", valid_from_seq, key_id COLLATE \"C\"",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(key_from_row).collect()
+    ), &mut *c, key_from_row).await
 }

@@ -8,8 +8,9 @@ use sqlx::{Postgres, Row};
 
 use super::events::author_event;
 use super::rows::{
-    attachment_from_row, bind_report, identity_from_row, report_from_row, reports_from_rows,
-    timeline_from_row, PgQuery, REPORT_COLS, REPORT_NCOLS, TIMELINE_COLS,
+    attachment_from_row, bind_report, fetch_all, fetch_optional, identity_from_row,
+    report_from_row, reports_from_rows, timeline_from_row, PgQuery, REPORT_COLS, REPORT_NCOLS,
+    TIMELINE_COLS,
 };
 use super::{append_timeline, sql_limit, PgStore};
 use crate::domain::{
@@ -77,48 +78,49 @@ impl ReportStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_get(&self, id: &str) -> Result<Option<Report>> {
-        sqlx::query(&format!("SELECT {REPORT_COLS} FROM reports WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(report_from_row)
-            .transpose()
+        fetch_optional(
+            sqlx::query(&format!("SELECT {REPORT_COLS} FROM reports WHERE id = $1")).bind(id),
+            &self.pool,
+            report_from_row,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn report_by_tracking_code(&self, code: &str) -> Result<Option<Report>> {
-        sqlx::query(&format!(
-            "SELECT {REPORT_COLS} FROM reports WHERE tracking_code = $1"
-        ))
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(report_from_row)
-        .transpose()
+        fetch_optional(
+            sqlx::query(&format!(
+                "SELECT {REPORT_COLS} FROM reports WHERE tracking_code = $1"
+            ))
+            .bind(code),
+            &self.pool,
+            report_from_row,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_identity(&self, id: &str) -> Result<Option<ReporterIdentity>> {
-        sqlx::query("SELECT name, phone, email FROM reporter_identities WHERE report_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(identity_from_row)
-            .transpose()
+        fetch_optional(
+            sqlx::query("SELECT name, phone, email FROM reporter_identities WHERE report_id = $1")
+                .bind(id),
+            &self.pool,
+            identity_from_row,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {TIMELINE_COLS} FROM timeline WHERE report_id = $1 ORDER BY seq"
-        ))
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(timeline_from_row).collect()
+        fetch_all(
+            sqlx::query(&format!(
+                "SELECT {TIMELINE_COLS} FROM timeline WHERE report_id = $1 ORDER BY seq"
+            ))
+            .bind(id),
+            &self.pool,
+            timeline_from_row,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %t.report.id), err(level = "debug"))]
@@ -267,14 +269,16 @@ impl ReportStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %report_id), err(level = "debug"))]
     async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
-        let rows = sqlx::query(
-            "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
+        fetch_all(
+            sqlx::query(
+                "SELECT report_id, sha256, media_type, size_bytes, file_name, added_by, added_at \
              FROM attachments WHERE report_id = $1 ORDER BY added_at, sha256 COLLATE \"C\"",
+            )
+            .bind(report_id),
+            &self.pool,
+            attachment_from_row,
         )
-        .bind(report_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(attachment_from_row).collect()
+        .await
     }
 }
 

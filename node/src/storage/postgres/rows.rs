@@ -366,3 +366,33 @@ pub(super) fn identity_from_row(r: &PgRow) -> Result<ReporterIdentity> {
         email: r.try_get(2)?,
     })
 }
+
+/// Runs `q` on `executor` and decodes the row it returns, if any.
+pub(super) async fn fetch_optional<'q, 'c, E, T>(
+    q: PgQuery<'q>,
+    executor: E,
+    decode: impl Fn(&PgRow) -> Result<T>,
+) -> Result<Option<T>>
+where
+    E: sqlx::Executor<'c, Database = Postgres> + 'q,
+    'c: 'q,
+{
+    q.fetch_optional(executor)
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+/// Runs `q` on `executor` and decodes every row it returns.
+pub(super) async fn fetch_all<'q, 'c, E, T>(
+    q: PgQuery<'q>,
+    executor: E,
+    decode: impl Fn(&PgRow) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    E: sqlx::Executor<'c, Database = Postgres> + 'q,
+    'c: 'q,
+{
+    q.fetch_all(executor).await?.iter().map(decode).collect()
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::PgConnection;
 
-use super::rows::{transfer_from_row, TRANSFER_COLS};
+use super::rows::{fetch_all, fetch_optional, transfer_from_row, TRANSFER_COLS};
 use super::{owner_for_update, set_owner, sql_limit, PgStore};
 use crate::storage::decide;
 use crate::storage::{Result, TransferChange, TransferRow, TransferStore};
@@ -30,25 +30,22 @@ impl TransferStore for PgStore {
 }
 
 async fn transfer_get(c: &mut PgConnection, offer_id: &str) -> Result<Option<TransferRow>> {
-    sqlx::query(&format!(
-        "SELECT {TRANSFER_COLS} FROM transfers WHERE offer_id = $1"
-    ))
-    .bind(offer_id)
-    .fetch_optional(&mut *c)
-    .await?
-    .as_ref()
-    .map(transfer_from_row)
-    .transpose()
+    fetch_optional(
+        sqlx::query(&format!(
+            "SELECT {TRANSFER_COLS} FROM transfers WHERE offer_id = $1"
+        ))
+        .bind(offer_id),
+        &mut *c,
+        transfer_from_row,
+    )
+    .await
 }
 
 async fn transfers_of_report(c: &mut PgConnection, report_id: &str) -> Result<Vec<TransferRow>> {
-    let rows = sqlx::query(&format!(
+    fetch_all(sqlx::query(&format!(
         "SELECT {TRANSFER_COLS} FROM transfers WHERE report_id = $1 ORDER BY created_at DESC, offer_id"
     ))
-    .bind(report_id)
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(transfer_from_row).collect()
+    .bind(report_id), &mut *c, transfer_from_row).await
 }
 
 async fn transfers_list(
@@ -61,13 +58,15 @@ async fn transfers_list(
     } else {
         ""
     };
-    let rows = sqlx::query(&format!(
+    fetch_all(
+        sqlx::query(&format!(
         "SELECT {TRANSFER_COLS} FROM transfers {filter} ORDER BY updated_at DESC, offer_id LIMIT $1"
     ))
-    .bind(sql_limit(limit))
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter().map(transfer_from_row).collect()
+        .bind(sql_limit(limit)),
+        &mut *c,
+        transfer_from_row,
+    )
+    .await
 }
 
 /// Runs a transfer change on the caller's transaction (see the SQLite twin). The report's ownership row is
