@@ -38,7 +38,6 @@ use crate::storage::{Conflict, OwnerRow, Result, StorageError};
 
 /// Most connections one process keeps open.
 const MAX_CONNECTIONS: u32 = 16;
-
 /// How long a caller waits for a free connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -25,16 +25,12 @@ pub(super) const REPORT_COLS: &str = "id, tracking_code, secret_hash, kind, titl
     updated_at, verified_at, responded_at, closed_at, verification_due_at, followup_due_at, autocomplete_at, \
     escalation_at, verification_overdue, followup_overdue, escalated, archive_reason, duplicate_of, rating_score, \
     rating_comment, reporter_user_id, created_by, version";
-
 /// Number of columns in [`REPORT_COLS`].
 pub(super) const REPORT_NCOLS: usize = 37;
-
 pub(super) const AGENCY_COLS: &str =
     "id, parent_id, path, name, kind, region_code, active, created_at, node_id";
-
 pub(super) const USER_COLS: &str =
     "id, username, password_hash, display_name, role, agency_id, active, created_at";
-
 pub(super) const TIMELINE_COLS: &str =
     "report_id, seq, at, action, actor_role, actor_id, actor_name, agency_id, from_status, to_status, note";
 

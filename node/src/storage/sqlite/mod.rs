@@ -33,12 +33,10 @@ use crate::storage::{Conflict, OwnerRow, Result, StorageError};
 
 /// Most jobs committed in one transaction.
 const MAX_GROUP: usize = 512;
-
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
 type Deliver = Box<dyn FnOnce(Option<String>) + Send>;
-
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
 
 /// SQLite implementation of [`Store`](crate::storage::Store).
