@@ -66,7 +66,8 @@ fn event_id(s: &str) -> Result<EventId> {
 ///   refused as a broken chain once the gap closes); `classify` refuses it at once.
 ///
 /// Below the head, only what is held counts: a sequence number below the head with nothing held (a pruned
-/// log) is a broken chain, never a duplicate of the head.
+/// log) is a broken chain, never a duplicate of the head. Ids are event ids (hex): received events always
+/// carry the ids their signature check computed, so anything else is refused as `Invalid`.
 pub fn classify(head: &HeldHead, item: &Incoming, held: Option<&str>) -> Result<Arrival> {
     if head.frozen {
         return Ok(Arrival::Frozen);
@@ -81,11 +82,11 @@ pub fn classify(head: &HeldHead, item: &Incoming, held: Option<&str>) -> Result<
         });
     }
     let log_head = match (&head.id, u64::try_from(head.seq)) {
-        (Some(id), Ok(seq)) if seq > 0 => Some(LogHead {
+        (_, Ok(0)) => None,
+        (Some(id), Ok(seq)) => Some(LogHead {
             seq,
             id: event_id(id)?,
         }),
-        (None, Ok(0)) => None,
         _ => {
             return Err(StorageError::Invalid(format!(
                 "the head of {} is {} without an event",
@@ -106,7 +107,9 @@ pub fn classify(head: &HeldHead, item: &Incoming, held: Option<&str>) -> Result<
         Classification::Invalid(InvalidLink::MissingPrev) if beyond_gap => {
             Arrival::Gap { head_seq: head.seq }
         }
-        // Only reached for the head's own sequence number with nothing held there, which storage never has.
+        // Another predecessor or none, one on the first event, seq 0, or below the head with nothing held
+        // (a pruned log). `Duplicate` and `Equivocation` come only from the head's own sequence number with
+        // nothing held there, which storage never has: the held lookup above decides those.
         Classification::Duplicate
         | Classification::Equivocation(_)
         | Classification::Invalid(_) => Arrival::BrokenChain,
