@@ -19,9 +19,9 @@ use lapor_node::domain::{
     SessionRecord, TimelineRecord, Transition, UserRecord,
 };
 use lapor_node::storage::{
-    self, AcceptOutcome, DynStore, Effect, EventDraft, EventSigner, HistoryEvent, InboxEvent,
-    Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport, StorageError,
-    TransferChange, TransferRow,
+    self, AcceptOutcome, Conflict, DynStore, Effect, EventDraft, EventSigner, HistoryEvent,
+    InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport,
+    StorageError, TransferChange, TransferRow,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
@@ -2803,7 +2803,7 @@ async fn fed_transfers(store: DynStore) {
         false,
     ));
     match store.event_append(&d2).await {
-        Err(StorageError::Conflict(code)) => assert_eq!(code, "transfer_pending"),
+        Err(StorageError::Conflict(c)) => assert_eq!(c, Conflict::TransferPending),
         other => panic!("second offer: {other:?}"),
     }
     assert_eq!(
@@ -2927,7 +2927,7 @@ async fn fed_transfers(store: DynStore) {
         false,
     ));
     match store.event_append(&d3).await {
-        Err(StorageError::Conflict(code)) => assert_eq!(code, "stale_epoch"),
+        Err(StorageError::Conflict(c)) => assert_eq!(c, Conflict::StaleEpoch),
         other => panic!("stale offer: {other:?}"),
     }
 

@@ -63,9 +63,8 @@ impl AppError {
 impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
         match e {
-            #[allow(clippy::implicit_clone)]
-            // the conflict becomes typed in storage; its text is what users read
-            StorageError::Conflict(m) => Self::Conflict(m.to_string()),
+            // Its text is what users read (the same as before conflicts were typed).
+            StorageError::Conflict(c) => Self::Conflict(c.to_string()),
             other => Self::Storage(other),
         }
     }

@@ -16,6 +16,7 @@ use super::error::{FedError, FedResult};
 use super::payload::{self, ContributionPayload, IdentityRef, ReportPayload};
 use crate::domain::{Command, Report, ReporterIdentity, TimelineRecord, Transition};
 use crate::node::Node;
+use crate::storage::Conflict;
 use crate::storage::{EventDraft, StorageError};
 
 /// How often [`change`] decides again after losing a race.
@@ -28,19 +29,14 @@ pub fn encode<T: Serialize>(payload: &T) -> FedResult<Value> {
 
 /// A draft of an event of this node about `report_id`, sent to this node's destinations.
 pub fn draft(node: &Node, kind: EventKind, report_id: &str, payload: Value) -> EventDraft {
-    EventDraft {
-        signer: node.fed.signer.clone(),
-        kind: kind.to_string(),
-        report_id: report_id.to_owned(),
+    EventDraft::new(
+        node.fed.signer.clone(),
+        kind.to_string(),
+        report_id,
         payload,
-        blobs: Vec::new(),
-        authored_at: node.now(),
-        destinations: node.fed.destinations(),
-        consumes: None,
-        epoch: None,
-        transfer: None,
-        pending: false,
-    }
+        node.now(),
+        node.fed.destinations(),
+    )
 }
 
 /// The signed event that goes with a change of a report this node owns: the timeline entry and the whole
@@ -76,15 +72,14 @@ pub fn report_draft(
         state: payload::state_payload(report),
         identity,
     };
-    let mut d = draft(
+    Ok(draft(
         node,
         EventKind::Report(entry.action),
         &report.id,
         encode(&body)?,
-    );
-    d.blobs = blobs;
-    d.authored_at = entry.at;
-    Ok(d)
+    )
+    .blobs(blobs)
+    .authored_at(entry.at))
 }
 
 /// The `contribution.*` event that carries a reporter's reply, acceptance or rating made here on another
@@ -190,7 +185,7 @@ where
                 node.fed.push_wake.notify_waiters();
                 return Ok(then);
             }
-            Err(StorageError::Conflict(m)) if m.contains("not pending") => {
+            Err(StorageError::Conflict(Conflict::NotPending(_))) => {
                 return Err(FedError::AlreadyConsumed.into())
             }
             // Someone changed the report in between: decide again on the new state.

@@ -29,6 +29,7 @@ pub use lapor_schemas::events::TransferPayload;
 
 use crate::domain::{lifecycle, Millis, Report, TimelineRecord, Transition};
 use crate::node::Node;
+use crate::storage::Conflict;
 use crate::storage::{Effect, EventDraft, StorageError, StoredEvent, TransferChange, TransferRow};
 
 /// Reasons a transfer may give.
@@ -126,8 +127,9 @@ fn draft(
 /// The stable code of a storage refusal to open a transfer.
 fn refusal(e: &StorageError) -> Option<&'static str> {
     match e {
-        StorageError::Conflict(m) if m.contains("transfer_pending") => Some("transfer_pending"),
-        StorageError::Conflict(m) if m.contains("stale_epoch") => Some("stale_epoch"),
+        StorageError::Conflict(c @ (Conflict::TransferPending | Conflict::StaleEpoch)) => {
+            Some(c.code())
+        }
         _ => None,
     }
 }

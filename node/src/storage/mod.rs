@@ -1,73 +1,42 @@
 //! The storage contract and its two implementations.
 //!
-//! One trait, [`Store`], with coarse domain-level methods that each own their transaction; one implementation
-//! for embedded SQLite ([`sqlite::SqliteStore`], the default) and one for PostgreSQL
-//! ([`postgres::PgStore`], the hub). Both keep times as integer milliseconds (UTC) and run their own
+//! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
+//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`]) with coarse
+//! domain-level methods that each own their transaction; one implementation for embedded SQLite
+//! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
+//! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
 //! migrations from `migrations/sqlite` and `migrations/postgres`. The conformance suite in
-//! `node/tests/storage.rs` runs the same assertions against both.
+//! `node/tests/storage.rs` runs the same assertions against both. Callers import the traits with
+//! `use crate::storage::prelude::*;`.
 //!
 //! Report changes are guarded by the report's `version`: a caller reads, computes a
-//! [`Transition`](crate::domain::Transition) with the pure lifecycle, and [`Store::report_transition`]
-//! commits it only if nobody changed the report in between ([`StorageError::Conflict`] otherwise).
+//! [`Transition`](crate::domain::Transition) with the pure lifecycle, and [`ReportStore::report_transition`]
+//! commits it only if nobody changed the report in between ([`Conflict::ReportChanged`] otherwise).
 
 pub mod postgres;
-mod postgres_fed;
 pub mod sqlite;
-mod sqlite_fed;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use lapor_federation::SignedEvent;
-use lapor_schemas::api::{Category, Count};
+use lapor_schemas::api::Category;
 
 use crate::domain::{
     AgencyRecord, AttachmentRecord, Millis, Report, ReportFilter, ReporterIdentity, SessionRecord,
     TimelineRecord, Transition, UserRecord,
 };
 
-pub use fed::*;
+pub use error::{Conflict, Result, StorageError};
+pub use records::*;
 
-mod fed;
+mod decide;
+mod error;
+mod records;
 
-/// What can go wrong in storage.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The record does not exist.
-    #[error("not found")]
-    NotFound,
-    /// A unique key is taken, or the record changed since it was read.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The database refused the data (a reference to a missing row, a check).
-    #[error("invalid: {0}")]
-    Invalid(String),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Backend(String),
-}
-
-/// Result of storage calls.
-pub type Result<T, E = StorageError> = std::result::Result<T, E>;
-
-/// Counts for dashboards.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatsRow {
-    /// Total.
-    pub total: i64,
-    /// Per status id.
-    pub by_status: Vec<Count>,
-    /// Per category id (`none` for uncategorised).
-    pub by_category: Vec<Count>,
-    /// Current deadline missed.
-    pub overdue: i64,
-    /// Escalated.
-    pub escalated: i64,
-}
-
-/// The storage contract every backend implements.
+/// The database itself and the node settings kept in it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait MetaStore: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Applies pending migrations.
@@ -82,25 +51,11 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the first admin, consuming the bootstrap secret stored under meta key `bootstrap_secret_sha256`
     /// whose value must equal `secret_hash`, in one transaction. `Conflict` when the secret is wrong or used.
     async fn bootstrap_admin(&self, secret_hash: &str, admin: &UserRecord) -> Result<()>;
+}
 
-    /// Creates an agency. `Conflict` if the id is taken, `Invalid` if the parent is missing.
-    async fn agency_create(&self, agency: &AgencyRecord) -> Result<()>;
-    /// Updates name, region code and active flag of an agency.
-    async fn agency_update(&self, agency: &AgencyRecord) -> Result<()>;
-    /// One agency.
-    async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>>;
-    /// Every agency, by path.
-    async fn agency_list(&self) -> Result<Vec<AgencyRecord>>;
-
-    /// Inserts or updates a category.
-    async fn category_upsert(&self, category: &Category) -> Result<()>;
-    /// Inserts the categories whose ids are not there yet.
-    async fn category_seed(&self, categories: &[Category]) -> Result<()>;
-    /// One category.
-    async fn category_get(&self, id: &str) -> Result<Option<Category>>;
-    /// Every category, by id.
-    async fn category_list(&self) -> Result<Vec<Category>>;
-
+/// Users and their sessions or API tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     /// Creates a user. `Conflict` if the username is taken.
     async fn user_create(&self, user: &UserRecord) -> Result<()>;
     /// Updates display name, password hash and active flag.
@@ -124,7 +79,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(SessionRecord, UserRecord)>>;
     /// Ends a session.
     async fn session_delete(&self, token_hash: &str) -> Result<()>;
+}
 
+/// Agencies and report categories.
+#[async_trait]
+pub trait CatalogStore: Send + Sync + 'static {
+    /// Creates an agency. `Conflict` if the id is taken, `Invalid` if the parent is missing.
+    async fn agency_create(&self, agency: &AgencyRecord) -> Result<()>;
+    /// Updates name, region code and active flag of an agency.
+    async fn agency_update(&self, agency: &AgencyRecord) -> Result<()>;
+    /// One agency.
+    async fn agency_get(&self, id: &str) -> Result<Option<AgencyRecord>>;
+    /// Every agency, by path.
+    async fn agency_list(&self) -> Result<Vec<AgencyRecord>>;
+
+    /// Inserts or updates a category.
+    async fn category_upsert(&self, category: &Category) -> Result<()>;
+    /// Inserts the categories whose ids are not there yet.
+    async fn category_seed(&self, categories: &[Category]) -> Result<()>;
+    /// One category.
+    async fn category_get(&self, id: &str) -> Result<Option<Category>>;
+    /// Every category, by id.
+    async fn category_list(&self) -> Result<Vec<Category>>;
+}
+
+/// Reports, their timelines, counts and attachments.
+#[async_trait]
+pub trait ReportStore: Send + Sync + 'static {
     /// Stores a new report, its identity (if any) and its first timeline entry, durably, in one transaction;
     /// with `event`, also authors that event in the local log, records this node as the owner at epoch 0 and
     /// queues the event for its destinations (the transactional outbox).
@@ -145,7 +126,7 @@ pub trait Store: Send + Sync + 'static {
     async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>>;
     /// Commits a transition if the stored version is `transition.report.version - 1`; appends the entry with
     /// the next `seq` and erases the identity when asked. `Conflict` when the report changed meanwhile. With
-    /// `event`, authors it in the same transaction (see [`Store::report_insert`]); `Conflict` also when the
+    /// `event`, authors it in the same transaction (see [`ReportStore::report_insert`]); `Conflict` also when the
     /// event consumes a contribution that is no longer pending.
     async fn report_transition(
         &self,
@@ -159,12 +140,22 @@ pub trait Store: Send + Sync + 'static {
     /// Counts over the reports `filter` selects (paging fields ignored).
     async fn report_stats(&self, filter: &ReportFilter) -> Result<StatsRow>;
 
-    // --- federation -------------------------------------------------------------------------------------
+    /// Ties a stored file to a report; adding the same file to the same report again changes nothing.
+    /// `Invalid` when the report does not exist.
+    async fn attachment_add(&self, attachment: &AttachmentRecord) -> Result<()>;
+    /// The files of a report, oldest first.
+    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>>;
+}
 
+/// The event log: authoring, the inbox, accepting received events, origins' heads, report histories,
+/// quarantine and equivocations.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
     /// Authors an event that changes no report row (a contribution, a key event) in the local log.
     async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent>;
     /// Who owns a report, at which epoch, and its latest event.
     async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>>;
+
     /// The answer already given to a push transaction.
     async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>>;
     /// Durably stores verified received events in the inbox and the answer to their push transaction, in one
@@ -181,6 +172,7 @@ pub trait Store: Send + Sync + 'static {
     async fn inbox_load(&self, limit: i64) -> Result<Vec<InboxRow>>;
     /// Deletes inbox rows (events already held, or refused when applied).
     async fn inbox_delete(&self, ids: &[i64]) -> Result<()>;
+
     /// Accepts received events into the log and applies them, in one transaction, in the order given. Each is
     /// classified against its origin's head inside the transaction; only the next event of an unfrozen origin
     /// is stored and its effect run. Its inbox row (if any) is deleted unless the outcome is a gap.
@@ -196,18 +188,14 @@ pub trait Store: Send + Sync + 'static {
     /// Events waiting for this node to act on them (contributions for its lifecycle, transfer steps), whose
     /// type starts with `kind_prefix`, oldest first.
     async fn events_pending(&self, kind_prefix: &str, limit: i64) -> Result<Vec<StoredEvent>>;
-    /// One transfer by the id of the event that opened it.
-    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>>;
-    /// The transfers of a report, newest first.
-    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>>;
-    /// Transfers by last change, newest first; only those that may still commit with `open_only`.
-    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>>;
+
     /// Stores a report rebuilt from its signed history in one transaction: the row and the timeline entries
     /// beyond those held, ownership (never to an older epoch: nothing changes when the held ownership is
     /// newer or the same), and the events it was rebuilt from.
     async fn report_import(&self, import: &ReportImport, now: Millis) -> Result<()>;
     /// Every signed event of a report held here, from the logs and imported histories, by epoch.
     async fn report_history(&self, report_id: &str) -> Result<Vec<HistoryEvent>>;
+
     /// Marks an event quarantined (applying it failed for good).
     async fn event_quarantine(&self, id: &str, code: &str, reason: &str, now: Millis)
         -> Result<()>;
@@ -215,6 +203,11 @@ pub trait Store: Send + Sync + 'static {
     async fn quarantine_list(&self, limit: i64) -> Result<Vec<QuarantineRow>>;
     /// Recorded equivocations.
     async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>>;
+}
+
+/// Peers, their keys, the outbox towards them and the blobs events carry.
+#[async_trait]
+pub trait PeerStore: Send + Sync + 'static {
     /// Events queued for `destination` after outbox position `after`, as (position, wire bytes).
     async fn outbox_after(
         &self,
@@ -227,6 +220,7 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_backfill(&self, destination: &str, origin: &str, now: Millis) -> Result<i64>;
     /// Number of outbox entries for `destination` after `after`, and the authoring time of the oldest.
     async fn outbox_backlog(&self, destination: &str, after: i64) -> Result<(i64, Option<Millis>)>;
+
     /// Adds or updates a peer's directory fields (name, URL, role, regions, encryption key); keeps its
     /// push state.
     async fn peer_upsert(&self, peer: &PeerRecord) -> Result<()>;
@@ -241,19 +235,53 @@ pub trait Store: Send + Sync + 'static {
         outcome: PushOutcome,
         now: Millis,
     ) -> Result<()>;
+
     /// Adds a key or updates its validity (never deletes one).
     async fn key_upsert(&self, key: &KeyRow) -> Result<()>;
     /// Every key of every origin.
     async fn key_list(&self) -> Result<Vec<KeyRow>>;
+
     /// Stores a blob by its sha256 (idempotent).
     async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()>;
     /// One blob.
     async fn blob_get(&self, hash: &str) -> Result<Option<Vec<u8>>>;
-    /// Ties a stored file to a report; adding the same file to the same report again changes nothing.
-    /// `Invalid` when the report does not exist.
-    async fn attachment_add(&self, attachment: &AttachmentRecord) -> Result<()>;
-    /// The files of a report, oldest first.
-    async fn attachment_list(&self, report_id: &str) -> Result<Vec<AttachmentRecord>>;
+}
+
+/// Transfers of reports between nodes.
+#[async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// One transfer by the id of the event that opened it.
+    async fn transfer_get(&self, offer_id: &str) -> Result<Option<TransferRow>>;
+    /// The transfers of a report, newest first.
+    async fn transfers_of_report(&self, report_id: &str) -> Result<Vec<TransferRow>>;
+    /// Transfers by last change, newest first; only those that may still commit with `open_only`.
+    async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>>;
+}
+
+/// The storage contract every backend implements: every concern trait at once.
+pub trait Store:
+    MetaStore + AccountStore + CatalogStore + ReportStore + EventStore + PeerStore + TransferStore
+{
+}
+
+impl<T> Store for T where
+    T: MetaStore
+        + AccountStore
+        + CatalogStore
+        + ReportStore
+        + EventStore
+        + PeerStore
+        + TransferStore
+{
+}
+
+/// Every concern trait in one import: `use crate::storage::prelude::*;`. A [`DynStore`] (or a `T: Store`)
+/// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
+pub mod prelude {
+    pub use super::{
+        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, Store,
+        TransferStore,
+    };
 }
 
 /// The store as the rest of the node holds it.

@@ -1,4 +1,5 @@
-//! Records of the federation side of storage: the event log, inbox, outbox, peers and keys.
+//! The records storage reads and writes beside the domain's own (`crate::domain`): dashboard counts and the
+//! federation side, the event log, inbox, outbox, peers, keys and transfers.
 //!
 //! Storage never decides what an event means: the federation module verifies events and computes their
 //! [`Effect`]; storage classifies each against its origin's head *inside* the transaction that applies it,
@@ -8,7 +9,24 @@ use std::sync::Arc;
 
 use lapor_federation::{EnvelopeError, Event, EventId, SignedEvent, Value};
 
+use lapor_schemas::api::Count;
+
 use crate::domain::{Millis, Report, TimelineRecord};
+
+/// Counts for dashboards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsRow {
+    /// Total.
+    pub total: i64,
+    /// Per status id.
+    pub by_status: Vec<Count>,
+    /// Per category id (`none` for uncategorised).
+    pub by_category: Vec<Count>,
+    /// Current deadline missed.
+    pub overdue: i64,
+    /// Escalated.
+    pub escalated: i64,
+}
 
 /// Signs the events this node authors; the federation module implements it with the node's current key.
 pub trait EventSigner: Send + Sync + 'static {
@@ -45,6 +63,70 @@ pub struct EventDraft {
     pub transfer: Option<TransferChange>,
     /// Store the event as `pending`: this node's own transfer worker still has to act on it.
     pub pending: bool,
+}
+
+impl EventDraft {
+    /// A draft of an event of type `kind` about `report_id`, authored at `authored_at` and sent to
+    /// `destinations`: no blobs, consumes nothing, signed at the held epoch, no transfer change, stored as
+    /// `applied`. The setters below change those.
+    pub fn new(
+        signer: Arc<dyn EventSigner>,
+        kind: impl Into<String>,
+        report_id: impl Into<String>,
+        payload: Value,
+        authored_at: Millis,
+        destinations: Vec<String>,
+    ) -> Self {
+        Self {
+            signer,
+            kind: kind.into(),
+            report_id: report_id.into(),
+            payload,
+            blobs: Vec::new(),
+            authored_at,
+            destinations,
+            consumes: None,
+            epoch: None,
+            transfer: None,
+            pending: false,
+        }
+    }
+
+    /// Carries these blobs (sha256 and content).
+    pub fn blobs(mut self, blobs: Vec<(String, Vec<u8>)>) -> Self {
+        self.blobs = blobs;
+        self
+    }
+
+    /// Authored at this time instead.
+    pub fn authored_at(mut self, at: Millis) -> Self {
+        self.authored_at = at;
+        self
+    }
+
+    /// Consumes this pending contribution event, if any (see the `consumes` field).
+    pub fn consumes(mut self, event_id: Option<String>) -> Self {
+        self.consumes = event_id;
+        self
+    }
+
+    /// Signed at this report epoch instead of the held one.
+    pub fn epoch(mut self, epoch: i64) -> Self {
+        self.epoch = Some(epoch);
+        self
+    }
+
+    /// Changes a transfer (and ownership) in the same transaction.
+    pub fn transfer(mut self, change: TransferChange) -> Self {
+        self.transfer = Some(change);
+        self
+    }
+
+    /// Stored as `pending` (`true`) or `applied`.
+    pub fn pending(mut self, pending: bool) -> Self {
+        self.pending = pending;
+        self
+    }
 }
 
 impl std::fmt::Debug for EventDraft {
@@ -483,8 +565,9 @@ impl TransferRow {
 pub struct TransferChange {
     /// Merged into the stored row (see [`TransferRow::merged_into`]).
     pub row: TransferRow,
-    /// Opening a transfer: `Conflict("transfer_pending")` if another transfer of the report is open, and
-    /// `Conflict("stale_epoch")` unless the held epoch is `row.epoch - 1`.
+    /// Opening a transfer: [`Conflict::TransferPending`](super::Conflict::TransferPending) if another transfer
+    /// of the report is open, and [`Conflict::StaleEpoch`](super::Conflict::StaleEpoch) unless the held epoch
+    /// is `row.epoch - 1`.
     pub open: bool,
     /// A commit: the new owner at `row.epoch`, taken only when newer than the held ownership.
     pub commit: bool,

@@ -1,0 +1,497 @@
+//! The decisions both backends take, as pure functions of plain values.
+//!
+//! SQLite and PostgreSQL read what a rule needs inside their own transaction (with their own locking), call the
+//! function here, and write what it decided. A rule fixed here is fixed on the city's SQLite and on the hub's
+//! PostgreSQL at once; the conformance suite checks the SQL around it, the unit tests below the rules.
+
+use lapor_federation::log::{self, Classification, InvalidLink, Link, LogHead};
+use lapor_federation::{EventClass, EventId, EventKind};
+
+use super::{AcceptOutcome, Conflict, Incoming, OwnerRow, Result, StorageError, TransferRow};
+use crate::domain::TimelineRecord;
+
+/// Report ids ending in this are a node's own records (key events), not reports.
+pub const NODE_RECORD_SUFFIX: &str = ":node";
+
+/// An origin's head as stored: the highest gapless sequence number, its event id, and whether the origin is
+/// frozen. No row reads as the default (nothing held, not frozen).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldHead {
+    /// `head_seq`.
+    pub seq: i64,
+    /// `head_id`.
+    pub id: Option<String>,
+    /// `frozen`.
+    pub frozen: bool,
+}
+
+/// How a received event relates to what this node holds of its origin's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// The origin is frozen: nothing of it is accepted.
+    Frozen,
+    /// This very event is held.
+    Duplicate,
+    /// Another event is held at its sequence number: record both, freeze the origin.
+    Equivocation {
+        /// The event held first.
+        first_id: String,
+    },
+    /// Events before it are missing: leave it in the inbox.
+    Gap {
+        /// The origin's head here.
+        head_seq: i64,
+    },
+    /// It does not chain onto the head: refuse it.
+    BrokenChain,
+    /// The next event of the origin: store it and run its effect.
+    Next,
+}
+
+fn event_id(s: &str) -> Result<EventId> {
+    s.parse()
+        .map_err(|_| StorageError::Invalid(format!("event id `{s}` is not hex")))
+}
+
+/// Classifies a received event against its origin's head; `held` is the id of the event stored at its
+/// sequence number, if any.
+///
+/// The chain rules are [`lapor_federation::log::classify`]'s. Two differences from it are kept on purpose, as
+/// storage has always decided them:
+///
+/// * Evidence first: when another event is held at the sequence number it is an equivocation whatever the
+///   newcomer's links say (`classify` refuses a malformed link, a first event naming a predecessor or a later
+///   one naming none, before it looks at what is held, and the fork would go unrecorded).
+/// * A later event naming no predecessor beyond a gap waits in the inbox like any event beyond a gap (it is
+///   refused as a broken chain once the gap closes); `classify` refuses it at once.
+///
+/// Below the head, only what is held counts: a sequence number below the head with nothing held (a pruned
+/// log) is a broken chain, never a duplicate of the head. Ids are event ids (hex): received events always
+/// carry the ids their signature check computed, so anything else is refused as `Invalid`.
+pub fn classify(head: &HeldHead, item: &Incoming, held: Option<&str>) -> Result<Arrival> {
+    if head.frozen {
+        return Ok(Arrival::Frozen);
+    }
+    if let Some(first) = held {
+        return Ok(if first == item.id {
+            Arrival::Duplicate
+        } else {
+            Arrival::Equivocation {
+                first_id: first.to_owned(),
+            }
+        });
+    }
+    let log_head = match (&head.id, u64::try_from(head.seq)) {
+        (_, Ok(0)) => None,
+        (Some(id), Ok(seq)) => Some(LogHead {
+            seq,
+            id: event_id(id)?,
+        }),
+        _ => {
+            return Err(StorageError::Invalid(format!(
+                "the head of {} is {} without an event",
+                item.origin, head.seq
+            )))
+        }
+    };
+    let link = Link {
+        // A negative sequence number is as invalid as 0.
+        seq: u64::try_from(item.origin_seq).unwrap_or(0),
+        id: event_id(&item.id)?,
+        prev: item.origin_prev.as_deref().map(event_id).transpose()?,
+    };
+    let beyond_gap = item.origin_seq > head.seq + 1;
+    Ok(match log::classify(log_head, &link, |_| None) {
+        Classification::Next => Arrival::Next,
+        Classification::Gap { .. } => Arrival::Gap { head_seq: head.seq },
+        Classification::Invalid(InvalidLink::MissingPrev) if beyond_gap => {
+            Arrival::Gap { head_seq: head.seq }
+        }
+        // Another predecessor or none, one on the first event, seq 0, or below the head with nothing held
+        // (a pruned log). `Duplicate` and `Equivocation` come only from the head's own sequence number with
+        // nothing held there, which storage never has: the held lookup above decides those.
+        Classification::Duplicate
+        | Classification::Equivocation(_)
+        | Classification::Invalid(_) => Arrival::BrokenChain,
+    })
+}
+
+/// Why an origin is frozen after `item` and the held `first_id` turned out to share a sequence number.
+pub fn frozen_reason(item: &Incoming, first_id: &str) -> String {
+    format!(
+        "two events with sequence number {}: {first_id} and {}",
+        item.origin_seq, item.id
+    )
+}
+
+/// The outcome of an accepted event from the state it was stored in.
+pub fn accepted(state: &str) -> AcceptOutcome {
+    match state {
+        "applied" => AcceptOutcome::Applied,
+        "pending" => AcceptOutcome::Pending,
+        "quarantined" => AcceptOutcome::Quarantined,
+        _ => AcceptOutcome::Stored,
+    }
+}
+
+/// Whether an owner's snapshot of a report applies here: only from the owner held at the epoch held (or any
+/// origin when none is held yet: the authorisation rules let only a `report.created` of the report's origin
+/// through then). Never from an older epoch, and never from a newer one: epochs move only through committed
+/// transfers, so a snapshot signed ahead of the commit that opens its epoch is stored, not applied.
+pub fn snapshot_applies(held: Option<&OwnerRow>, origin: &str, epoch: i64) -> bool {
+    held.is_none_or(|o| o.owner == origin && epoch == o.epoch)
+}
+
+/// Where this node's next own event goes in its log: the sequence number after the head and the head's id.
+/// Refused when this node's own log is frozen.
+pub fn next_position(origin: &str, head: &HeldHead) -> Result<(i64, Option<String>)> {
+    if head.frozen {
+        return Err(StorageError::Invalid(format!(
+            "this node's own log ({origin}) is frozen"
+        )));
+    }
+    Ok((head.seq + 1, head.id.clone()))
+}
+
+/// The report epoch an authored event is signed at and the report event it follows: the held ownership's
+/// (epoch 0 and none when nothing is held), unless the draft names its epoch (a transfer commit opens the next).
+pub fn report_position(held: Option<&OwnerRow>, epoch: Option<i64>) -> (i64, Option<String>) {
+    let (held_epoch, prev) = held.map_or((0, None), |o| (o.epoch, o.last_event_id.clone()));
+    (epoch.unwrap_or(held_epoch), prev)
+}
+
+/// Whether an event is about a report (and not one of a node's own records, such as its keys).
+pub fn is_report(report_id: &str) -> bool {
+    !report_id.ends_with(NODE_RECORD_SUFFIX)
+}
+
+/// Whether an authored event becomes the report's latest event (and claims it at epoch 0 when nobody holds it):
+/// only the owner's own `report.*` events move the report's chain; a contribution to another node's report
+/// neither claims it nor becomes its latest event.
+pub fn moves_report_chain(report_id: &str, kind: &str) -> bool {
+    is_report(report_id) && EventKind::class_of(kind) == Some(EventClass::Report)
+}
+
+/// The state an authored event is stored in.
+pub fn authored_state(pending: bool) -> &'static str {
+    if pending {
+        "pending"
+    } else {
+        "applied"
+    }
+}
+
+/// The transfer row a change names: an event that opens a transfer names it by its own id.
+pub fn transfer_row(row: &TransferRow, event_id: &str) -> TransferRow {
+    let mut row = row.clone();
+    if row.offer_id.is_empty() {
+        event_id.clone_into(&mut row.offer_id);
+    }
+    row
+}
+
+/// Whether a transfer may open: no other transfer of the report is open, and it opens the epoch after the held
+/// one (0 when no ownership is held).
+pub fn transfer_may_open(
+    other_open: bool,
+    held: Option<&OwnerRow>,
+    epoch: i64,
+) -> Result<(), Conflict> {
+    if other_open {
+        return Err(Conflict::TransferPending);
+    }
+    if held.map_or(0, |o| o.epoch) != epoch - 1 {
+        return Err(Conflict::StaleEpoch);
+    }
+    Ok(())
+}
+
+/// The transfer row to store: `row` merged into the stored one (see [`TransferRow::merged_into`]), or `row`.
+pub fn transfer_merge(row: &TransferRow, stored: Option<&TransferRow>) -> TransferRow {
+    stored.map_or_else(|| row.clone(), |s| row.merged_into(s))
+}
+
+/// Whether a committed transfer takes ownership: only when it is newer than the held ownership.
+pub fn commit_takes_ownership(held: Option<&OwnerRow>, epoch: i64) -> bool {
+    held.is_none_or(|o| o.epoch < epoch)
+}
+
+/// Whether an imported history is newer than what is held: a later epoch, or the same epoch with another
+/// latest event. Nothing changes when the held ownership is newer or the same.
+pub fn import_is_current(held: Option<&OwnerRow>, imported: &OwnerRow) -> bool {
+    held.is_none_or(|h| {
+        h.epoch < imported.epoch
+            || (h.epoch == imported.epoch && h.last_event_id != imported.last_event_id)
+    })
+}
+
+/// The timeline entries of an import beyond the `held` ones.
+pub fn entries_beyond(timeline: &[TimelineRecord], held: i64) -> &[TimelineRecord] {
+    let held = usize::try_from(held).unwrap_or(0);
+    timeline.get(held..).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Effect;
+
+    fn id(n: u8) -> String {
+        EventId([n; 32]).to_string()
+    }
+
+    fn item(seq: i64, n: u8, prev: Option<u8>) -> Incoming {
+        Incoming {
+            inbox_id: None,
+            id: id(n),
+            origin: "node-a".into(),
+            origin_seq: seq,
+            origin_prev: prev.map(id),
+            kind: "report.submitted".into(),
+            report_id: "r".into(),
+            report_epoch: 0,
+            authored_at: 0,
+            wire: Vec::new(),
+            effect: Effect::Store,
+            destinations: Vec::new(),
+        }
+    }
+
+    fn head(seq: i64, n: Option<u8>) -> HeldHead {
+        HeldHead {
+            seq,
+            id: n.map(id),
+            frozen: false,
+        }
+    }
+
+    fn owner(node: &str, epoch: i64, last: Option<&str>) -> OwnerRow {
+        OwnerRow {
+            report_id: "r".into(),
+            owner: node.into(),
+            epoch,
+            last_event_id: last.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_next_event_chains_onto_the_head() {
+        let none = HeldHead::default();
+        assert_eq!(
+            classify(&none, &item(1, 1, None), None).ok(),
+            Some(Arrival::Next)
+        );
+        assert_eq!(
+            classify(&head(1, Some(1)), &item(2, 2, Some(1)), None).ok(),
+            Some(Arrival::Next)
+        );
+    }
+
+    #[test]
+    fn what_is_held_decides_first() {
+        let h = head(3, Some(3));
+        assert_eq!(
+            classify(&h, &item(2, 2, Some(1)), Some(&id(2))).ok(),
+            Some(Arrival::Duplicate)
+        );
+        // A second event at a held sequence number is a fork even when its own links are malformed.
+        assert_eq!(
+            classify(&h, &item(2, 9, None), Some(&id(2))).ok(),
+            Some(Arrival::Equivocation { first_id: id(2) })
+        );
+        let frozen = HeldHead {
+            frozen: true,
+            ..h.clone()
+        };
+        assert_eq!(
+            classify(&frozen, &item(4, 4, Some(3)), None).ok(),
+            Some(Arrival::Frozen)
+        );
+    }
+
+    #[test]
+    fn gaps_wait_and_broken_chains_are_refused() {
+        let h = head(1, Some(1));
+        assert_eq!(
+            classify(&h, &item(5, 5, Some(4)), None).ok(),
+            Some(Arrival::Gap { head_seq: 1 })
+        );
+        // Beyond a gap even without a predecessor: it waits as before.
+        assert_eq!(
+            classify(&h, &item(5, 5, None), None).ok(),
+            Some(Arrival::Gap { head_seq: 1 })
+        );
+        // Another predecessor, none at all, one on the first event, below the head with nothing held, seq 0.
+        assert_eq!(
+            classify(&h, &item(2, 2, Some(7)), None).ok(),
+            Some(Arrival::BrokenChain)
+        );
+        assert_eq!(
+            classify(&h, &item(2, 2, None), None).ok(),
+            Some(Arrival::BrokenChain)
+        );
+        assert_eq!(
+            classify(&HeldHead::default(), &item(1, 1, Some(7)), None).ok(),
+            Some(Arrival::BrokenChain)
+        );
+        assert_eq!(
+            classify(&head(3, Some(3)), &item(2, 2, Some(1)), None).ok(),
+            Some(Arrival::BrokenChain)
+        );
+        assert_eq!(
+            classify(&h, &item(0, 2, None), None).ok(),
+            Some(Arrival::BrokenChain)
+        );
+    }
+
+    #[test]
+    fn ids_must_be_hex() {
+        let mut bad = item(1, 1, None);
+        bad.id = "not hex".into();
+        assert!(matches!(
+            classify(&HeldHead::default(), &bad, None),
+            Err(StorageError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn snapshots_come_from_the_owner_at_its_epoch() {
+        let held = owner("node-a", 2, None);
+        assert!(snapshot_applies(None, "node-x", 0));
+        assert!(snapshot_applies(Some(&held), "node-a", 2));
+        assert!(
+            !snapshot_applies(Some(&held), "node-a", 3),
+            "epochs move only by a commit"
+        );
+        assert!(!snapshot_applies(Some(&held), "node-a", 1));
+        assert!(!snapshot_applies(Some(&held), "node-b", 3));
+    }
+
+    #[test]
+    fn own_events_follow_the_head_unless_frozen() {
+        assert_eq!(
+            next_position("me", &HeldHead::default()).ok(),
+            Some((1, None))
+        );
+        assert_eq!(
+            next_position("me", &head(4, Some(4))).ok(),
+            Some((5, Some(id(4))))
+        );
+        let frozen = HeldHead {
+            frozen: true,
+            ..HeldHead::default()
+        };
+        assert!(matches!(
+            next_position("me", &frozen),
+            Err(StorageError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn own_events_follow_the_report_chain() {
+        assert_eq!(report_position(None, None), (0, None));
+        let held = owner("me", 2, Some("x"));
+        assert_eq!(report_position(Some(&held), None), (2, Some("x".into())));
+        assert_eq!(report_position(Some(&held), Some(3)), (3, Some("x".into())));
+    }
+
+    #[test]
+    fn only_report_events_move_the_chain() {
+        assert!(moves_report_chain("r1", "report.verified"));
+        assert!(!moves_report_chain("r1", "contribution.reply"));
+        assert!(!moves_report_chain("node-a:node", "report.verified"));
+        assert!(!is_report("node-a:node"));
+        assert_eq!(authored_state(true), "pending");
+        assert_eq!(authored_state(false), "applied");
+    }
+
+    fn transfer(offer: &str, state: &str, updated: i64) -> TransferRow {
+        TransferRow {
+            offer_id: offer.into(),
+            report_id: "r".into(),
+            from_node: "a".into(),
+            to_node: "b".into(),
+            epoch: 1,
+            agency_id: None,
+            reason: "routing".into(),
+            note: None,
+            state: state.into(),
+            code: None,
+            expires_at: None,
+            created_at: 1,
+            updated_at: updated,
+        }
+    }
+
+    #[test]
+    fn transfers_open_once_at_the_next_epoch() {
+        assert_eq!(transfer_may_open(false, None, 1), Ok(()));
+        assert_eq!(
+            transfer_may_open(true, None, 1),
+            Err(Conflict::TransferPending)
+        );
+        assert_eq!(
+            transfer_may_open(false, Some(&owner("a", 1, None)), 1),
+            Err(Conflict::StaleEpoch)
+        );
+        assert_eq!(
+            transfer_may_open(false, Some(&owner("a", 1, None)), 2),
+            Ok(())
+        );
+        assert_eq!(
+            transfer_row(&transfer("", "offered", 1), "e1").offer_id,
+            "e1"
+        );
+        assert_eq!(
+            transfer_row(&transfer("o", "offered", 1), "e1").offer_id,
+            "o"
+        );
+    }
+
+    #[test]
+    fn transfer_states_only_move_forward() {
+        let stored = transfer("o", "accepted", 5);
+        assert_eq!(
+            transfer_merge(&transfer("o", "offered", 9), Some(&stored)).state,
+            "accepted"
+        );
+        let merged = transfer_merge(&transfer("o", "committed", 9), Some(&stored));
+        assert_eq!((merged.state.as_str(), merged.updated_at), ("committed", 9));
+        assert_eq!(transfer_merge(&stored, None), stored);
+    }
+
+    #[test]
+    fn ownership_only_moves_to_newer_epochs() {
+        let held = owner("a", 1, Some("x"));
+        assert!(commit_takes_ownership(None, 1));
+        assert!(commit_takes_ownership(Some(&held), 2));
+        assert!(!commit_takes_ownership(Some(&held), 1));
+        assert!(import_is_current(None, &held));
+        assert!(import_is_current(Some(&held), &owner("b", 2, Some("y"))));
+        assert!(import_is_current(Some(&held), &owner("a", 1, Some("z"))));
+        assert!(!import_is_current(Some(&held), &owner("a", 1, Some("x"))));
+        assert!(!import_is_current(Some(&held), &owner("b", 0, Some("y"))));
+    }
+
+    #[test]
+    fn imports_append_what_is_not_held() {
+        let e = |seq| TimelineRecord {
+            report_id: "r".into(),
+            seq,
+            at: 0,
+            action: lapor_schemas::TimelineAction::Created,
+            actor_role: "citizen".into(),
+            actor_id: None,
+            actor_name: None,
+            agency_id: None,
+            from_status: None,
+            to_status: None,
+            note: None,
+        };
+        let all = [e(1), e(2), e(3)];
+        assert_eq!(entries_beyond(&all, 1).len(), 2);
+        assert_eq!(entries_beyond(&all, 0).len(), 3);
+        assert!(entries_beyond(&all, 5).is_empty());
+        assert_eq!(entries_beyond(&all, -1).len(), 3);
+    }
+}
