@@ -2150,13 +2150,24 @@ async fn fed_snapshot_effects(store: DynStore) {
     );
     assert_eq!(store.report_get(&r.id).await.expect("get"), Some(r.clone()));
 
-    // The owner moves the report to epoch 1; a later snapshot at epoch 0 is stale.
+    // Epochs move only through a committed transfer: the owner's snapshot at an epoch it does not hold yet is
+    // only stored.
+    let mut ahead = r.clone();
+    ahead.title = "Ahead".into();
+    let b2 = remote(&b, 2, Some(&b1.id().to_string()), &r.id, 1, "ahead");
+    assert_eq!(
+        accept_one(&store, incoming(&b2, snapshot(&ahead, "ahead")), T0 + 2).await,
+        AcceptOutcome::Stored
+    );
+    assert_eq!(store.report_get(&r.id).await.expect("get"), Some(r.clone()));
+
+    // The owner's next change at the held epoch applies.
     let mut v2 = r.clone();
     v2.status = ReportStatus::Verified;
     v2.version = 2;
-    let b2 = remote(&b, 2, Some(&b1.id().to_string()), &r.id, 1, "verified");
+    let b3 = remote(&b, 3, Some(&b2.id().to_string()), &r.id, 0, "verified");
     assert_eq!(
-        accept_one(&store, incoming(&b2, snapshot(&v2, "verified")), T0 + 2).await,
+        accept_one(&store, incoming(&b3, snapshot(&v2, "verified")), T0 + 3).await,
         AcceptOutcome::Applied
     );
     assert_eq!(
@@ -2174,18 +2185,7 @@ async fn fed_snapshot_effects(store: DynStore) {
         .expect("owned");
     assert_eq!(
         (owner.epoch, owner.last_event_id),
-        (1, Some(b2.id().to_string()))
-    );
-    let mut stale = r.clone();
-    stale.title = "Stale".into();
-    let b3 = remote(&b, 3, Some(&b2.id().to_string()), &r.id, 0, "stale");
-    assert_eq!(
-        accept_one(&store, incoming(&b3, snapshot(&stale, "stale")), T0 + 3).await,
-        AcceptOutcome::Stored
-    );
-    assert_eq!(
-        store.report_get(&r.id).await.expect("get"),
-        Some(v2.clone())
+        (0, Some(b3.id().to_string()))
     );
 
     // An effect that fails half way (the report row is written, the timeline entry refers to no report) is
@@ -2197,7 +2197,7 @@ async fn fed_snapshot_effects(store: DynStore) {
         unreachable!()
     };
     entry.report_id = "node-b:missing".into();
-    let b4 = remote(&b, 4, Some(&b3.id().to_string()), &r.id, 1, "broken");
+    let b4 = remote(&b, 4, Some(&b3.id().to_string()), &r.id, 0, "broken");
     let b5 = remote(&b, 5, Some(&b4.id().to_string()), "node-b:node", 0, "keys");
     let k_ok = key_row("node-b", "k2", &"11".repeat(32), 5);
     let b6 = remote(
@@ -2209,7 +2209,7 @@ async fn fed_snapshot_effects(store: DynStore) {
         "keys again",
     );
     let k_clash = key_row("node-b", "k2", &"22".repeat(32), 6);
-    let b7 = remote(&b, 7, Some(&b6.id().to_string()), &r.id, 1, "fine");
+    let b7 = remote(&b, 7, Some(&b6.id().to_string()), &r.id, 0, "fine");
     let mut v4 = v2.clone();
     v4.status = ReportStatus::InProgress;
     v4.version = 4;
