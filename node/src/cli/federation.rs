@@ -74,7 +74,10 @@ pub fn status_text(node: &Node, s: &Snapshot) -> String {
         );
     }
     if !s.refusals.is_empty() {
-        let _ = writeln!(out, "REFUSED by the authorisation rules (per origin):");
+        let _ = writeln!(
+            out,
+            "REFUSED by the authorisation rules or as a fork of the origin's log (per origin):"
+        );
         for r in &s.refusals {
             let _ = writeln!(out, "  {}  {} x {}", r.origin, r.code, r.count);
         }

@@ -23,6 +23,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .init()
         .await
         .map_err(|e| anyhow::anyhow!("initialising storage: {e}"))?;
+    // Before this node serves (and so signs) anything: take back from the hub whatever of its own log a
+    // restored database lacks.
+    crate::federation::recover::recover_at_start(
+        app.node(),
+        std::time::Duration::from_secs(app.config().federation.request_timeout_secs.max(5)),
+    )
+    .await;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

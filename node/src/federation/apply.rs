@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use lapor_federation::canonical::{decode_canonical, from_value};
 use lapor_federation::keys::KeyLog;
 use lapor_federation::wire::LogPage;
-use lapor_federation::{Event, EventClass, EventKind, Value};
+use lapor_federation::{Event, EventClass, EventKind, SignedEvent, Value};
 use lapor_schemas::TimelineAction;
 
 use super::authorise::{self, Held, Refusal};
@@ -216,6 +216,47 @@ async fn report_effect(
     }
 }
 
+fn incoming(
+    inbox_id: Option<i64>,
+    id: String,
+    event: &Event,
+    wire: Vec<u8>,
+    effect: Effect,
+) -> Incoming {
+    Incoming {
+        inbox_id,
+        id,
+        origin: event.origin.clone(),
+        origin_seq: event.origin_seq as i64,
+        origin_prev: event.origin_prev.map(|p| p.to_string()),
+        kind: event.kind.clone(),
+        report_id: event.report_id.clone(),
+        report_epoch: event.report_epoch as i64,
+        authored_at: event.authored_at_ms,
+        wire,
+        effect,
+        destinations: Vec::new(),
+    }
+}
+
+/// Accepts events that were verified already and never went through the inbox (this node's own events
+/// recovered from the hub after a restore), authorised and applied like any received event, in one batch.
+pub async fn accept_verified(
+    node: &Node,
+    events: &[(SignedEvent, Vec<u8>)],
+) -> anyhow::Result<Vec<AcceptOutcome>> {
+    let mut keys = node.fed.keylog_snapshot()?;
+    let mut batch = BatchState::default();
+    let mut items = Vec::with_capacity(events.len());
+    for (signed, wire) in events {
+        let event = signed.event();
+        let id = signed.id().to_string();
+        let effect = effect_for(node, event, &id, &mut keys, &mut batch).await;
+        items.push(incoming(None, id, event, wire.clone(), effect));
+    }
+    Ok(node.store.events_accept(&items, node.now()).await?)
+}
+
 /// Applies what the inbox holds, one batch. Returns how many events were handled (not counting gaps).
 pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
     let rows = node.store.inbox_load(APPLY_BATCH).await?;
@@ -238,20 +279,13 @@ pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
         };
         let effect = effect_for(node, &event, &row.event_id, &mut keys, &mut batch).await;
         senders.push(row.sender.clone());
-        items.push(Incoming {
-            inbox_id: Some(row.id),
-            id: row.event_id,
-            origin: event.origin.clone(),
-            origin_seq: event.origin_seq as i64,
-            origin_prev: event.origin_prev.map(|p| p.to_string()),
-            kind: event.kind.clone(),
-            report_id: event.report_id.clone(),
-            report_epoch: event.report_epoch as i64,
-            authored_at: event.authored_at_ms,
-            wire: row.wire,
+        items.push(incoming(
+            Some(row.id),
+            row.event_id,
+            &event,
+            row.wire,
             effect,
-            destinations: Vec::new(),
-        });
+        ));
     }
     if !unreadable.is_empty() {
         node.store.inbox_delete(&unreadable).await?;
@@ -271,6 +305,7 @@ pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
                 continue;
             }
             AcceptOutcome::Applied => {
+                f.clear_alarm(&item.origin);
                 Counters::add(&f.counters.applied, 1);
                 keys_changed |= matches!(item.effect, Effect::Keys(_));
             }
@@ -291,8 +326,16 @@ pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
                     second = %item.id, "EQUIVOCATION: two events with one sequence number; origin frozen");
             }
             AcceptOutcome::BrokenChain => {
-                tracing::warn!(event.id = %item.id, origin = %item.origin, seq = item.origin_seq,
-                    "event does not chain to the held log; dropped");
+                // Recorded in quarantine (code broken_chain, once per event id); said at error level once per
+                // origin until its log chains again, not at the rate the sender retries.
+                if f.alarm(&item.origin) {
+                    tracing::error!(event.id = %item.id, origin = %item.origin, seq = item.origin_seq,
+                        "FORK: an event does not chain onto the held log of its origin (restored from an older \
+                         backup?); refused, see `lapor federation status`");
+                } else {
+                    tracing::debug!(event.id = %item.id, origin = %item.origin, seq = item.origin_seq,
+                        "event does not chain onto the held log; refused");
+                }
             }
             AcceptOutcome::Stored | AcceptOutcome::Duplicate | AcceptOutcome::Frozen => {}
         }

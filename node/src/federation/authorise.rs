@@ -117,7 +117,8 @@ pub fn report_event(h: &Held<'_>, action: TimelineAction) -> Result<(), Refusal>
 /// A `transfer.*` event. `offer` is the transfer row the event names (`p.offer`), if this node holds it.
 ///
 /// * offer: only the owner, at the epoch it holds, for the next epoch; the hub refuses an offer of a report it
-///   does not hold.
+///   does not hold, or of an epoch not reached yet. An offer of an older epoch (it raced a commit) goes on to the
+///   hub's decision, which refuses it as `stale_epoch` and changes nothing.
 /// * forwarded, committed, refused: only a hub.
 /// * accept: only the target named by the offer it answers; the hub (which decides) must hold that offer,
 ///   addressed to the acceptor, for the same report and epoch.
@@ -146,7 +147,17 @@ pub fn transfer_event(
         TransferKind::Offer => {
             shape(h.origin == p.from && h.epoch == p.epoch - 1 && p.offer.is_none())?;
             match h.owner {
-                Some(o) if o.owner != h.origin || o.epoch != h.epoch => refuse(
+                // An offer of an older epoch raced a transfer that committed meanwhile: the hub refuses it
+                // as `stale_epoch` (a `transfer.refused` the old owner sees), which changes nothing.
+                Some(o) if o.epoch > h.epoch => Ok(()),
+                Some(o) if o.epoch < h.epoch => refuse(
+                    "bad_epoch",
+                    format!(
+                        "transfer.offer from {} at epoch {}, but report {} is at epoch {}",
+                        h.origin, h.epoch, h.report_id, o.epoch
+                    ),
+                ),
+                Some(o) if o.owner != h.origin => refuse(
                     "not_owner",
                     format!(
                         "transfer.offer from {} at epoch {}, but {} owns report {} at epoch {}",

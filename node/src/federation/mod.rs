@@ -24,6 +24,7 @@ pub mod keys;
 pub mod payload;
 pub mod push;
 pub mod receive;
+pub mod recover;
 pub mod status;
 pub mod transfer;
 pub mod verify;
@@ -125,6 +126,8 @@ pub struct Federation {
     pub client: FederationClient,
     /// What this node signs its requests to peers with.
     pub request_signer: RequestSigner,
+    /// Origins whose broken chain was already logged at error level.
+    alarmed: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Counters.
     pub counters: Counters,
 }
@@ -217,6 +220,7 @@ impl Federation {
             transfer_wake: Notify::new(),
             client,
             request_signer,
+            alarmed: std::sync::Mutex::default(),
             counters: Counters::default(),
         })
     }
@@ -328,6 +332,23 @@ impl Federation {
             .read()
             .ok()
             .and_then(|k| k.current(node_id).map(|e| e.public))
+    }
+
+    /// Whether a chain alarm about `origin` is new (true once until [`Federation::clear_alarm`]).
+    pub fn alarm(&self, origin: &str) -> bool {
+        match self.alarmed.lock() {
+            Ok(mut a) => a.insert(origin.to_owned()),
+            Err(_) => true,
+        }
+    }
+
+    /// `origin`'s log chains again.
+    pub fn clear_alarm(&self, origin: &str) {
+        if let Ok(mut a) = self.alarmed.lock() {
+            if !a.is_empty() {
+                a.remove(origin);
+            }
+        }
     }
 
     /// Checks a signed request against the key log and returns the node that sent it.

@@ -43,7 +43,17 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
         events.push(wire);
     }
     let first = record.push_cursor + 1;
-    let txn = format!("{}-{first}-{last}", node.fed.node_id);
+    // Outbox positions alone would repeat after a restore from a backup, and the peer would answer the new
+    // batch with its stored answer to the old one: the digest of the batch's bytes makes the id unique.
+    let digest = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for e in &events {
+            h.update(e);
+        }
+        hex::encode(&h.finalize()[..8])
+    };
+    let txn = format!("{}-{first}-{last}-{digest}", node.fed.node_id);
     let f = &node.fed;
     let wires: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
     let body = sign_push(

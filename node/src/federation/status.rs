@@ -35,7 +35,9 @@ pub struct Refusals {
 fn refusals_of(quarantine: &[QuarantineRow]) -> Vec<Refusals> {
     let mut by: std::collections::BTreeMap<(&str, &str), usize> = std::collections::BTreeMap::new();
     for q in quarantine {
-        if super::authorise::CODES.contains(&q.code.as_str()) {
+        if super::authorise::CODES.contains(&q.code.as_str())
+            || q.code == crate::storage::BROKEN_CHAIN
+        {
             *by.entry((q.origin.as_str(), q.code.as_str())).or_default() += 1;
         }
     }
@@ -100,7 +102,8 @@ pub struct Snapshot {
     pub quarantined: usize,
     /// The latest quarantined events (at most `recent`).
     pub recent_quarantine: Vec<QuarantineRow>,
-    /// Events refused by the authorisation rules ([`super::authorise`]), per origin and code, most first.
+    /// Events refused by the authorisation rules ([`super::authorise`]) or as a fork of their origin's log
+    /// (`broken_chain`), per origin and code, most first.
     pub refusals: Vec<Refusals>,
     /// Recorded equivocations.
     pub equivocations: Vec<EquivocationRow>,

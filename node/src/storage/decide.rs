@@ -124,6 +124,19 @@ pub fn frozen_reason(item: &Incoming, first_id: &str) -> String {
     )
 }
 
+/// Quarantine code of an event that does not chain onto its origin's held log.
+pub const BROKEN_CHAIN: &str = "broken_chain";
+
+/// Why `item` was refused as not chaining onto the held log whose head is `head_seq`. Recorded in quarantine
+/// (once per event id, however often the sender retries it) so that a forked log is never silent.
+pub fn broken_chain_reason(item: &Incoming, head_seq: i64) -> String {
+    format!(
+        "event {} of {} at sequence number {} does not chain onto the held log (head {head_seq}): its log \
+         forks from what this node holds (a node restored from an older backup, or a bug)",
+        item.id, item.origin, item.origin_seq
+    )
+}
+
 /// The outcome of an accepted event from the state it was stored in.
 pub fn accepted(state: &str) -> AcceptOutcome {
     match state {

@@ -27,6 +27,7 @@ use crate::domain::{
     TimelineRecord, Transition, UserRecord,
 };
 
+pub use decide::BROKEN_CHAIN;
 pub use error::{Conflict, Result, StorageError};
 pub use records::*;
 

@@ -69,6 +69,36 @@ pub async fn push(hub: &Api, body: Vec<u8>) -> (u16, Json) {
     (st, resp.json().await.unwrap_or(Json::Null))
 }
 
+/// Declares a push body of `declared` bytes, sends only its first kilobyte and returns the raw answer. A node
+/// must refuse from the declared length alone (413 before reading the body): a client that sent the whole body
+/// could see its write cut by that early answer, so the test does not send it.
+pub async fn push_declared(hub: &Api, declared: usize) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = hub
+        .base()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /federation/v1/push HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: {declared}\r\nconnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b' '; 1024]).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "no answer within 10 s to a declared oversize body: it must not wait for the body"
+    );
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 pub fn key_of(dir: &std::path::Path) -> SigningKey {
     let hexed = signing_key_hex(dir).unwrap();
     let mut b = [0u8; 32];

@@ -95,7 +95,11 @@ async fn accept_one(c: &mut PgConnection, item: &Incoming, now: Millis) -> Resul
                 Arrival::Equivocation { first_id } => equivocation(c, item, first_id, now).await,
                 Arrival::Duplicate => Ok(AcceptOutcome::Duplicate),
                 Arrival::Frozen => Ok(AcceptOutcome::Frozen),
-                _ => Ok(AcceptOutcome::BrokenChain),
+                _ => {
+                    let reason = decide::broken_chain_reason(item, head.seq);
+                    quarantine(c, item, decide::BROKEN_CHAIN, &reason, now).await?;
+                    Ok(AcceptOutcome::BrokenChain)
+                }
             };
         }
     }

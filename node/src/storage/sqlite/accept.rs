@@ -51,7 +51,11 @@ pub(super) fn accept_one(c: &Connection, item: &Incoming, now: Millis) -> Result
                 Arrival::Equivocation { first_id } => equivocation(c, item, first_id, now),
                 Arrival::Duplicate => Ok(AcceptOutcome::Duplicate),
                 Arrival::Frozen => Ok(AcceptOutcome::Frozen),
-                _ => Ok(AcceptOutcome::BrokenChain),
+                _ => {
+                    let reason = decide::broken_chain_reason(item, head.seq);
+                    quarantine(c, item, decide::BROKEN_CHAIN, &reason, now)?;
+                    Ok(AcceptOutcome::BrokenChain)
+                }
             };
         }
     }
