@@ -132,6 +132,10 @@ pub struct ContributionPayload {
     pub comment: Option<String>,
     /// When the reporter acted.
     pub at_ms: i64,
+    /// The tracking secret the reporter gave, sealed to the owner and bound to this contribution
+    /// (`<owner's key id>:<hex>`); absent only when the report's origin sends it (PROTOCOL section 8.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 /// Payload of every `transfer.*` event.

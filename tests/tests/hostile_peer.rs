@@ -16,7 +16,7 @@ use lapor_tests::wait_until;
 use serde_json::json;
 
 mod peer;
-use peer::{chrono_ms, key_of, log_at_hub, parse_wire, push, push_body};
+use peer::{chrono_ms, key_of, log_at_hub, parse_wire, push, push_body, push_body_to};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -221,4 +221,76 @@ async fn an_enrolled_peer_cannot_take_or_change_what_another_node_owns() {
     wait_status(&h, &code2, "submitted", LONG).await.unwrap();
     let at_hub = report(&h, &code).await.unwrap().unwrap();
     assert_eq!(at_hub["owner_node"], "kupang", "{at_hub}");
+
+    // 7. Completing a citizen's report without the tracking secret: a `contribution.accept` pushed straight to
+    // the owner (Kaltim is Kupang's peer through the hub's directory).
+    let (st, body) = k
+        .post_json(
+            "/api/v1/agencies",
+            &json!({"id": "dinas-pu", "name": "Dinas Pekerjaan Umum", "kind": "office", "region_code": "53.71"}),
+        )
+        .await
+        .unwrap();
+    assert!(st.is_success(), "{st} {body}");
+    let (code3, _, id3) = file_report(&k, "Drainase tersumbat").await.unwrap();
+    for (action, body) in [
+        ("verify", json!({"agency_id": "dinas-pu"})),
+        ("respond", json!({"note": "Drainase sudah dibersihkan."})),
+    ] {
+        let (st, b) = k
+            .post_json(&format!("/api/v1/reports/{code3}/{action}"), &body)
+            .await
+            .unwrap();
+        assert!(st.is_success(), "{action}: {st} {b}");
+    }
+    let mut c3 = BTreeMap::new();
+    c3.insert("owner".to_owned(), Value::from("kupang"));
+    c3.insert("tracking_code".to_owned(), Value::from(code3.as_str()));
+    c3.insert("note".to_owned(), Value::from("Terima kasih"));
+    c3.insert("at_ms".to_owned(), Value::Int(chrono_ms()));
+    let forged = kaltim.event("contribution.accept", &id3, 0, Value::Object(c3));
+    // Kupang has never held Kaltim's log: the push carries all of it, the forged contribution last.
+    let mut chain = held.clone();
+    chain.extend(wires.iter().cloned());
+    chain.push(forged.wire_bytes().to_vec());
+    let kupang = c.member("kupang").api();
+    let (st, ans) = push(
+        &kupang,
+        push_body_to(
+            "kupang",
+            "kaltim",
+            &kaltim.key,
+            &kaltim.key_id,
+            "attack-2",
+            &chain,
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{ans}");
+    wait_until(
+        "Kupang to refuse the unproven contribution",
+        LONG,
+        Duration::from_millis(100),
+        || async {
+            let text = kupang
+                .client()
+                .get(kupang.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.contains(
+                "lapor_federation_refused_events{origin=\"kaltim\",code=\"unproven_contribution\"} 1",
+            )
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report(&k, &code3).await.unwrap().unwrap()["status"],
+        "responded",
+        "the report was not completed"
+    );
 }

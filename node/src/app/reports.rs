@@ -142,7 +142,7 @@ impl App {
             let owner = node.owner_of(&report.id).await?;
             if owner != node.id() {
                 if matches!(actor, Actor::Reporter { .. }) {
-                    author::forward_contribution(node, &report, &owner, cmd).await?;
+                    author::forward_contribution(node, &report, &owner, cmd, secret).await?;
                     return Ok(Attempt::Done((report, access)));
                 }
                 return Err(AppError::NotOwner(owner));

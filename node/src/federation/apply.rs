@@ -151,10 +151,26 @@ async fn effect_of(
             report_effect(node, event, action, &mut batch.paths).await
         }
         EventKind::Contribution(_) => {
-            match payload::decode::<ContributionPayload>(&event.payload) {
-                Ok(c) if c.owner == node.id() => Effect::Pending,
-                Ok(_) => Effect::Store,
-                Err(e) => quarantine("bad_payload", e.0),
+            let c = match payload::decode::<ContributionPayload>(&event.payload) {
+                Ok(c) => c,
+                Err(e) => return quarantine("bad_payload", e.0),
+            };
+            if c.owner != node.id() {
+                return Effect::Store;
+            }
+            let report = node.store.report_get(&event.report_id).await.ok().flatten();
+            let Some(report) = report else {
+                return refused(Refusal {
+                    code: "unknown_report",
+                    reason: format!(
+                        "{} from {} for report {} that this node does not hold",
+                        event.kind, event.origin, event.report_id
+                    ),
+                });
+            };
+            match super::proof::check(node, event, &c, &report.secret_hash) {
+                Ok(()) => Effect::Pending,
+                Err(r) => refused(r),
             }
         }
         EventKind::KeyRotated | EventKind::KeyRevoked => match keys.apply_key_event(event) {

@@ -83,12 +83,14 @@ pub fn report_draft(
 }
 
 /// The `contribution.*` event that carries a reporter's reply, acceptance or rating made here on another
-/// node's report to its owner. Other commands are the owner's alone.
+/// node's report to its owner, with the reporter's tracking secret sealed to the owner as proof
+/// ([`super::proof`]). Other commands are the owner's alone.
 pub fn contribution_draft(
     node: &Node,
     report: &Report,
     owner: &str,
     cmd: &Command,
+    secret: Option<&str>,
 ) -> FedResult<EventDraft> {
     let (kind, note, score, comment) = match cmd {
         Command::Reply { note } => (ContributionKind::Reply, Some(note.clone()), None, None),
@@ -98,20 +100,21 @@ pub fn contribution_draft(
         }
         _ => return Err(FedError::NotOwner(owner.to_owned())),
     };
-    let body = ContributionPayload {
+    let mut body = ContributionPayload {
         owner: owner.to_owned(),
         tracking_code: report.tracking_code.clone(),
         note,
         score,
         comment,
         at_ms: node.now(),
+        proof: None,
     };
-    Ok(draft(
-        node,
-        EventKind::Contribution(kind),
-        &report.id,
-        encode(&body)?,
-    ))
+    let kind = EventKind::Contribution(kind);
+    if let Some(secret) = secret {
+        body.proof = super::proof::make(node, owner, &report.id, &kind.to_string(), &body, secret)
+            .map_err(FedError::Internal)?;
+    }
+    Ok(draft(node, kind, &report.id, encode(&body)?))
 }
 
 /// Sends what a reporter did here on another node's report to its owner.
@@ -120,8 +123,9 @@ pub async fn forward_contribution(
     report: &Report,
     owner: &str,
     cmd: &Command,
+    secret: Option<&str>,
 ) -> FedResult<()> {
-    let d = contribution_draft(node, report, owner, cmd)?;
+    let d = contribution_draft(node, report, owner, cmd, secret)?;
     node.store.event_append(&d).await?;
     node.fed.push_wake.notify_waiters();
     tracing::info!(report.id = %report.id, %owner, kind = %d.kind, "contribution forwarded to the owner");

@@ -25,7 +25,8 @@ pub struct Refusal {
 }
 
 /// Every code a refusal may carry.
-pub const CODES: [&str; 8] = [
+pub const CODES: [&str; 9] = [
+    "unproven_contribution",
     "foreign_report_id",
     "unknown_report",
     "not_owner",

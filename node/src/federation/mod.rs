@@ -22,6 +22,7 @@ pub mod error;
 pub mod history;
 pub mod keys;
 pub mod payload;
+pub mod proof;
 pub mod push;
 pub mod receive;
 pub mod recover;

@@ -62,6 +62,10 @@ pub async fn push(node: &Node, body: &[u8]) -> Result<Vec<u8>, ReceiveError> {
         let verified = match verify_push(body, &f.node_id, &log) {
             // A sender that rotated its key signs with the new key, announced by a `key.rotated` event in
             // this very push: learn the keys the push's own valid events announce, then check again.
+            // An unknown sender is refused before any of its events costs a signature check.
+            Err(EnvelopeError::UnknownKey { node, .. }) if f.peer(&node).is_none() => {
+                return Err(ReceiveError::UnknownPeer(node));
+            }
             Err(EnvelopeError::UnknownKey { .. }) => {
                 learn_keys(&mut log, &f.node_id, body);
                 verify_push(body, &f.node_id, &log)

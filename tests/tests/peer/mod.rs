@@ -24,6 +24,7 @@ pub fn parse_wire(bytes: &[u8]) -> (Event, String) {
     )
 }
 
+/// A push body for the hub.
 pub fn push_body(
     sender: &str,
     key: &SigningKey,
@@ -31,8 +32,20 @@ pub fn push_body(
     txn: &str,
     events: &[Vec<u8>],
 ) -> Vec<u8> {
+    push_body_to("hub", sender, key, key_id, txn, events)
+}
+
+/// A push body for `destination`, signed by `sender`'s `key`.
+pub fn push_body_to(
+    destination: &str,
+    sender: &str,
+    key: &SigningKey,
+    key_id: &str,
+    txn: &str,
+    events: &[Vec<u8>],
+) -> Vec<u8> {
     let mut map = BTreeMap::new();
-    map.insert("destination".to_owned(), Value::from("hub"));
+    map.insert("destination".to_owned(), Value::from(destination));
     map.insert(
         "events".to_owned(),
         Value::Array(
