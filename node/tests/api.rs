@@ -684,6 +684,51 @@ async fn bad_input_changes_nothing(t: TestApp) {
     let r = t.req("POST", "/api/v1/reports", None, None, Some(json!({"kind": "rumour", "title": "Judul laporan", "body": "Isi laporan yang panjang"}))).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.code(), "invalid_field");
+    // A change whose signed event would exceed the 64 KiB cap is refused with a clear error, nothing stored:
+    // a long CJK body is within the character limit, and a long emoji note on top of it is too much.
+    let mut body = report_body();
+    body["body"] = json!("中".repeat(19_000));
+    let r = t
+        .req("POST", "/api/v1/reports", None, None, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.code());
+    let long = r.body["tracking_code"].as_str().unwrap().to_owned();
+    let r = t
+        .req(
+            "POST",
+            &format!("/api/v1/reports/{long}/hold"),
+            Some(&admin),
+            None,
+            Some(json!({"note": "😀".repeat(4000)})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.code());
+    assert_eq!(
+        r.body["errors"][0]["code"], "too_large",
+        "{}",
+        r.body["errors"]
+    );
+    let r = t
+        .req(
+            "POST",
+            &format!("/api/v1/reports/{long}/hold"),
+            Some(&admin),
+            None,
+            Some(json!({"note": "x".repeat(4001)})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.code());
+    let r = t
+        .req(
+            "GET",
+            &format!("/api/v1/reports/{long}"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "submitted");
+    assert_eq!(r.body["timeline"].as_array().unwrap().len(), 1);
     // Citizens cannot pretend to be an officer's phone log.
     let mut body = report_body();
     body["channel"] = json!("phone");
@@ -777,7 +822,8 @@ async fn bad_input_changes_nothing(t: TestApp) {
     let list = t
         .req("GET", "/api/v1/reports", Some(&admin), None, None)
         .await;
-    assert_eq!(list.body["total"], 1);
+    // The long CJK report above and the first one; nothing else was stored.
+    assert_eq!(list.body["total"], 2);
 }
 both_backends!(bad_input_changes_nothing_test, bad_input_changes_nothing);
 

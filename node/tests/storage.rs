@@ -21,7 +21,7 @@ use lapor_node::domain::{
 use lapor_node::storage::{
     self, AcceptOutcome, Conflict, DynStore, Effect, EventDraft, EventSigner, HistoryEvent,
     InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport,
-    StorageError, TransferChange, TransferRow,
+    StorageError, TransferChange, TransferRow, INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
@@ -98,6 +98,7 @@ conformance!(
     fed_accept_outcomes,
     fed_snapshot_effects,
     fed_inbox_and_push_txns,
+    fed_inbox_is_fair,
     fed_peers,
     fed_keys,
     fed_consumes,
@@ -1946,6 +1947,20 @@ async fn fed_accept_outcomes(store: DynStore) {
         accept_one(&store, other_in, T0).await,
         AcceptOutcome::BrokenChain
     );
+    // A fork is never silent: it is recorded in quarantine (once, however often it is sent again).
+    let forks = store.quarantine_list(10).await.expect("quarantine");
+    assert_eq!(
+        forks
+            .iter()
+            .map(|q| (q.event_id.clone(), q.code.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(other.id().to_string(), "broken_chain")]
+    );
+    assert!(
+        forks[0].reason.contains("does not chain"),
+        "{}",
+        forks[0].reason
+    );
     assert_eq!(store.inbox_load(10).await.expect("inbox").len(), 1);
     assert_eq!(
         store.event_get(&other.id().to_string()).await.expect("get"),
@@ -1996,7 +2011,13 @@ async fn fed_accept_outcomes(store: DynStore) {
         accept_one(&store, incoming(&b4, refused), T0 + 2).await,
         AcceptOutcome::Quarantined
     );
-    let q = store.quarantine_list(10).await.expect("quarantine");
+    let q: Vec<_> = store
+        .quarantine_list(10)
+        .await
+        .expect("quarantine")
+        .into_iter()
+        .filter(|q| q.code != "broken_chain")
+        .collect();
     assert_eq!(q.len(), 1);
     assert_eq!(
         (
@@ -2015,7 +2036,7 @@ async fn fed_accept_outcomes(store: DynStore) {
     let q = store.quarantine_list(10).await.expect("quarantine");
     assert_eq!(
         q.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
-        vec!["manual", "unknown_type"],
+        vec!["manual", "unknown_type", "broken_chain"],
         "newest first"
     );
     assert_eq!(store.quarantine_list(1).await.expect("quarantine").len(), 1);
@@ -2271,6 +2292,56 @@ async fn fed_snapshot_effects(store: DynStore) {
         .expect("owned");
     assert_eq!(owner.last_event_id, Some(b7.id().to_string()));
     assert_eq!(head_of(&store, "node-b").await.expect("head").head_seq, 7);
+}
+
+async fn fed_inbox_is_fair(store: DynStore) {
+    let ev = |origin: &str, seq: i64| InboxEvent {
+        event_id: format!("{origin}-{seq}"),
+        origin: origin.to_owned(),
+        origin_seq: seq,
+        wire: format!("wire {origin} {seq}").into_bytes(),
+    };
+    // An origin whose events wait for a gap ("node-a", sorted first) holds more than a batch.
+    let many: Vec<InboxEvent> = (2..=INBOX_SHARE + 100)
+        .map(|seq| ev("node-a", seq))
+        .collect();
+    store
+        .inbox_insert("node-a", "gapped", "{}", &many, T0)
+        .await
+        .expect("inbox_insert");
+    store
+        .inbox_insert(
+            "node-z",
+            "other",
+            "{}",
+            &[ev("node-z", 2), ev("node-z", 1)],
+            T0,
+        )
+        .await
+        .expect("inbox_insert");
+    let rows = store.inbox_load(INBOX_SHARE + 50).await.expect("inbox");
+    let of = |o: &str| rows.iter().filter(|r| r.origin == o).count() as i64;
+    assert_eq!((of("node-a"), of("node-z")), (INBOX_SHARE, 2));
+    // Each origin's share is its lowest sequence numbers, in order.
+    let a: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.origin == "node-a")
+        .map(|r| r.origin_seq)
+        .collect();
+    assert_eq!(a, (2..2 + INBOX_SHARE).collect::<Vec<_>>());
+    let z: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.origin == "node-z")
+        .map(|r| r.origin_seq)
+        .collect();
+    assert_eq!(z, vec![1, 2]);
+    assert_eq!(
+        store.inbox_counts().await.expect("counts"),
+        vec![
+            ("node-a".to_owned(), INBOX_SHARE + 99),
+            ("node-z".to_owned(), 2)
+        ]
+    );
 }
 
 async fn fed_inbox_and_push_txns(store: DynStore) {

@@ -359,11 +359,11 @@ fn payload_schemas_refuse_what_the_protocol_refuses() {
     check("report.created", "title over 200", &|v| {
         v["state"]["title"] = json!("x".repeat(201));
     });
-    check("report.created", "body over 10000", &|v| {
-        v["state"]["body"] = json!("x".repeat(10_001));
+    check("report.created", "body over 20000", &|v| {
+        v["state"]["body"] = json!("x".repeat(20_001));
     });
-    check("report.created", "note over 4000", &|v| {
-        v["entry"]["note"] = json!("x".repeat(4001));
+    check("report.created", "entry note over 4016", &|v| {
+        v["entry"]["note"] = json!("x".repeat(4017));
     });
     check("report.created", "unknown state member", &|v| {
         v["state"]["reporter_name"] = json!("Siti");

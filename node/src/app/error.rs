@@ -65,6 +65,15 @@ impl From<StorageError> for AppError {
         match e {
             // Its text is what users read (the same as before conflicts were typed).
             StorageError::Conflict(c) => Self::Conflict(c.to_string()),
+            StorageError::EventTooLarge(detail) => Self::field(
+                "text",
+                "too_large",
+                format!(
+                    "teks laporan dan catatan ini terlalu panjang untuk satu perubahan; persingkat isi atau \
+                     catatan / the report's text and this note are too long for one change; shorten the body \
+                     or the note ({detail})"
+                ),
+            ),
             other => Self::Storage(other),
         }
     }

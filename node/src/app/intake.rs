@@ -107,9 +107,9 @@ impl App {
 
     async fn submit_checked(&self, req: Intake, mut c: Checker) -> AppResult<wire::CreatedReport> {
         let node = &self.node;
-        c.text("title", &req.title, 5, 200);
-        c.text("body", &req.body, 10, 20_000);
-        c.opt_text("address", req.address.as_ref(), 500);
+        c.text("title", &req.title, 5, intake::MAX_TITLE_CHARS);
+        c.text("body", &req.body, 10, intake::MAX_BODY_CHARS);
+        c.opt_text("address", req.address.as_ref(), intake::MAX_ADDRESS_CHARS);
         let category = clean(req.category);
         if let Some(cat) = &category {
             if !node

@@ -7,6 +7,13 @@ use lapor_schemas::{Channel, ReportKind, ReportStatus, TimelineAction};
 
 use super::{lifecycle, Millis, Report, TimelineRecord, UserRef, WorkCalendar};
 
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest body, in characters.
+pub const MAX_BODY_CHARS: usize = 20_000;
+/// Longest address, in characters.
+pub const MAX_ADDRESS_CHARS: usize = 500;
+
 /// Who files a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitter {

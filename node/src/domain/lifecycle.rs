@@ -18,6 +18,8 @@ pub const FOLLOWUP_WORKING_DAYS: u32 = 5;
 pub const AUTOCOMPLETE_WORKING_DAYS: u32 = 10;
 /// Calendar days after verification before an unresolved report is flagged for the Ombudsman.
 pub const ESCALATION_DAYS: i64 = 60;
+/// Longest note or rating comment, in characters (the federation refuses longer ones on receipt).
+pub const MAX_NOTE_CHARS: usize = 4000;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -248,6 +250,31 @@ fn raise(current: bool, requested: Option<bool>, flag: &'static str) -> Result<b
     }
 }
 
+/// Every note and comment of a command is at most [`MAX_NOTE_CHARS`] characters.
+fn bounded(cmd: &Command) -> Result<(), DomainError> {
+    let (field, text) = match cmd {
+        Command::Verify { note, .. }
+        | Command::Acknowledge { note }
+        | Command::Accept { note }
+        | Command::Archive { note, .. }
+        | Command::RaisePrivacy { note, .. } => ("note", note.as_deref()),
+        Command::Hold { note }
+        | Command::Supplement { note }
+        | Command::NotAuthority { note }
+        | Command::Respond { note }
+        | Command::Reply { note } => ("note", Some(note.as_str())),
+        Command::Rate { comment, .. } => ("comment", comment.as_deref()),
+        _ => return Ok(()),
+    };
+    match text {
+        Some(t) if t.chars().count() > MAX_NOTE_CHARS => Err(DomainError::Invalid {
+            field,
+            message: format!("at most {MAX_NOTE_CHARS} characters"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn non_empty(field: &'static str, text: &str) -> Result<(), DomainError> {
     if text.trim().is_empty() {
         Err(DomainError::Invalid {
@@ -270,6 +297,7 @@ pub fn apply(
 ) -> Result<Transition, DomainError> {
     use ReportStatus as S;
     authorise(&cmd, actor)?;
+    bounded(&cmd)?;
     let action_name = cmd.name();
     let illegal = || DomainError::IllegalTransition {
         action: action_name,

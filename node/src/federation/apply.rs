@@ -40,6 +40,39 @@ fn quarantine(code: &str, reason: impl Into<String>) -> Effect {
     }
 }
 
+/// The first field of a received report payload longer than any node may author (the intake and lifecycle
+/// limits), as a reason; a system prefix such as `5: ` before a rating comment is allowed on entry notes.
+fn oversized(p: &ReportPayload) -> Option<String> {
+    use crate::domain::{intake, lifecycle};
+    let over = |field: &str, text: Option<&str>, max: usize| {
+        let n = text.map_or(0, |t| t.chars().count());
+        (n > max).then(|| format!("{field} has {n} characters, at most {max} are allowed"))
+    };
+    over("state.title", Some(&p.state.title), intake::MAX_TITLE_CHARS)
+        .or_else(|| over("state.body", Some(&p.state.body), intake::MAX_BODY_CHARS))
+        .or_else(|| {
+            over(
+                "state.address",
+                p.state.address.as_deref(),
+                intake::MAX_ADDRESS_CHARS,
+            )
+        })
+        .or_else(|| {
+            over(
+                "state.rating_comment",
+                p.state.rating_comment.as_deref(),
+                lifecycle::MAX_NOTE_CHARS,
+            )
+        })
+        .or_else(|| {
+            over(
+                "entry.note",
+                p.entry.note.as_deref(),
+                lifecycle::MAX_NOTE_CHARS + 16,
+            )
+        })
+}
+
 /// What one apply batch has learnt so far, in log order: the batch is committed in one transaction, so an
 /// event authorised after another of the same batch must see that one's ownership change.
 #[derive(Default)]
@@ -199,6 +232,9 @@ async fn report_effect(
     };
     if p.entry.action != action.as_str() {
         return quarantine("bad_payload", "entry.action does not match the event type");
+    }
+    if let Some(too_long) = oversized(&p) {
+        return quarantine("payload_too_large", too_long);
     }
     let path = match (
         &p.state.agency_id,

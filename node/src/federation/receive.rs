@@ -18,6 +18,10 @@ use crate::domain::tracking;
 use crate::node::Node;
 use crate::storage::{PushOutcome, StorageError};
 
+/// Most received events of one origin that may wait in the inbox (PROTOCOL section 7: a node holds a bounded
+/// number of events beyond a gap); a push that would add to a full origin is refused with 503 `inbox_full`.
+pub const MAX_HELD_PER_ORIGIN: i64 = 10_000;
+
 /// Most events one pull or catch-up page returns.
 pub const MAX_PAGE: i64 = 1000;
 
@@ -45,6 +49,15 @@ pub enum ReceiveError {
     /// This node is not the hub (only the hub serves the directory).
     #[error("this node is not a hub")]
     NotHub,
+    /// This node already holds [`MAX_HELD_PER_ORIGIN`] received events of an origin that wait to be applied
+    /// (a gap that does not fill): the push is refused as a whole, to be retried later.
+    #[error("{held} events of {origin} already wait in this node's inbox (at most {MAX_HELD_PER_ORIGIN})")]
+    InboxFull {
+        /// The origin.
+        origin: String,
+        /// How many of its events wait.
+        held: i64,
+    },
     /// Storage failed; the peer should retry.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -114,6 +127,23 @@ pub async fn push(node: &Node, body: &[u8]) -> Result<Vec<u8>, ReceiveError> {
                     id,
                     code: code.to_owned(),
                     reason,
+                });
+            }
+        }
+    }
+    if !inbox.is_empty() {
+        let held: BTreeMap<String, i64> = node.store.inbox_counts().await?.into_iter().collect();
+        let mut adding: BTreeMap<&str, i64> = BTreeMap::new();
+        for e in &inbox {
+            *adding.entry(e.origin.as_str()).or_default() += 1;
+        }
+        for (origin, n) in adding {
+            let now_held = held.get(origin).copied().unwrap_or(0);
+            if now_held + n > MAX_HELD_PER_ORIGIN {
+                tracing::warn!(peer.node = %verified.sender, %origin, held = now_held, "inbox full for this origin; push refused");
+                return Err(ReceiveError::InboxFull {
+                    origin: origin.to_owned(),
+                    held: now_held,
                 });
             }
         }

@@ -136,7 +136,14 @@ pub async fn snapshot(
         peers,
         heads: node.store.origin_heads().await?,
         inbox: if count_inbox {
-            Some(node.store.inbox_load(100_000).await?.len())
+            Some(
+                node.store
+                    .inbox_counts()
+                    .await?
+                    .iter()
+                    .map(|(_, n)| usize::try_from(*n).unwrap_or(0))
+                    .sum(),
+            )
         } else {
             None
         },

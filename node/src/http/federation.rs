@@ -40,6 +40,13 @@ impl From<ReceiveError> for ApiError {
                 "Node-to-node push refused",
             )
             .detail(e.to_string()),
+            e @ ReceiveError::InboxFull { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "inbox_full",
+                "Antrean penerimaan node ini penuh; kirim ulang nanti",
+                "This node's inbox is full for that origin; retry later",
+            )
+            .detail(e.to_string()),
             ReceiveError::Key(e) => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 e.code(),

@@ -124,6 +124,10 @@ pub fn frozen_reason(item: &Incoming, first_id: &str) -> String {
     )
 }
 
+/// Most inbox rows of one origin one `inbox_load` returns: an origin whose events wait for a gap cannot fill
+/// the applier's batch and starve the others.
+pub const INBOX_SHARE: i64 = 200;
+
 /// Quarantine code of an event that does not chain onto its origin's held log.
 pub const BROKEN_CHAIN: &str = "broken_chain";
 

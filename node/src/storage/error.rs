@@ -13,6 +13,10 @@ pub enum StorageError {
     /// A unique key is taken, or the record changed since it was read.
     #[error("conflict: {0}")]
     Conflict(Conflict),
+    /// The signed event of a change would exceed the protocol's event size cap (64 KiB): the change is refused
+    /// and nothing is stored.
+    #[error("event too large: {0}")]
+    EventTooLarge(String),
     /// The database refused the data (a reference to a missing row, a check).
     #[error("invalid: {0}")]
     Invalid(String),

@@ -27,7 +27,7 @@ use crate::domain::{
     TimelineRecord, Transition, UserRecord,
 };
 
-pub use decide::BROKEN_CHAIN;
+pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
 pub use records::*;
 
@@ -169,8 +169,11 @@ pub trait EventStore: Send + Sync + 'static {
         events: &[InboxEvent],
         now: Millis,
     ) -> Result<()>;
-    /// Up to `limit` inbox rows, by origin and sequence number.
+    /// Up to `limit` inbox rows, by origin and sequence number, at most [`INBOX_SHARE`] of each origin (the
+    /// lowest sequence numbers), so that every origin gets its turn.
     async fn inbox_load(&self, limit: i64) -> Result<Vec<InboxRow>>;
+    /// How many inbox rows each origin has, by origin.
+    async fn inbox_counts(&self) -> Result<Vec<(String, i64)>>;
     /// Deletes inbox rows (events already held, or refused when applied).
     async fn inbox_delete(&self, ids: &[i64]) -> Result<()>;
 

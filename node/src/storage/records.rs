@@ -173,10 +173,12 @@ pub fn sign_draft(
             })
             .collect::<super::Result<_>>()?,
     };
-    draft
-        .signer
-        .sign(event)
-        .map_err(|e| super::StorageError::Invalid(format!("signing event: {e}")))
+    draft.signer.sign(event).map_err(|e| match e {
+        lapor_federation::EnvelopeError::EventTooLarge { .. } => {
+            super::StorageError::EventTooLarge(e.to_string())
+        }
+        other => super::StorageError::Invalid(format!("signing event: {other}")),
+    })
 }
 
 /// Ownership of a report.

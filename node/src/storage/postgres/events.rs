@@ -69,6 +69,16 @@ impl EventStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn inbox_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT origin, COUNT(*) FROM inbox GROUP BY origin ORDER BY origin COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn inbox_delete(&self, ids: &[i64]) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         inbox_delete(&mut conn, ids).await
@@ -283,10 +293,13 @@ async fn inbox_insert(
 async fn inbox_load(c: &mut PgConnection, limit: i64) -> Result<Vec<InboxRow>> {
     fetch_all(
         sqlx::query(
-            "SELECT id, event_id, origin, origin_seq, sender, wire FROM inbox \
-         ORDER BY origin COLLATE \"C\", origin_seq, id LIMIT $1",
+            "SELECT id, event_id, origin, origin_seq, sender, wire FROM ( \
+               SELECT id, event_id, origin, origin_seq, sender, wire, \
+                      ROW_NUMBER() OVER (PARTITION BY origin ORDER BY origin_seq, id) AS rn FROM inbox) AS t \
+             WHERE rn <= $2 ORDER BY origin COLLATE \"C\", origin_seq, id LIMIT $1",
         )
-        .bind(sql_limit(limit)),
+        .bind(sql_limit(limit))
+        .bind(decide::INBOX_SHARE),
         &mut *c,
         inbox_from_row,
     )

@@ -77,6 +77,11 @@ impl EventStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn inbox_counts(&self) -> Result<Vec<(String, i64)>> {
+        self.read(inbox_counts).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn inbox_delete(&self, ids: &[i64]) -> Result<()> {
         let ids = ids.to_vec();
         self.write(move |c| {
@@ -265,10 +270,21 @@ fn inbox_insert(
 fn inbox_load(c: &Connection, limit: i64) -> Result<Vec<InboxRow>> {
     query_all(
         c,
-        "SELECT id, event_id, origin, origin_seq, sender, wire FROM inbox \
-         ORDER BY origin, origin_seq, id LIMIT ?1",
-        [limit],
+        "SELECT id, event_id, origin, origin_seq, sender, wire FROM ( \
+           SELECT id, event_id, origin, origin_seq, sender, wire, \
+                  ROW_NUMBER() OVER (PARTITION BY origin ORDER BY origin_seq, id) AS rn FROM inbox) \
+         WHERE rn <= ?2 ORDER BY origin, origin_seq, id LIMIT ?1",
+        [limit, decide::INBOX_SHARE],
         inbox_from_row,
+    )
+}
+
+fn inbox_counts(c: &Connection) -> Result<Vec<(String, i64)>> {
+    query_all(
+        c,
+        "SELECT origin, COUNT(*) FROM inbox GROUP BY origin ORDER BY origin",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }
 
