@@ -729,6 +729,44 @@ async fn bad_input_changes_nothing(t: TestApp) {
         .await;
     assert_eq!(r.body["status"], "submitted");
     assert_eq!(r.body["timeline"].as_array().unwrap().len(), 1);
+    // Only a JSON object is a request body: `[]` is not an empty one.
+    for (path, who) in [
+        (format!("/api/v1/reports/{code}/hold"), Some(&admin)),
+        (format!("/api/v1/reports/{code}/accept"), None),
+        ("/api/v1/reports".to_owned(), None),
+    ] {
+        let r = t
+            .raw(
+                "POST",
+                &path,
+                who.map(String::as_str),
+                None,
+                Some("[]".into()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert_eq!(r.code(), "invalid_field", "{path}");
+    }
+    // Out-of-range list parameters are refused, as documented.
+    for q in [
+        "limit=-1",
+        "limit=0",
+        "limit=100000",
+        "offset=-5",
+        "order=random",
+    ] {
+        let r = t
+            .req(
+                "GET",
+                &format!("/api/v1/reports?{q}"),
+                Some(&admin),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
+        assert_eq!(r.code(), "invalid_query", "{q}");
+    }
     // Citizens cannot pretend to be an officer's phone log.
     let mut body = report_body();
     body["channel"] = json!("phone");
@@ -805,7 +843,7 @@ async fn bad_input_changes_nothing(t: TestApp) {
             Some("[]".into()),
         )
         .await;
-    assert_eq!(r.body["title"], "The JSON does not have the expected shape");
+    assert_eq!(r.body["title"], "The JSON body must be an object {...}");
 
     // Nothing of all that changed the report or added one.
     let after = t
@@ -841,6 +879,53 @@ async fn accounts_tokens_and_assisted_intake(t: TestApp) {
         .req("POST", "/api/v1/users", Some(&operator), None, Some(json!({"username": "admin2", "password": "password-1234", "display_name": "X", "role": "admin"})))
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Nor an account that reads identities, nor reset one's password: it could log in as that officer.
+    let r = t
+        .req("POST", "/api/v1/users", Some(&operator), None, Some(json!({"username": "petugas.baru", "password": "password-1234", "display_name": "X", "role": "agency_officer", "agency_id": "dinas-pupr"})))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let users = t
+        .req("GET", "/api/v1/users", Some(&operator), None, None)
+        .await;
+    let officer_id = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "petugas.pupr")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .req(
+            "PATCH",
+            &format!("/api/v1/users/{officer_id}"),
+            Some(&operator),
+            None,
+            Some(json!({"password": "taken-over-1234"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = t
+        .req(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            None,
+            Some(json!({"username": "petugas.pupr", "password": "taken-over-1234"})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "the officer's password is unchanged"
+    );
+    // An auditor (no identities) the operator may create.
+    let r = t
+        .req("POST", "/api/v1/users", Some(&operator), None, Some(json!({"username": "auditor.kota", "password": "password-1234", "display_name": "Inspektorat", "role": "auditor"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.code());
     // An officer logs a phone call on a citizen's behalf.
     let mut body = report_body();
     body["channel"] = json!("phone");

@@ -7,7 +7,7 @@ use lapor_schemas::Role;
 
 use super::validate::{check_account, check_password, clean, Checker};
 use super::{App, AppError, AppResult, Viewer};
-use crate::domain::{tracking, SessionRecord, UserRecord, UserRef};
+use crate::domain::{access, tracking, SessionRecord, UserRecord, UserRef};
 use crate::storage::StorageError;
 
 /// Meta key under which the sha256 of the one-time bootstrap secret waits for the first admin.
@@ -265,10 +265,11 @@ impl App {
         req: wire::CreateUser,
     ) -> AppResult<wire::User> {
         let me = viewer.require_role(&[Role::Admin, Role::NodeOperator])?;
-        if req.role == Role::Admin && me.role != Role::Admin {
-            return Err(AppError::Forbidden(
-                "only an admin may create admin accounts".into(),
-            ));
+        if me.role != Role::Admin && access::reads_identities(req.role) {
+            return Err(AppError::Forbidden(format!(
+                "only an admin may create {} accounts: they can read reporter identities",
+                req.role.as_str()
+            )));
         }
         let mut c = Checker::new();
         check_account(&mut c, &req.username, &req.password, &req.display_name);
@@ -327,10 +328,11 @@ impl App {
             .user_get(id)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-        if user.role == Role::Admin && me.role != Role::Admin {
-            return Err(AppError::Forbidden(
-                "only an admin may change an admin account".into(),
-            ));
+        if me.id != id && me.role != Role::Admin && access::reads_identities(user.role) {
+            return Err(AppError::Forbidden(format!(
+                "only an admin may change {} accounts: they can read reporter identities",
+                user.role.as_str()
+            )));
         }
         let mut c = Checker::new();
         c.opt_text("display_name", req.display_name.as_ref(), 100);

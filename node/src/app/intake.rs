@@ -196,10 +196,6 @@ impl App {
                 title: req.title.trim().to_owned(),
                 body: req.body.trim().to_owned(),
                 category_id: category,
-                agency_path: chosen
-                    .as_ref()
-                    .filter(|a| a.node_id.is_none())
-                    .map(|a| a.path.clone()),
                 agency_id,
                 region_code: region_code.or_else(|| route.located_region.clone()),
                 location_e6,

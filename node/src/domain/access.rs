@@ -32,6 +32,13 @@ impl Access {
     }
 }
 
+/// Whether an account of `role` can read reporter identities (admins, agency officers, a reporter of their own
+/// reports). A node operator may create and change only accounts that cannot: otherwise it could set a
+/// password and log in as one.
+pub fn reads_identities(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::AgencyOfficer | Role::Reporter)
+}
+
 /// What `user` (or nobody) holding `secret` may see of `report`; `None` means nothing at all.
 pub fn access(user: Option<&UserRef>, secret: Option<&str>, report: &Report) -> Option<Access> {
     if let Some(u) = user {

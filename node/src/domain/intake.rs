@@ -45,8 +45,6 @@ pub struct Submission {
     pub category_id: Option<String>,
     /// The agency the citizen chose.
     pub agency_id: Option<String>,
-    /// Its path, when the agency is this node's own.
-    pub agency_path: Option<String>,
     /// Region code (given, or found from the location).
     pub region_code: Option<String>,
     /// Latitude and longitude in microdegrees.
@@ -68,7 +66,10 @@ pub struct Submission {
 /// The submitted report and its `created` entry: verification due in 3 working days, version 1.
 pub fn submit(s: Submission, now: Millis, cal: &WorkCalendar) -> (Report, TimelineRecord) {
     let (reporter_user_id, created_by, actor) = match &s.submitter {
-        Submitter::Citizen { account } => (account.clone(), None, None),
+        // An anonymous report keeps no link to the account that filed it: the reporter follows it with the
+        // tracking code and secret like anyone else.
+        Submitter::Citizen { account } if !s.anonymous => (account.clone(), None, None),
+        Submitter::Citizen { .. } => (None, None, None),
         Submitter::Staff(u) => (None, Some(u.id.clone()), Some(u)),
     };
     let report = Report {
@@ -80,7 +81,9 @@ pub fn submit(s: Submission, now: Millis, cal: &WorkCalendar) -> (Report, Timeli
         body: s.body,
         category_id: s.category_id,
         agency_id: s.agency_id,
-        agency_path: s.agency_path,
+        // The agency a citizen chose is a suggestion until an admin verifies and dispositions the report: no
+        // agency path, so no officer sees it before the admin could raise privacy or redirect it.
+        agency_path: None,
         region_code: s.region_code,
         lat_e6: s.location_e6.map(|l| l.0),
         lon_e6: s.location_e6.map(|l| l.1),
@@ -144,8 +147,7 @@ mod tests {
             title: "Jalan rusak".into(),
             body: "Jalan berlubang di depan pasar".into(),
             category_id: None,
-            agency_id: None,
-            agency_path: None,
+            agency_id: Some("dinas".into()),
             region_code: Some("53.71".into()),
             location_e6: Some((-10_170_000, 123_600_000)),
             address: None,
@@ -176,6 +178,20 @@ mod tests {
         assert_eq!(r.version, 1);
         assert_eq!((r.lat_e6, r.lon_e6), (Some(-10_170_000), Some(123_600_000)));
         assert_eq!(r.reporter_user_id.as_deref(), Some("u1"));
+        // The chosen agency is a suggestion: no agency path, no officer sees it before verification.
+        assert_eq!(
+            (r.agency_id.as_deref(), r.agency_path.as_deref()),
+            (Some("dinas"), None)
+        );
+        // Filed anonymously while logged in: no link to the account.
+        let mut anon = submission(
+            Channel::Web,
+            Submitter::Citizen {
+                account: Some("u1".into()),
+            },
+        );
+        anon.anonymous = true;
+        assert_eq!(submit(anon, now, &cal).0.reporter_user_id, None);
         assert!(r.verification_due_at.is_some_and(|d| d > now));
         assert_eq!(
             (e.actor_role.as_str(), e.note.as_deref()),

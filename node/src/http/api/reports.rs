@@ -88,6 +88,30 @@ pub async fn list(
     viewer: Viewer,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<ReportPage>> {
+    let bad = |detail: String| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "Parameter alamat tidak valid",
+            "Invalid query parameters",
+        )
+        .detail(detail)
+    };
+    if let Some(order) = q
+        .order
+        .as_deref()
+        .filter(|o| !matches!(*o, "newest" | "deadline"))
+    {
+        return Err(bad(format!(
+            "order must be newest or deadline, not `{order}`"
+        )));
+    }
+    if let Some(limit) = q.limit.filter(|l| !(1..=200).contains(l)) {
+        return Err(bad(format!("limit must be 1..=200, not {limit}")));
+    }
+    if let Some(offset) = q.offset.filter(|o| !(0..=1_000_000).contains(o)) {
+        return Err(bad(format!("offset must be 0..=1000000, not {offset}")));
+    }
     let filter = ReportFilter {
         statuses: parse_statuses(q.status.as_deref())?,
         kind: q.kind,
