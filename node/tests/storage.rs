@@ -3225,4 +3225,31 @@ async fn fed_remote_agencies(store: DynStore) {
             .expect("kept")
             .active
     );
+    // Another node cannot take over an agency id node-b published first.
+    let c = TestSigner::new("node-c", 10);
+    let third = remote(&c, 1, None, "node-c:node", 0, "agencies");
+    let mut taken = remote_agency("dinas-pu-samarinda", true);
+    taken.path = "@node-c/dinas-pu-samarinda/".into();
+    taken.name = "Diambil alih".into();
+    let mut item = incoming(
+        &third,
+        Effect::Agencies {
+            origin: "node-c".into(),
+            agencies: vec![taken],
+        },
+    );
+    item.kind = "node.agencies".into();
+    assert_eq!(
+        accept_one(&store, item, T0 + 2).await,
+        AcceptOutcome::Applied
+    );
+    let kept = store
+        .agency_get("dinas-pu-samarinda")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(
+        (kept.node_id.as_deref(), kept.name.as_str()),
+        (Some("node-b"), "Remote dinas-pu-samarinda")
+    );
 }

@@ -124,6 +124,30 @@ pub fn frozen_reason(item: &Incoming, first_id: &str) -> String {
     )
 }
 
+/// What to do with one agency a `node.agencies` event of `origin` publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgencyUpsert {
+    /// Nobody holds the id: store it as the origin's.
+    Insert,
+    /// The origin published it before: update it.
+    Update,
+    /// The id is this node's own agency, or another node published it first: keep it as it is.
+    Skip(&'static str),
+}
+
+/// Agency ids are first come, first served across the federation: a node may publish and change only the
+/// agencies it published first, never this node's own or another node's (else one `node.agencies` event could
+/// move another node's agency, and routing by agency with it). `exists` says whether the id is stored here and
+/// `publisher` who published it (`None`: this node's own).
+pub fn agency_upsert(exists: bool, publisher: Option<&str>, origin: &str) -> AgencyUpsert {
+    match (exists, publisher) {
+        (false, _) => AgencyUpsert::Insert,
+        (true, Some(p)) if p == origin => AgencyUpsert::Update,
+        (true, Some(_)) => AgencyUpsert::Skip("another node published this agency id first"),
+        (true, None) => AgencyUpsert::Skip("this node uses this agency id for its own agency"),
+    }
+}
+
 /// Most inbox rows of one origin one `inbox_load` returns: an origin whose events wait for a gap cannot fill
 /// the applier's batch and starve the others.
 pub const INBOX_SHARE: i64 = 200;
@@ -510,5 +534,19 @@ mod tests {
         assert_eq!(entries_beyond(&all, 0).len(), 3);
         assert!(entries_beyond(&all, 5).is_empty());
         assert_eq!(entries_beyond(&all, -1).len(), 3);
+    }
+
+    #[test]
+    fn agency_ids_are_first_come_first_served() {
+        assert_eq!(agency_upsert(false, None, "b"), AgencyUpsert::Insert);
+        assert_eq!(agency_upsert(true, Some("b"), "b"), AgencyUpsert::Update);
+        assert!(matches!(
+            agency_upsert(true, Some("b"), "c"),
+            AgencyUpsert::Skip(_)
+        ));
+        assert!(matches!(
+            agency_upsert(true, None, "c"),
+            AgencyUpsert::Skip(_)
+        ));
     }
 }

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use super::rows::{agency_from_row, category_from_row, fetch_all, fetch_optional, AGENCY_COLS};
 use super::PgStore;
 use crate::domain::AgencyRecord;
-use crate::storage::{CatalogStore, Result, StorageError};
+use crate::storage::{decide, CatalogStore, Result, StorageError};
 
 #[async_trait]
 impl CatalogStore for PgStore {
@@ -145,16 +145,16 @@ pub(super) async fn replace_remote_agencies(
                 .bind(&a.id)
                 .fetch_optional(&mut *c)
                 .await?;
-        let sql = match local {
-            Some(None) => {
-                tracing::warn!(agency = %a.id, %origin, "another node publishes an agency id this node uses; ignored");
+        let sql = match decide::agency_upsert(local.is_some(), local.as_ref().and_then(Option::as_deref), origin) {
+            decide::AgencyUpsert::Skip(why) => {
+                tracing::warn!(agency = %a.id, %origin, why, "published agency ignored");
                 continue;
             }
-            Some(Some(_)) => {
+            decide::AgencyUpsert::Update => {
                 "UPDATE agencies SET parent_id = $2, path = $3, name = $4, kind = $5, region_code = $6, \
                  active = $7, created_at = $8, node_id = $9 WHERE id = $1"
             }
-            None => {
+            decide::AgencyUpsert::Insert => {
                 "INSERT INTO agencies (id, parent_id, path, name, kind, region_code, active, created_at, node_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             }

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::rows::{agency_from_row, category_from_row, query_all, AGENCY_COLS};
 use super::SqliteStore;
 use crate::domain::AgencyRecord;
-use crate::storage::{CatalogStore, Result, StorageError};
+use crate::storage::{decide, CatalogStore, Result, StorageError};
 
 #[async_trait]
 impl CatalogStore for SqliteStore {
@@ -154,18 +154,22 @@ pub(super) fn replace_remote_agencies(
                 r.get(0)
             })
             .optional()?;
-        match local {
-            Some(None) => {
-                tracing::warn!(agency = %a.id, %origin, "another node publishes an agency id this node uses; ignored");
+        match decide::agency_upsert(
+            local.is_some(),
+            local.as_ref().and_then(Option::as_deref),
+            origin,
+        ) {
+            decide::AgencyUpsert::Skip(why) => {
+                tracing::warn!(agency = %a.id, %origin, why, "published agency ignored");
             }
-            Some(Some(_)) => {
+            decide::AgencyUpsert::Update => {
                 c.execute(
                     "UPDATE agencies SET node_id = ?2, parent_id = ?3, path = ?4, name = ?5, kind = ?6, \
                      region_code = ?7, active = ?8 WHERE id = ?1",
                     params![a.id, origin, a.parent_id, a.path, a.name, a.kind, a.region_code, a.active],
                 )?;
             }
-            None => {
+            decide::AgencyUpsert::Insert => {
                 c.execute(
                     "INSERT INTO agencies (id, parent_id, path, name, kind, region_code, active, created_at, node_id) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
