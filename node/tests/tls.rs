@@ -222,3 +222,93 @@ fn peer_client_fails_on_a_bad_ca_file_naming_key_and_file() {
     let err = format!("{:#}", peer_client(&config(Some(key_only))).unwrap_err());
     assert!(err.contains("holds no certificate"), "{err}");
 }
+
+/// Runs the `lapor` binary in `dir` with only the given `LAPOR_*` environment; (success, stdout + stderr).
+fn lapor(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lapor"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("LAPOR_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env("LAPOR_NODE__DATA_DIR", dir)
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn config_check_names_a_bad_ca_file_and_accepts_a_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("pemerintah-ca.pem");
+    let missing_text = missing.display().to_string();
+    let (ok, out) = lapor(
+        dir.path(),
+        &["config", "check"],
+        &[("LAPOR_FEDERATION__CA_FILE", &missing_text)],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("federation.ca_file") && out.contains(&missing_text),
+        "{out}"
+    );
+
+    let good = write_pem(
+        dir.path(),
+        "root-ca.pem",
+        &make_chain("Uji Root CA").root_pem,
+    );
+    let good_text = good.display().to_string();
+    let (ok, out) = lapor(
+        dir.path(),
+        &["config", "check"],
+        &[("LAPOR_FEDERATION__CA_FILE", &good_text)],
+    );
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn peers_add_refuses_plain_http_off_loopback_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let add = |url: &str, env: &[(&str, &str)]| {
+        lapor(
+            dir.path(),
+            &[
+                "peers",
+                "add",
+                "--node-id",
+                "hub",
+                "--role",
+                "hub",
+                "--url",
+                url,
+                "--public-key",
+                key,
+            ],
+            env,
+        )
+    };
+    let (ok, out) = add("http://10.20.30.40:8080", &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("http://10.20.30.40:8080") && out.contains("federation.allow_http"),
+        "{out}"
+    );
+    let (ok, out) = add("http://127.0.0.1:8080", &[]);
+    assert!(ok, "{out}");
+    let (ok, out) = add(
+        "http://10.20.30.40:8080",
+        &[("LAPOR_FEDERATION__ALLOW_HTTP", "true")],
+    );
+    assert!(ok, "{out}");
+}
