@@ -158,6 +158,12 @@ pub struct FederationConfig {
     pub directory_refresh_secs: u64,
     /// How often the push workers and the catch-up run without being woken, in milliseconds.
     pub poll_ms: u64,
+    /// PEM file of CA certificates (a private or government CA) trusted for peers' HTTPS, in addition to the
+    /// built-in web PKI roots.
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain `http://` peers that are not on loopback (a closed test network); loopback hosts
+    /// (127.0.0.0/8, ::1, `localhost`) are always allowed.
+    pub allow_http: bool,
 }
 
 impl Default for FederationConfig {
@@ -168,7 +174,85 @@ impl Default for FederationConfig {
             request_timeout_secs: 30,
             directory_refresh_secs: 300,
             poll_ms: 5000,
+            ca_file: None,
+            allow_http: false,
         }
+    }
+}
+
+impl FederationConfig {
+    /// Whether this node may talk to a peer at `url`: `https` always; `http` only to a loopback host or when
+    /// `federation.allow_http` is set. The error names the URL and the key to set.
+    pub fn check_peer_url(&self, url: &url::Url) -> anyhow::Result<()> {
+        peer_url_allowed(self.allow_http, url).map_err(|e| anyhow::anyhow!(e))
+    }
+
+    /// The CA certificates of `federation.ca_file` (none when it is unset). Fails, naming the key and the
+    /// file, when the file is missing or unreadable, holds no certificate, or holds one that is not a valid
+    /// X.509 certificate.
+    pub fn ca_certificates(&self) -> anyhow::Result<Vec<reqwest::Certificate>> {
+        let Some(path) = &self.ca_file else {
+            return Ok(Vec::new());
+        };
+        let pem = std::fs::read(path)
+            .with_context(|| format!("federation.ca_file: cannot read {}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+            format!(
+                "federation.ca_file: {} is not a PEM certificate bundle",
+                path.display()
+            )
+        })?;
+        if certs.is_empty() {
+            bail!(
+                "federation.ca_file: {} holds no certificate (expected one or more \
+                 `-----BEGIN CERTIFICATE-----` blocks)",
+                path.display()
+            );
+        }
+        // rustls parses a trust anchor only when it is added to a root store: do it once per certificate
+        // here, so a damaged one is reported at `lapor config check` rather than when the node starts.
+        for (i, cert) in certs.iter().enumerate() {
+            reqwest::Client::builder()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(cert.clone())
+                .build()
+                .with_context(|| {
+                    format!(
+                        "federation.ca_file: certificate {} of {} is not a valid CA certificate",
+                        i + 1,
+                        path.display()
+                    )
+                })?;
+        }
+        Ok(certs)
+    }
+}
+
+/// Whether `url` is an acceptable peer URL: `https`, or `http` to a loopback host (127.0.0.0/8, ::1,
+/// `localhost`: the traffic never leaves this machine, as with a TLS sidecar or the multi-process tests), or
+/// `http` anywhere when `allow_http` is set. The error names the URL and the key to set.
+pub fn peer_url_allowed(allow_http: bool, url: &url::Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "peer URL {url} uses plain http to a host that is not loopback; nodes must reach each other \
+             over https (to allow plain http on a closed network, set federation.allow_http = true, \
+             LAPOR_FEDERATION__ALLOW_HTTP=true)"
+        )),
+        other => Err(format!(
+            "peer URL {url} has scheme `{other}`; it must be https (or http on loopback)"
+        )),
+    }
+}
+
+/// Whether the URL's host is a loopback address or `localhost`.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -224,6 +308,8 @@ pub const DOCS: &[(&str, &str)] = &[
     ("federation.request_timeout_secs", "Timeout of one request to a peer, in seconds."),
     ("federation.directory_refresh_secs", "How often a regional node refreshes the hub's node directory, in seconds."),
     ("federation.poll_ms", "How often push workers and catch-up run without being woken, in milliseconds."),
+    ("federation.ca_file", "PEM file with one or more CA certificates (e.g. a private or government CA) trusted for peers' https, in addition to the built-in web PKI roots; unset means the built-in roots only."),
+    ("federation.allow_http", "Allow plain http:// peer URLs to hosts that are not loopback (only for a closed test network); http to 127.0.0.0/8, ::1 and localhost is always allowed, anything else must be https."),
     ("routing", "Routing reports to the node that must act, and transfers between nodes (see docs/PROTOCOL.md section 9)."),
     ("routing.boundaries_file", "GeoJSON FeatureCollection of administrative boundaries (properties.code, properties.name) for routing by location; unset means no routing by location."),
     ("routing.transfer_expiry_secs", "How long the hub waits for the target of a transfer to accept before the transfer expires and the report stays with its owner, in seconds."),
@@ -308,7 +394,12 @@ impl Config {
             if !matches!(u.scheme(), "http" | "https") {
                 bail!("federation.public_url must be an http or https URL");
             }
+            // Peers reach this node at this URL (the hub publishes it in its directory): the same rule.
+            self.federation
+                .check_peer_url(&u)
+                .context("federation.public_url")?;
         }
+        self.federation.ca_certificates()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!(
                 "log.format must be `text` or `json`, not `{}`",
@@ -435,6 +526,89 @@ mod tests {
         let mut c = Config::default();
         c.node.code = "kp g".into();
         assert!(c.check().unwrap_err().to_string().contains("node.code"));
+    }
+
+    #[test]
+    fn plain_http_peers_only_on_loopback_unless_allowed() {
+        let allowed =
+            |allow_http, u: &str| peer_url_allowed(allow_http, &url::Url::parse(u).unwrap());
+        for ok in [
+            "https://lapor.kupangkota.go.id",
+            "https://10.0.0.5:8443/",
+            "http://127.0.0.1:8080",
+            "http://127.3.4.5",
+            "http://[::1]:8080/",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+        ] {
+            allowed(false, ok).unwrap();
+        }
+        for refused in [
+            "http://10.0.0.5:8080",
+            "http://lapor.kupangkota.go.id",
+            "http://localhost.example.com",
+            // IPv4-mapped addresses are not treated as loopback: the rule stays a plain reading of the URL.
+            "http://[::ffff:127.0.0.1]/",
+            "ftp://127.0.0.1/",
+        ] {
+            let err = allowed(false, refused).unwrap_err();
+            let normalised = url::Url::parse(refused).unwrap();
+            assert!(err.contains(normalised.as_str()), "{err}");
+        }
+        let err = allowed(false, "http://10.0.0.5:8080").unwrap_err();
+        assert!(err.contains("federation.allow_http"), "{err}");
+        allowed(true, "http://10.0.0.5:8080").unwrap();
+        allowed(true, "ftp://127.0.0.1/").unwrap_err();
+    }
+
+    #[test]
+    fn plain_http_public_url_is_refused() {
+        let mut c = Config::default();
+        c.federation.public_url = "http://lapor.kupangkota.go.id".into();
+        let err = format!("{:#}", c.check().unwrap_err());
+        assert!(
+            err.contains("federation.public_url") && err.contains("federation.allow_http"),
+            "{err}"
+        );
+        c.federation.allow_http = true;
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn bad_ca_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::default();
+        let check = |c: &Config| format!("{:#}", c.check().unwrap_err());
+
+        let missing = dir.path().join("missing.pem");
+        c.federation.ca_file = Some(missing.clone());
+        let err = check(&c);
+        assert!(
+            err.contains("federation.ca_file") && err.contains(&missing.display().to_string()),
+            "{err}"
+        );
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        c.federation.ca_file = Some(empty.clone());
+        let err = check(&c);
+        assert!(
+            err.contains("federation.ca_file") && err.contains("holds no certificate"),
+            "{err}"
+        );
+
+        let damaged = dir.path().join("damaged.pem");
+        std::fs::write(
+            &damaged,
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        c.federation.ca_file = Some(damaged.clone());
+        let err = check(&c);
+        assert!(
+            err.contains("federation.ca_file") && err.contains("certificate 1 of"),
+            "{err}"
+        );
     }
 
     #[test]

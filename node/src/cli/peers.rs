@@ -63,9 +63,10 @@ pub async fn run(config: Config, action: PeersAction) -> anyhow::Result<()> {
                 bail!("{node_id} is this node itself");
             }
             let parsed = url::Url::parse(&url).with_context(|| format!("--url {url}"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                bail!("--url must be http or https");
-            }
+            node.config
+                .federation
+                .check_peer_url(&parsed)
+                .context("--url")?;
             let key = parse_registration_key_hex(&public_key)
                 .map_err(|e| anyhow::anyhow!("--public-key: {e}"))?;
             let key_row = KeyRow {

@@ -188,6 +188,19 @@ pub async fn refresh(node: &Node) -> anyhow::Result<()> {
             if node.store.peer_get(&entry.node_id).await?.is_some() || entry.base_url.is_empty() {
                 continue;
             }
+            // The same rule as at enrolment: a plain-http address (not on loopback, unless
+            // `federation.allow_http`) is never used. The node's keys above are kept: they verify its events
+            // whichever way they arrive.
+            let checked = url::Url::parse(&entry.base_url)
+                .map_err(|e| format!("peer URL {}: {e}", entry.base_url))
+                .and_then(|u| {
+                    crate::config::peer_url_allowed(node.config.federation.allow_http, &u)
+                });
+            if let Err(refused) = checked {
+                tracing::warn!(peer.node = %entry.node_id, url = %entry.base_url, reason = %refused,
+                    "directory entry skipped: its URL is not allowed");
+                continue;
+            }
             let base_url = entry.base_url.clone();
             node.store
                 .peer_upsert(&PeerRecord::new(

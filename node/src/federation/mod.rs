@@ -197,12 +197,7 @@ impl Federation {
             key_id: keys.key_id.clone(),
             key: keys.signing.clone(),
         });
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(config.federation.request_timeout_secs))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("lapor/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        let client = FederationClient::from_client(client);
+        let client = FederationClient::from_client(peer_client(&config.federation)?);
         let request_signer =
             RequestSigner::new(&config.node.id, &keys.key_id, keys.signing.clone());
         Ok(Self {
@@ -397,6 +392,34 @@ impl Federation {
         let exp = failures.clamp(0, 20) as u32;
         Duration::from_millis(1000u64.saturating_mul(1 << exp.min(20)).min(cap))
     }
+}
+
+/// The HTTP client this node reaches its peers with: rustls, trusting the built-in web PKI roots plus the CA
+/// certificates of `federation.ca_file`; redirects are followed (at most 10) only to URLs the peer URL rule
+/// allows ([`crate::config::peer_url_allowed`]), so an https peer cannot send this node to plain http.
+pub fn peer_client(config: &FederationConfig) -> anyhow::Result<reqwest::Client> {
+    let allow_http = config.allow_http;
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else if let Err(refused) = crate::config::peer_url_allowed(allow_http, attempt.url()) {
+            attempt.error(format!("redirect refused: {refused}"))
+        } else {
+            attempt.follow()
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(config.request_timeout_secs))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("lapor/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirects)
+        .use_rustls_tls();
+    for cert in config.ca_certificates()? {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build()
+        .context("building the HTTP client for peers (federation.ca_file)")
 }
 
 /// Milliseconds as a `Duration` since the given time, never negative.
