@@ -7,7 +7,7 @@ use lapor_schemas::Role;
 
 use super::validate::{check_account, check_password, clean, Checker};
 use super::{App, AppError, AppResult, Viewer};
-use crate::domain::{access, tracking, SessionRecord, UserRecord, UserRef};
+use crate::domain::{access, tracking, Millis, SessionRecord, UserRecord, UserRef};
 use crate::storage::StorageError;
 
 /// Meta key under which the sha256 of the one-time bootstrap secret waits for the first admin.
@@ -98,6 +98,11 @@ impl App {
 
     /// Checks a password and opens a session.
     pub async fn login(&self, req: wire::LoginRequest) -> AppResult<wire::TokenResponse> {
+        let username = req.username.trim().to_lowercase();
+        let now = self.now();
+        if let Some(secs) = self.guard.locked(&username, now) {
+            return Err(AppError::Locked(secs));
+        }
         let user = self
             .node
             .store
@@ -110,8 +115,12 @@ impl App {
         let ok = blocking(move || verify_password(&password, &hash)).await?;
         let user = match user {
             Some(u) if ok && u.active => u,
-            _ => return Err(AppError::BadCredentials),
+            _ => {
+                self.guard.failed(&username, now);
+                return Err(AppError::BadCredentials);
+            }
         };
+        self.guard.succeeded(&username);
         let hours = self.node.config.http.session_hours;
         self.issue_token(&user, "session", None, hours * 3600 * 1000)
             .await
@@ -388,5 +397,52 @@ mod tests {
         assert!(!verify_password("x", DUMMY_HASH));
         let h = hash_password("correct horse").unwrap();
         assert!(verify_password("correct horse", &h));
+    }
+}
+
+/// Failed logins per username, in memory: after [`LoginGuard::FREE_FAILURES`] in a row the account is locked,
+/// first for a minute, doubling with every further failure up to an hour, whatever password comes next. A
+/// successful login clears it. (Rate limits per address are in `http::limit`.)
+#[derive(Default)]
+pub struct LoginGuard {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, Millis)>>,
+}
+
+impl LoginGuard {
+    /// Failures before the first lock.
+    pub const FREE_FAILURES: u32 = 5;
+    const MAX_LOCK_MS: Millis = 60 * 60 * 1000;
+    const MAX_ENTRIES: usize = 100_000;
+
+    /// Seconds the account stays locked, if it is.
+    pub fn locked(&self, username: &str, now: Millis) -> Option<u64> {
+        let f = self.failures.lock().ok()?;
+        let (_, until) = f.get(username)?;
+        (*until > now).then(|| u64::try_from((*until - now + 999) / 1000).unwrap_or(1))
+    }
+
+    /// Records a failed login.
+    pub fn failed(&self, username: &str, now: Millis) {
+        let Ok(mut f) = self.failures.lock() else {
+            return;
+        };
+        if f.len() >= Self::MAX_ENTRIES {
+            f.retain(|_, (_, until)| *until > now);
+        }
+        let e = f.entry(username.to_owned()).or_insert((0, 0));
+        e.0 += 1;
+        if e.0 >= Self::FREE_FAILURES {
+            let step = e.0 - Self::FREE_FAILURES;
+            let lock = (60_000_i64 << step.min(10)).min(Self::MAX_LOCK_MS);
+            e.1 = now + lock;
+            tracing::warn!(user.name = %username, failures = e.0, lock_s = lock / 1000, "account locked after failed logins");
+        }
+    }
+
+    /// A successful login.
+    pub fn succeeded(&self, username: &str) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(username);
+        }
     }
 }

@@ -20,6 +20,9 @@ pub enum AppError {
     /// Wrong username or password.
     #[error("wrong username or password")]
     BadCredentials,
+    /// Too many failed logins for this account: locked for this many more seconds.
+    #[error("account locked after repeated failed logins; try again in {0} s")]
+    Locked(u64),
     /// Logged in, but not allowed.
     #[error("forbidden: {0}")]
     Forbidden(String),

@@ -54,6 +54,7 @@ use crate::storage::DynStore;
 #[derive(Clone)]
 pub struct App {
     node: Node,
+    guard: Arc<accounts::LoginGuard>,
 }
 
 impl App {
@@ -64,7 +65,10 @@ impl App {
 
     /// The application over an existing node.
     pub fn from_node(node: Node) -> Self {
-        Self { node }
+        Self {
+            node,
+            guard: Arc::default(),
+        }
     }
 
     /// The node below: for the workers and the CLI that start it. Surfaces call the methods of `App`.

@@ -50,12 +50,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     workers::start_deadline_worker(app.node().clone(), stop_rx);
     workers::start_federation(app.node());
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        http::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

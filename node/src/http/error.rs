@@ -46,9 +46,16 @@ pub struct ApiError {
     detail_id: Option<String>,
     detail_en: Option<String>,
     errors: Vec<FieldError>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
+    /// Says when to try again (`Retry-After`, seconds).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     /// A problem with a status, a code and titles in both languages.
     pub fn new(
         status: StatusCode,
@@ -64,6 +71,7 @@ impl ApiError {
             detail_id: None,
             detail_en: None,
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -151,11 +159,14 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            // Every 503 is temporary: say when to come back (the federation client reads it).
+        let retry_after = self
+            .retry_after
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(30));
+        if let Some(secs) = retry_after {
+            // Every 503 is temporary, every 429 too: say when to come back.
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
     }
@@ -247,6 +258,17 @@ impl From<AppError> for ApiError {
             ),
             AppError::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "not_found", "Tidak ditemukan", "Not found")
                 .detail2(format!("{what} tidak ditemukan"), format!("{what} not found")),
+            AppError::Locked(secs) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_locked",
+                "Akun dikunci sementara setelah beberapa kali gagal masuk",
+                "Account locked for a while after repeated failed logins",
+            )
+            .detail2(
+                format!("Coba lagi dalam {secs} detik."),
+                format!("Try again in {secs} s."),
+            )
+            .retry_after(secs),
             AppError::Unauthenticated => Self::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",

@@ -6,6 +6,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod federation;
+pub mod limit;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
@@ -154,6 +155,7 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(fed::BODY_LIMIT));
 
     let body_limit = app.config().http.max_body_bytes;
+    let limiter = std::sync::Arc::new(limit::Limiter::default());
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -163,6 +165,7 @@ pub fn router(app: App) -> Router {
         .merge(crate::web::router())
         .fallback(crate::web::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(limiter, limit::rate_limit))
         .layer(middleware::from_fn(language))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

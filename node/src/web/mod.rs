@@ -330,6 +330,13 @@ pub fn describe(lang: Lang, e: &AppError) -> (StatusCode, String) {
             StatusCode::UNAUTHORIZED,
             t("Silakan masuk terlebih dahulu.", "Please log in first."),
         ),
+        AppError::Locked(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            t(
+                "Akun dikunci sementara setelah beberapa kali gagal masuk. Coba lagi nanti.",
+                "Account locked for a while after repeated failed logins. Try again later.",
+            ),
+        ),
         AppError::BadCredentials => (
             StatusCode::UNAUTHORIZED,
             t(
