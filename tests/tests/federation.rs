@@ -17,7 +17,7 @@ use lapor_tests::proxy::Mode;
 use lapor_tests::{wait_until, Api};
 
 mod peer;
-use peer::{key_of, kupang_log, parse_wire, push, push_body, push_declared};
+use peer::{key_of, kupang_log, metrics, parse_wire, push, push_body, push_declared};
 use serde_json::{json, Value as Json};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -30,17 +30,6 @@ async fn timeline_actions(api: &Api, code: &str) -> Vec<String> {
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn metrics(api: &Api) -> String {
-    api.client()
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 fn metric(text: &str, line_start: &str) -> i64 {

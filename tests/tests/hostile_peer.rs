@@ -16,7 +16,7 @@ use lapor_tests::wait_until;
 use serde_json::json;
 
 mod peer;
-use peer::{chrono_ms, key_of, log_at_hub, parse_wire, push, push_body, push_body_to};
+use peer::{chrono_ms, key_of, log_at_hub, metrics, parse_wire, push, push_body, push_body_to};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -163,15 +163,7 @@ async fn an_enrolled_peer_cannot_take_or_change_what_another_node_owns() {
         LONG,
         Duration::from_millis(100),
         || async {
-            let text = hub
-                .client()
-                .get(hub.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = metrics(&hub).await;
             expected.iter().all(|(code, n)| {
                 text.contains(&format!(
                     "lapor_federation_refused_events{{origin=\"kaltim\",code=\"{code}\"}} {n}"
@@ -272,15 +264,7 @@ async fn an_enrolled_peer_cannot_take_or_change_what_another_node_owns() {
         LONG,
         Duration::from_millis(100),
         || async {
-            let text = kupang
-                .client()
-                .get(kupang.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = metrics(&kupang).await;
             text.contains(
                 "lapor_federation_refused_events{origin=\"kaltim\",code=\"unproven_contribution\"} 1",
             )

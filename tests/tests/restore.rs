@@ -8,6 +8,9 @@ use std::time::Duration;
 use lapor_tests::cluster::{file_report, report, wait_status, Cluster};
 use serde_json::json;
 
+mod peer;
+use peer::metrics;
+
 const LONG: Duration = Duration::from_secs(60);
 
 const DB_FILES: [&str; 3] = ["lapor.db", "lapor.db-wal", "lapor.db-shm"];
@@ -20,18 +23,6 @@ fn copy_db(from: &Path, to: &Path) {
             std::fs::copy(from.join(f), to.join(f)).unwrap();
         }
     }
-}
-
-async fn metrics(c: &Cluster) -> String {
-    let hub = c.hub().api();
-    hub.client()
-        .get(hub.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +94,7 @@ async fn a_node_restored_from_an_old_backup_recovers_its_log_from_the_hub() {
         .unwrap();
     assert!(st.is_success(), "{st} {body}");
     wait_status(&h, &after1, "on_hold", LONG).await.unwrap();
-    let text = metrics(&c).await;
+    let text = metrics(&c.hub().api()).await;
     assert!(text.contains("lapor_federation_frozen_origins 0"), "{text}");
     assert!(!text.contains("broken_chain"), "{text}");
     let status = c.hub().cli(&["federation", "status"]).unwrap();

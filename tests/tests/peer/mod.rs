@@ -69,6 +69,18 @@ pub fn push_body_to(
     encode(&Value::Object(map)).unwrap()
 }
 
+/// The `/metrics` text of a node.
+pub async fn metrics(api: &Api) -> String {
+    api.client()
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub async fn push(hub: &Api, body: Vec<u8>) -> (u16, Json) {
     let resp = hub
         .client()
