@@ -9,8 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use lapor_federation::canonical::{decode_canonical, from_value};
 use lapor_federation::keys::KeyLog;
-use lapor_federation::wire::LogPage;
-use lapor_federation::{Event, EventClass, EventKind, SignedEvent, Value};
+use lapor_federation::{Event, EventClass, EventKind, SignedEvent, TransferKind, Value};
 use lapor_schemas::TimelineAction;
 
 use super::authorise::{self, Held, Refusal};
@@ -84,15 +83,6 @@ struct BatchState {
 }
 
 impl BatchState {
-    async fn owner(&mut self, node: &Node, report_id: &str) -> Option<OwnerRow> {
-        if let Some(o) = self.owners.get(report_id) {
-            return o.clone();
-        }
-        let o = node.store.report_owner(report_id).await.ok().flatten();
-        self.owners.insert(report_id.to_owned(), o.clone());
-        o
-    }
-
     /// Records the ownership an authorised effect will set.
     fn learn(&mut self, event: &Event, effect: &Effect) {
         let (owner, epoch) = match effect {
@@ -118,8 +108,17 @@ impl BatchState {
         }
     }
 
+    /// The facts [`super::authorise`] decides on: the event and the ownership this node (and the batch) holds.
     async fn held<'a>(&'a mut self, node: &Node, event: &'a Event) -> Held<'a> {
-        let _ = self.owner(node, &event.report_id).await;
+        if !self.owners.contains_key(&event.report_id) {
+            let held = node
+                .store
+                .report_owner(&event.report_id)
+                .await
+                .ok()
+                .flatten();
+            self.owners.insert(event.report_id.clone(), held);
+        }
         Held {
             origin: &event.origin,
             origin_is_hub: node.fed.is_hub_node(&event.origin),
@@ -165,9 +164,10 @@ async fn effect_of(
                 Ok(p) => p,
                 Err(e) => return quarantine("bad_payload", e.0),
             };
-            let offer = match &p.offer {
-                Some(o) => node.store.transfer_get(o).await.ok().flatten(),
-                None => None,
+            // Only an accept is checked against the offer it names.
+            let offer = match (&p.offer, kind) {
+                (Some(o), TransferKind::Accept) => node.store.transfer_get(o).await.ok().flatten(),
+                _ => None,
             };
             let held = batch.held(node, event).await;
             if let Err(r) = authorise::transfer_event(&held, kind, &p, offer.as_ref()) {
@@ -417,9 +417,8 @@ pub async fn fill_gap(node: &Node, peer: &str, origin: &str, head: i64) -> anyho
         .peer(peer)
         .map(|p| p.base_url)
         .ok_or_else(|| anyhow::anyhow!("unknown peer {peer}"))?;
-    let path = format!("/federation/v1/log/{origin}?after={head}&limit=1000");
-    let bytes = super::client::signed_get(node, &base, &path).await?;
-    let page = LogPage::decode(&bytes)?;
+    let after = u64::try_from(head).unwrap_or(0);
+    let page = super::client::log_after(node, &base, origin, after, 1000).await?;
     store_pulled(node, peer, &format!("pull:{origin}:{head}"), &page.events).await
 }
 

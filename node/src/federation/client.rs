@@ -16,6 +16,27 @@ pub async fn signed_get(node: &Node, base: &str, path: &str) -> Result<Vec<u8>, 
         .await
 }
 
+/// A signed pull of `origin`'s log after `after` from a peer (at most `limit` events).
+pub async fn log_after(
+    node: &Node,
+    base: &str,
+    origin: &str,
+    after: u64,
+    limit: u64,
+) -> Result<LogPage, PeerError> {
+    node.fed
+        .client
+        .log_after(
+            base,
+            origin,
+            after,
+            limit,
+            &node.fed.request_signer,
+            node.now(),
+        )
+        .await
+}
+
 /// A signed catch-up request to a hub: every event after what `req` says this node holds.
 pub async fn catch_up(node: &Node, base: &str, req: &CatchUpRequest) -> Result<LogPage, PeerError> {
     node.fed

@@ -49,17 +49,7 @@ pub async fn recover_own_log(node: &Node) -> anyhow::Result<u64> {
     for hub in hubs {
         loop {
             let head = own_head(node).await?;
-            let page = node
-                .fed
-                .client
-                .log_after(
-                    &hub.base_url,
-                    node.id(),
-                    head,
-                    PAGE,
-                    &node.fed.request_signer,
-                    node.now(),
-                )
+            let page = super::client::log_after(node, &hub.base_url, node.id(), head, PAGE)
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("asking hub {} for this node's log: {e}", hub.node_id)
