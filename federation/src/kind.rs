@@ -131,11 +131,6 @@ impl EventKind {
         .into_iter()
         .find(|c| s.starts_with(c.prefix()))
     }
-
-    /// The wire form, as it appears in the event's `type` field.
-    pub fn as_string(self) -> String {
-        self.to_string()
-    }
 }
 
 impl fmt::Display for EventKind {

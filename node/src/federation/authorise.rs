@@ -8,7 +8,7 @@
 //! but is quarantined with the refusal's code and reason, counted per origin in `/metrics` and shown by
 //! `lapor federation status`.
 
-use lapor_federation::TransferKind;
+use lapor_federation::{EventKind, TransferKind};
 use lapor_schemas::events::TransferPayload;
 use lapor_schemas::TimelineAction;
 
@@ -137,8 +137,8 @@ pub fn transfer_event(
             refuse(
                 "bad_transfer",
                 format!(
-                    "transfer.{} from {} is not allowed for this transfer",
-                    kind_name(kind),
+                    "{} from {} is not allowed for this transfer",
+                    EventKind::Transfer(kind),
                     h.origin
                 ),
             )
@@ -218,22 +218,11 @@ fn hub_only(h: &Held<'_>, kind: TransferKind) -> Result<(), Refusal> {
         refuse(
             "not_hub",
             format!(
-                "transfer.{} from {}, which is not a hub; only the hub decides transfers",
-                kind_name(kind),
+                "{} from {}, which is not a hub; only the hub decides transfers",
+                EventKind::Transfer(kind),
                 h.origin
             ),
         )
-    }
-}
-
-fn kind_name(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Offer => "offer",
-        TransferKind::Forwarded => "forwarded",
-        TransferKind::Accept => "accept",
-        TransferKind::Committed => "committed",
-        TransferKind::Refused => "refused",
-        TransferKind::Tombstone => "tombstone",
     }
 }
 
