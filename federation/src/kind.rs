@@ -2,7 +2,7 @@
 //! of comparing strings by prefix.
 //!
 //! The wire form is unchanged: `report.<timeline action>`, `contribution.reply|accept|rate`,
-//! `transfer.offer|forwarded|accept|committed|refused|tombstone`, `node.agencies`, `key.rotated|revoked`.
+//! `transfer.offer|forwarded|accept|committed|refused|tombstone|released`, `node.agencies`, `key.rotated|revoked`.
 //! [`EventKind::parse`] refuses everything else; the envelope itself stays open (a type this version does not
 //! know is quarantined by the node, not a signature error), so the parse happens where an event is applied.
 
@@ -64,6 +64,9 @@ pub enum TransferKind {
     Refused,
     /// The old owner closed its epoch.
     Tombstone,
+    /// The owner stopped acting on a report the hub moves (a transfer it did not offer itself): every event
+    /// it authored at its epoch precedes this one in its log.
+    Released,
 }
 
 /// The type of an event.
@@ -101,6 +104,7 @@ impl EventKind {
             ("transfer", "committed") => EventKind::Transfer(TransferKind::Committed),
             ("transfer", "refused") => EventKind::Transfer(TransferKind::Refused),
             ("transfer", "tombstone") => EventKind::Transfer(TransferKind::Tombstone),
+            ("transfer", "released") => EventKind::Transfer(TransferKind::Released),
             ("node", "agencies") => EventKind::NodeAgencies,
             ("key", "rotated") => EventKind::KeyRotated,
             ("key", "revoked") => EventKind::KeyRevoked,
@@ -146,6 +150,7 @@ impl fmt::Display for EventKind {
             EventKind::Transfer(TransferKind::Committed) => "committed",
             EventKind::Transfer(TransferKind::Refused) => "refused",
             EventKind::Transfer(TransferKind::Tombstone) => "tombstone",
+            EventKind::Transfer(TransferKind::Released) => "released",
             EventKind::NodeAgencies => "agencies",
             EventKind::KeyRotated => "rotated",
             EventKind::KeyRevoked => "revoked",
@@ -191,6 +196,7 @@ mod tests {
                 TransferKind::Committed,
                 TransferKind::Refused,
                 TransferKind::Tombstone,
+                TransferKind::Released,
             ]
             .map(EventKind::Transfer),
         );

@@ -118,7 +118,7 @@ impl RequestSigner {
 #[error("{code}: {detail}")]
 pub struct RequestRefused {
     /// Stable code (`unsigned_request`, `bad_request_time`, `request_time_skew`, `unknown_key`,
-    /// `key_not_current`, `malformed_signature`, `bad_signature`).
+    /// `key_not_current`, `malformed_signature`, `bad_signature`, `replayed_request`).
     pub code: &'static str,
     /// What exactly is wrong.
     pub detail: String,
@@ -189,10 +189,64 @@ pub fn verify<'h>(
     Ok(node.to_owned())
 }
 
+/// Remembers the signatures of requests seen within the time window, so that a captured request (a push
+/// included) cannot be sent again: with the time check of [`verify`] a request is accepted at most once, and
+/// only within [`MAX_SKEW_MS`] of its time. Pure: the caller passes the clock.
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    seen: std::collections::HashMap<String, i64>,
+}
+
+impl ReplayGuard {
+    /// Most signatures remembered; past this the oldest half is forgotten (they are outside the window soon).
+    pub const CAPACITY: usize = 100_000;
+
+    /// Records a verified request's signature (`x-lapor-signature`) signed at `time_ms`; refuses it as
+    /// `replayed_request` when the same signature was seen within the window.
+    pub fn check(
+        &mut self,
+        signature: &str,
+        time_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), RequestRefused> {
+        let horizon = now_ms.saturating_sub(MAX_SKEW_MS);
+        if self.seen.len() >= Self::CAPACITY {
+            self.seen.retain(|_, t| *t >= horizon);
+            if self.seen.len() >= Self::CAPACITY {
+                let mut times: Vec<i64> = self.seen.values().copied().collect();
+                times.sort_unstable();
+                let cut = times[times.len() / 2];
+                self.seen.retain(|_, t| *t > cut);
+            }
+        }
+        if self.seen.get(signature).is_some_and(|t| *t >= horizon) {
+            return Err(refuse(
+                "replayed_request",
+                "this signed request was already received; a retry must be signed again",
+            ));
+        }
+        self.seen.insert(signature.to_owned(), time_ms);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{key_id_for, KeyEntry};
+
+    #[test]
+    fn a_request_is_accepted_once_within_the_window() {
+        let mut g = ReplayGuard::default();
+        assert_eq!(g.check("aa", NOW, NOW), Ok(()));
+        assert_eq!(
+            g.check("aa", NOW, NOW + 10).unwrap_err().code,
+            "replayed_request"
+        );
+        assert_eq!(g.check("bb", NOW, NOW + 10), Ok(()));
+        // Outside the window the time check of `verify` refuses it anyway (request_time_skew).
+        assert_eq!(g.check("aa", NOW, NOW + MAX_SKEW_MS + 1), Ok(()));
+    }
 
     const NOW: i64 = 1_780_000_000_000;
 

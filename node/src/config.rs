@@ -152,7 +152,8 @@ pub struct FederationConfig {
     pub public_url: String,
     /// Longest wait between push retries to an unreachable peer, in seconds (the backoff doubles up to it).
     pub max_backoff_secs: u64,
-    /// Timeout of one request to a peer, in seconds.
+    /// Timeout of one request to a peer, in seconds; also how long a peer may take to send a request body to
+    /// this node (the whole request: twice that).
     pub request_timeout_secs: u64,
     /// How often a regional node refreshes the hub's directory, in seconds.
     pub directory_refresh_secs: u64,
@@ -305,7 +306,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ("federation", "Node-to-node sync (see docs/PROTOCOL.md)."),
     ("federation.public_url", "This node's base URL as peers reach it, e.g. \"https://lapor.kupangkota.go.id\"."),
     ("federation.max_backoff_secs", "Longest wait between push retries to an unreachable peer, in seconds; the backoff doubles up to it and never gives up."),
-    ("federation.request_timeout_secs", "Timeout of one request to a peer, in seconds."),
+    ("federation.request_timeout_secs", "Timeout of one request to a peer, in seconds; also how long a peer may take to send a request body to this node (the whole request: twice that)."),
     ("federation.directory_refresh_secs", "How often a regional node refreshes the hub's node directory, in seconds."),
     ("federation.poll_ms", "How often push workers and catch-up run without being woken, in milliseconds."),
     ("federation.ca_file", "PEM file with one or more CA certificates (e.g. a private or government CA) trusted for peers' https, in addition to the built-in web PKI roots; unset means the built-in roots only."),

@@ -3087,6 +3087,7 @@ async fn fed_report_import(store: DynStore) {
             last_event_id: Some(format!("{last:064x}")),
         },
         history: history(last),
+        merge_owned: false,
     };
     store
         .report_import(&import(vec![created(&r)], 0, 1), T0)

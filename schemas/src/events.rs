@@ -136,6 +136,10 @@ pub struct ContributionPayload {
     /// (`<owner's key id>:<hex>`); absent only when the report's origin sends it (PROTOCOL section 8.9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<String>,
+    /// On a hub's relay of a regional node's contribution: the node that authored it (the proof is bound to
+    /// that node, not to the hub). Only a hub sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// Payload of every `transfer.*` event.

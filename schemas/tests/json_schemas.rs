@@ -326,6 +326,7 @@ fn every_payload_type_has_a_schema_and_a_valid_example() {
             "transfer.committed",
             "transfer.refused",
             "transfer.tombstone",
+            "transfer.released",
             "node.agencies",
             "key.rotated",
             "key.revoked",
@@ -380,11 +381,21 @@ fn payload_schemas_match_the_rust_types() {
         comment: None,
         at_ms: 1_735_689_600_123,
         proof: Some(format!("ed25519-0123456789abcdef:{}", "ab".repeat(80))),
+        via: None,
     };
     s.assert_valid(
         "payloads/contribution.accept.schema.json",
         &serde_json::to_value(&contribution).unwrap(),
         "a contribution with its proof",
+    );
+    let relayed = ContributionPayload {
+        via: Some("kaltimprov".into()),
+        ..contribution
+    };
+    s.assert_valid(
+        "payloads/contribution.accept.schema.json",
+        &serde_json::to_value(&relayed).unwrap(),
+        "a hub's relay naming its author",
     );
 }
 

@@ -16,7 +16,10 @@ use lapor_tests::wait_until;
 use serde_json::json;
 
 mod peer;
-use peer::{chrono_ms, key_of, log_at_hub, metrics, parse_wire, push, push_body, push_body_to};
+use peer::{
+    chrono_ms, key_of, log_at_hub, metrics, parse_wire, push, push_body, push_body_to,
+    push_headers, push_with,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -149,6 +152,50 @@ async fn an_enrolled_peer_cannot_take_or_change_what_another_node_owns() {
         ans["accepted"].as_array().unwrap().len(),
         wires.len(),
         "{ans}"
+    );
+
+    // Replays: the exact request again (same signed headers) is refused, and so is one signed ten minutes ago,
+    // each with its reason and counted; unsigned headers are refused before anything else.
+    let body = push_body(
+        "kaltim",
+        &kaltim.key,
+        &kaltim.key_id,
+        "replay-1",
+        &wires[..1],
+    );
+    let headers = push_headers(&body, chrono_ms());
+    let (st, ans) = push_with(&hub, body.clone(), &headers).await;
+    assert_eq!(st, 200, "the first copy is answered: {ans}");
+    let (st, ans) = push_with(&hub, body.clone(), &headers).await;
+    assert_eq!(
+        (st, ans["code"].as_str()),
+        (401, Some("replayed_request")),
+        "{ans}"
+    );
+    let stale = push_headers(&body, chrono_ms() - 10 * 60 * 1000);
+    let (st, ans) = push_with(&hub, body.clone(), &stale).await;
+    assert_eq!(
+        (st, ans["code"].as_str()),
+        (401, Some("request_time_skew")),
+        "{ans}"
+    );
+    let (st, ans) = push_with(&hub, body.clone(), &[]).await;
+    assert_eq!(
+        (st, ans["code"].as_str()),
+        (401, Some("unsigned_request")),
+        "{ans}"
+    );
+    // A retry signed anew is answered from the stored transaction, as before.
+    let (st, ans) = push(&hub, body).await;
+    assert_eq!(st, 200, "{ans}");
+    let text = metrics(&hub).await;
+    assert!(
+        text.contains("lapor_federation_replayed_requests_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lapor_federation_stale_requests_total 1"),
+        "{text}"
     );
 
     let expected = [

@@ -170,15 +170,19 @@ impl FederationClient {
         &self,
         base_url: &str,
         signed_body: Vec<u8>,
+        signer: &RequestSigner,
+        now_ms: i64,
     ) -> Result<PushResponse, TransportError> {
-        let response = self
+        let mut req = self
             .http
             .post(url(base_url, PUSH_PATH))
             .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(signed_body)
-            .send()
-            .await?;
+            .header(ACCEPT, "application/json");
+        // The request headers carry the time (a replay window) over the same bytes.
+        for (name, value) in signer.headers("POST", PUSH_PATH, &signed_body, now_ms) {
+            req = req.header(name, value);
+        }
+        let response = req.body(signed_body).send().await?;
         let body = self.body_of(response).await?;
         serde_json::from_slice(&body).map_err(|e| TransportError::Malformed(e.to_string()))
     }
@@ -506,7 +510,7 @@ mod tests {
         let client = FederationClient::new().unwrap();
 
         let response = client
-            .push(&base, b"{\"signed\":1}".to_vec())
+            .push(&base, b"{\"signed\":1}".to_vec(), &signer(), NOW)
             .await
             .unwrap();
         assert_eq!(response.txn, "t1");
@@ -626,7 +630,10 @@ mod tests {
         });
         let base = format!("http://{addr}");
         let client = FederationClient::new().unwrap();
-        let err = client.push(&base, vec![]).await.unwrap_err();
+        let err = client
+            .push(&base, vec![], &signer(), NOW)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "malformed_response");
         assert!(!err.is_retryable());
         let err = client

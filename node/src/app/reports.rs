@@ -132,6 +132,12 @@ impl App {
                     )
                 }
             };
+            // Staff of a node that does not own the report hear who does, whatever its state here (a stale
+            // copy would otherwise answer illegal_transition for an action the owner may well take).
+            let owner = node.owner_of(&report.id).await?;
+            if owner != node.id() && !matches!(actor, Actor::Reporter { .. }) {
+                return Err(AppError::NotOwner(owner));
+            }
             let transition = crate::domain::lifecycle::apply(
                 &report,
                 cmd.clone(),
@@ -139,7 +145,6 @@ impl App {
                 node.now(),
                 &node.calendar,
             )?;
-            let owner = node.owner_of(&report.id).await?;
             if owner != node.id() {
                 if matches!(actor, Actor::Reporter { .. }) {
                     author::forward_contribution(node, &report, &owner, cmd, secret).await?;
@@ -197,7 +202,17 @@ impl App {
 
     /// The filter a viewer's list is narrowed to.
     pub fn scope(&self, viewer: &Viewer, filter: ReportFilter) -> AppResult<ReportFilter> {
-        access::scope(viewer.user(), filter).map_err(|e| AppError::Forbidden(e.to_string()))
+        let mut f =
+            access::scope(viewer.user(), filter).map_err(|e| AppError::Forbidden(e.to_string()))?;
+        // A regional node's worklists hold what it must act on: a report that moved to another node is gone
+        // from them (its page says where it went); the hub keeps seeing every report (oversight).
+        let works = viewer
+            .user()
+            .is_some_and(|u| matches!(u.role, Role::Admin | Role::AgencyOfficer));
+        if works && !self.node.is_hub() {
+            f.owned_by = Some(self.node.id().to_owned());
+        }
+        Ok(f)
     }
 
     /// A page of reports as the viewer may list them.

@@ -82,6 +82,10 @@ pub fn status_text(node: &Node, s: &Snapshot) -> String {
             let _ = writeln!(out, "  {}  {} x {}", r.origin, r.code, r.count);
         }
     }
+    let _ = writeln!(out, "pending: {} waiting for a step here", s.pending.len());
+    for p in &s.pending {
+        let _ = writeln!(out, "  {} {} {}: {}", p.id, p.kind, p.report_id, p.reason);
+    }
     let _ = writeln!(out, "equivocations: {}", s.equivocations.len());
     for e in &s.equivocations {
         let _ = writeln!(

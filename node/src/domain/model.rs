@@ -287,6 +287,9 @@ pub struct ReportFilter {
     pub reporter_user_id: Option<String>,
     /// Region code prefix.
     pub region_prefix: Option<String>,
+    /// Only reports this node owns: held with no ownership row (never federated) or owned by this node id (a
+    /// report that moved to another node leaves the worklist of the node it left).
+    pub owned_by: Option<String>,
     /// Order.
     pub order: ReportOrder,
     /// Page size.

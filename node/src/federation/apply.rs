@@ -189,7 +189,15 @@ async fn effect_of(
                 Err(e) => return quarantine("bad_payload", e.0),
             };
             if c.owner != node.id() {
-                return Effect::Store;
+                // Regional nodes reach only the hub: the hub relays a regional node's contribution to the
+                // node it is addressed to (PROTOCOL section 8.4); everyone else just keeps it.
+                let relay =
+                    node.is_hub() && c.via.is_none() && !node.fed.is_hub_node(&event.origin);
+                return if relay {
+                    Effect::Pending
+                } else {
+                    Effect::Store
+                };
             }
             let report = node.store.report_get(&event.report_id).await.ok().flatten();
             let Some(report) = report else {

@@ -108,6 +108,7 @@ pub fn contribution_draft(
         comment,
         at_ms: node.now(),
         proof: None,
+        via: None,
     };
     let kind = EventKind::Contribution(kind);
     if let Some(secret) = secret {
@@ -125,6 +126,11 @@ pub async fn forward_contribution(
     cmd: &Command,
     secret: Option<&str>,
 ) -> FedResult<()> {
+    // While the report moves, no node acknowledges a reporter's action on it (PROTOCOL 9.3): its owner is
+    // about to change, and the action would reach a report reset by its arrival at the new owner.
+    if let Some(t) = super::transfer::open_transfer(node, &report.id).await? {
+        return Err(FedError::TransferPending { to: t.to_node });
+    }
     let d = contribution_draft(node, report, owner, cmd, secret)?;
     node.store.event_append(&d).await?;
     node.fed.push_wake.notify_waiters();

@@ -124,6 +124,7 @@ pub fn report_event(h: &Held<'_>, action: TimelineAction) -> Result<(), Refusal>
 /// * accept: only the target named by the offer it answers; the hub (which decides) must hold that offer,
 ///   addressed to the acceptor, for the same report and epoch.
 /// * tombstone: only the node that gave the report up.
+/// * released: only the owner (`from`) at the epoch the transfer leaves.
 pub fn transfer_event(
     h: &Held<'_>,
     kind: TransferKind,
@@ -208,6 +209,19 @@ pub fn transfer_event(
             }
         }
         TransferKind::Tombstone => shape(h.origin == p.from && p.offer.is_some()),
+        TransferKind::Released => {
+            shape(h.origin == p.from && p.offer.is_some() && h.epoch == p.epoch - 1)?;
+            match h.owner {
+                Some(o) if o.epoch == h.epoch && o.owner != h.origin => refuse(
+                    "not_owner",
+                    format!(
+                        "transfer.released from {}, but {} owns report {} at epoch {}",
+                        h.origin, o.owner, h.report_id, o.epoch
+                    ),
+                ),
+                _ => Ok(()),
+            }
+        }
     }
 }
 

@@ -47,5 +47,8 @@ pub async fn catch_up(node: &Node, base: &str, req: &CatchUpRequest) -> Result<L
 
 /// Posts a signed push body to a peer's push route; its answer.
 pub async fn push(node: &Node, base: &str, body: Vec<u8>) -> Result<PushResponse, PeerError> {
-    node.fed.client.push(base, body).await
+    node.fed
+        .client
+        .push(base, body, &node.fed.request_signer, node.now())
+        .await
 }

@@ -100,6 +100,7 @@ pub async fn rebuild(
             last_event_id: Some(last_event_id),
         },
         history: events.to_vec(),
+        merge_owned: false,
     })
 }
 
@@ -125,14 +126,29 @@ pub async fn refresh(node: &Node, key: &str) -> anyhow::Result<Option<String>> {
     Ok(Some(report_id))
 }
 
-/// Stores a rebuilt report unless this node owns it (its own state is the truth).
+/// Stores a rebuilt report unless this node owns it and has changed it at the epoch it holds (its own state
+/// is the truth then). A transfer's target that owns the report by the commit but has authored nothing at the
+/// new epoch yet merges what it lacks: an entry that reached the hub between its first import and the commit
+/// is not lost.
 async fn import(node: &Node, report_id: &str, history: &[HistoryEvent]) -> anyhow::Result<()> {
+    let mut merge_owned = false;
     if node.owns(report_id).await.unwrap_or(false)
         && node.store.report_get(report_id).await?.is_some()
     {
-        return Ok(());
+        let held = node.store.report_owner(report_id).await?;
+        let epoch = held.map_or(0, |h| h.epoch);
+        let authored = node.store.report_history(report_id).await?.iter().any(|e| {
+            e.origin == node.id()
+                && e.report_epoch == epoch
+                && EventKind::class_of(&e.kind) == Some(EventClass::Report)
+        });
+        if authored || epoch == 0 {
+            return Ok(());
+        }
+        merge_owned = true;
     }
-    let imp = rebuild(node, report_id, history).await?;
+    let mut imp = rebuild(node, report_id, history).await?;
+    imp.merge_owned = merge_owned;
     node.store.report_import(&imp, node.now()).await?;
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod history;
 pub mod keys;
 pub mod payload;
+pub mod pending;
 pub mod proof;
 pub mod push;
 pub mod receive;
@@ -86,6 +87,12 @@ pub struct Counters {
     pub equivocations: AtomicU64,
     /// Events sent and acknowledged.
     pub sent: AtomicU64,
+    /// Pushes that failed (no answer, a cut or malformed answer, a refusal of the whole request).
+    pub push_failures: AtomicU64,
+    /// Received pushes refused because their signed time is outside the window (`request_time_skew`).
+    pub stale_requests: AtomicU64,
+    /// Received pushes refused because the same signed request was received before (`replayed_request`).
+    pub replayed_requests: AtomicU64,
 }
 
 impl Counters {
@@ -117,8 +124,10 @@ pub struct Federation {
     pub peers: RwLock<Vec<PeerRecord>>,
     /// Wakes the applier.
     pub apply_wake: Notify,
-    /// Wakes the push workers.
+    /// Wakes the push workers that are not backing off (a new local event).
     pub push_wake: Notify,
+    /// Wakes one peer's push worker, backing off or not (that peer contacted this node).
+    peer_wakes: std::sync::Mutex<std::collections::HashMap<String, Arc<Notify>>>,
     /// Wakes the contribution worker.
     pub contribution_wake: Notify,
     /// Wakes the transfer worker.
@@ -127,6 +136,8 @@ pub struct Federation {
     pub client: FederationClient,
     /// What this node signs its requests to peers with.
     pub request_signer: RequestSigner,
+    /// Signatures of the pushes received within the time window (no replay).
+    pub replay: std::sync::Mutex<lapor_federation::request::ReplayGuard>,
     /// Origins whose broken chain was already logged at error level.
     alarmed: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Counters.
@@ -212,10 +223,12 @@ impl Federation {
             peers: RwLock::new(Vec::new()),
             apply_wake: Notify::new(),
             push_wake: Notify::new(),
+            peer_wakes: std::sync::Mutex::default(),
             contribution_wake: Notify::new(),
             transfer_wake: Notify::new(),
             client,
             request_signer,
+            replay: std::sync::Mutex::default(),
             alarmed: std::sync::Mutex::default(),
             counters: Counters::default(),
         })
@@ -384,6 +397,15 @@ impl Federation {
             .iter()
             .find(|(id, _)| id == key_id)
             .map(|(_, s)| s)
+    }
+
+    /// The notifier that wakes `peer`'s push worker even while it backs off.
+    pub fn peer_wake(&self, peer: &str) -> Arc<Notify> {
+        let mut wakes = self
+            .peer_wakes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        wakes.entry(peer.to_owned()).or_default().clone()
     }
 
     /// Backoff after `failures` consecutive failed pushes: doubling from one second, capped.

@@ -28,6 +28,7 @@ const DOMAIN: &str = "lapor-contribution-v1";
 fn digest(payload: &ContributionPayload) -> Result<String, String> {
     let bare = ContributionPayload {
         proof: None,
+        via: None,
         ..payload.clone()
     };
     let value = to_value(&bare).map_err(|e| e.to_string())?;
@@ -74,6 +75,20 @@ fn refuse(code: &'static str, reason: String) -> Refusal {
     Refusal { code, reason }
 }
 
+/// The node a contribution's proof is bound to: its author, or on a hub's relay the node named by `via`.
+/// `None` when a node that is not a hub names one.
+pub fn author_of<'a>(
+    node: &Node,
+    event: &'a Event,
+    payload: &'a ContributionPayload,
+) -> Option<&'a str> {
+    match &payload.via {
+        None => Some(event.origin.as_str()),
+        Some(via) if node.fed.is_hub_node(&event.origin) => Some(via.as_str()),
+        Some(_) => None,
+    }
+}
+
 /// Checks the proof of a contribution addressed to this node; `secret_hash` is the held report's.
 pub fn check(
     node: &Node,
@@ -81,9 +96,17 @@ pub fn check(
     payload: &ContributionPayload,
     secret_hash: &str,
 ) -> Result<(), Refusal> {
-    if event.report_id.starts_with(&format!("{}:", event.origin)) {
-        return Ok(());
-    }
+    open_secret(node, event, payload, secret_hash).map(|_| ())
+}
+
+/// Checks the proof like [`check`] and returns the tracking secret it holds (`None`: the report's own
+/// origin sent it without proof).
+pub fn open_secret(
+    node: &Node,
+    event: &Event,
+    payload: &ContributionPayload,
+    secret_hash: &str,
+) -> Result<Option<String>, Refusal> {
     let unproven = |why: &str| {
         refuse(
             "unproven_contribution",
@@ -93,6 +116,11 @@ pub fn check(
             ),
         )
     };
+    let author = author_of(node, event, payload)
+        .ok_or_else(|| unproven("only a hub relays another node's contribution (via)"))?;
+    if event.report_id.starts_with(&format!("{author}:")) {
+        return Ok(None);
+    }
     let proof = payload
         .proof
         .as_deref()
@@ -113,7 +141,7 @@ pub fn check(
     let digest = digest(payload).map_err(|e| unproven(&e))?;
     let bound = [
         DOMAIN,
-        event.origin.as_str(),
+        author,
         event.report_id.as_str(),
         event.kind.as_str(),
         &digest,
@@ -126,5 +154,5 @@ pub fn check(
             "the proof does not hold the report's tracking secret",
         ));
     }
-    Ok(())
+    Ok(Some(fields[5].to_owned()))
 }

@@ -91,6 +91,7 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
             Ok(events.len())
         }
         Err(e) => {
+            Counters::add(&node.fed.counters.push_failures, 1);
             node.store
                 .peer_push_result(
                     peer,
@@ -106,12 +107,24 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
 }
 
 /// The push worker of one peer: runs until the process ends, never gives up.
+///
+/// After a failure it waits its backoff: a new local event does not wake it (a dead peer is retried at the
+/// backoff, not at the rate this node authors events); only a request from that peer does, which shows the
+/// peer is back (and resets the backoff).
 pub async fn run_push_worker(node: Node, peer: String) {
     let poll = Duration::from_millis(node.fed.config.poll_ms);
+    let contact = node.fed.peer_wake(&peer);
     loop {
         let wait = match push_once(&node, &peer).await {
             Ok(n) if n > 0 => continue,
-            Ok(_) => poll,
+            Ok(_) => {
+                tokio::select! {
+                    () = tokio::time::sleep(poll) => {}
+                    () = node.fed.push_wake.notified() => {}
+                    () = contact.notified() => {}
+                }
+                continue;
+            }
             Err(e) => {
                 let failures = node
                     .store
@@ -125,8 +138,8 @@ pub async fn run_push_worker(node: Node, peer: String) {
                 wait
             }
         };
-        // Woken early by a new event or by any contact from a peer (which resets the backoff).
-        let _ = tokio::time::timeout(wait, node.fed.push_wake.notified()).await;
+        // Woken early only by contact from this peer (which resets the backoff).
+        let _ = tokio::time::timeout(wait, contact.notified()).await;
     }
 }
 

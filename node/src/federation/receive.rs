@@ -9,6 +9,10 @@
 use std::collections::BTreeMap;
 
 use lapor_federation::envelope::{verify_push, EnvelopeError};
+use lapor_federation::request::{
+    self as signed, RequestRefused, HEADER_NODE, HEADER_SIGNATURE, HEADER_TIME,
+};
+use lapor_federation::transport::PUSH_PATH;
 use lapor_federation::wire::{CatchUpRequest, LogPage, PushResponse, Rejected};
 use lapor_federation::KeyError;
 
@@ -34,6 +38,9 @@ pub enum ReceiveError {
     /// The push is signed with a key the sender revoked.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The push's `lapor-request-v1` headers (time window, replay, signature) are missing or refused.
+    #[error(transparent)]
+    Request(#[from] RequestRefused),
     /// The sender is not an enrolled peer.
     #[error("node {0:?} is not in this node's peer list")]
     UnknownPeer(String),
@@ -66,10 +73,62 @@ pub enum ReceiveError {
     Internal(#[from] anyhow::Error),
 }
 
+/// The time window of a push (PROTOCOL section 8.3): its `lapor-request-v1` headers, signed by the sender over
+/// the same body at a time within [`signed::MAX_SKEW_MS`] of this node's clock, seen once. A stale or replayed
+/// request is refused and counted.
+fn request_window<'h>(
+    node: &Node,
+    header: &impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+    sender: &str,
+    now: i64,
+) -> Result<(), ReceiveError> {
+    let f = &node.fed;
+    let log = f.keylog_snapshot()?;
+    let outcome = signed::verify(&log, header, "POST", PUSH_PATH, body, now).and_then(|node_id| {
+        if node_id != sender {
+            return Err(RequestRefused {
+                code: "sender_mismatch",
+                detail: format!("the headers are signed by {node_id}, the push by {sender}"),
+            });
+        }
+        let time: i64 = header(HEADER_TIME)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let sig = header(HEADER_SIGNATURE).unwrap_or_default();
+        f.replay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .check(sig, time, now)
+    });
+    if let Err(e) = &outcome {
+        match e.code {
+            "request_time_skew" => Counters::add(&f.counters.stale_requests, 1),
+            "replayed_request" => Counters::add(&f.counters.replayed_requests, 1),
+            _ => {}
+        }
+        tracing::warn!(peer.node = %sender, code = e.code, detail = %e.detail, "push refused");
+    }
+    Ok(outcome?)
+}
+
 /// `POST /federation/v1/push`: verifies a signed batch and stores its good events in the inbox; the answer
 /// (JSON bytes) names every refused event. A retried transaction gets the first answer again.
-pub async fn push(node: &Node, body: &[u8]) -> Result<Vec<u8>, ReceiveError> {
+pub async fn push(
+    node: &Node,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<Vec<u8>, ReceiveError> {
     let f = &node.fed;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // The cheapest refusal first: a sender that is not an enrolled peer costs no signature check at all.
+    let claimed = header(HEADER_NODE).ok_or_else(|| RequestRefused {
+        code: "unsigned_request",
+        detail: format!("missing header {HEADER_NODE}"),
+    })?;
+    if f.peer(claimed).is_none() {
+        return Err(ReceiveError::UnknownPeer(claimed.to_owned()));
+    }
     let verified = {
         let mut log = f.keylog_snapshot()?;
         let verified = match verify_push(body, &f.node_id, &log) {
@@ -97,11 +156,12 @@ pub async fn push(node: &Node, body: &[u8]) -> Result<Vec<u8>, ReceiveError> {
         return Err(ReceiveError::UnknownPeer(verified.sender));
     }
     let now = node.now();
+    request_window(node, &header, body, &verified.sender, now)?;
     let _ = node
         .store
         .peer_push_result(&verified.sender, PushOutcome::Contact, now)
         .await;
-    f.push_wake.notify_waiters();
+    f.peer_wake(&verified.sender).notify_waiters();
     if let Some(previous) = node
         .store
         .push_txn_get(&verified.sender, &verified.txn)

@@ -70,6 +70,12 @@ pub struct CounterValues {
     pub equivocations: u64,
     /// Events sent and acknowledged.
     pub sent: u64,
+    /// Pushes that failed.
+    pub push_failures: u64,
+    /// Received pushes refused as stale.
+    pub stale_requests: u64,
+    /// Received pushes refused as replayed.
+    pub replayed_requests: u64,
 }
 
 impl CounterValues {
@@ -83,6 +89,9 @@ impl CounterValues {
             quarantined: v(&c.quarantined),
             equivocations: v(&c.equivocations),
             sent: v(&c.sent),
+            push_failures: v(&c.push_failures),
+            stale_requests: v(&c.stale_requests),
+            replayed_requests: v(&c.replayed_requests),
         }
     }
 }
@@ -107,6 +116,8 @@ pub struct Snapshot {
     pub refusals: Vec<Refusals>,
     /// Recorded equivocations.
     pub equivocations: Vec<EquivocationRow>,
+    /// Events waiting for a step of this node, each with its reason.
+    pub pending: Vec<super::pending::PendingEvent>,
     /// Process counters since start.
     pub counters: CounterValues,
 }
@@ -151,6 +162,7 @@ pub async fn snapshot(
         refusals: refusals_of(&quarantine),
         recent_quarantine: quarantine.into_iter().take(recent).collect(),
         equivocations: node.store.equivocation_list().await?,
+        pending: super::pending::pending(node).await?,
         counters: CounterValues::of(&node.fed.counters),
     })
 }

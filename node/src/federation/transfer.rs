@@ -84,9 +84,18 @@ pub fn effect_for(
     let hub_here = node.is_hub();
     let offer_id = p.offer.clone().unwrap_or_else(|| id.to_owned());
     let now = node.now();
+    if kind == TransferKind::Released {
+        // The hub's commit step looks for it among the report's events.
+        return Effect::Store;
+    }
     let (state, pending, commit) = match kind {
         TransferKind::Offer => ("offered", hub_here, false),
-        TransferKind::Forwarded => ("forwarded", p.to == me, false),
+        // The target accepts; the owner of a report the hub moves without its offer releases it.
+        TransferKind::Forwarded => (
+            "forwarded",
+            p.to == me || (p.from == me && p.offer.is_none()),
+            false,
+        ),
         TransferKind::Accept => ("accepted", hub_here, false),
         TransferKind::Committed => ("committed", p.to == me || p.from == me, true),
         TransferKind::Refused => (
@@ -98,7 +107,7 @@ pub fn effect_for(
             false,
             false,
         ),
-        TransferKind::Tombstone => ("committed", false, false),
+        TransferKind::Tombstone | TransferKind::Released => ("committed", false, false),
     };
     Effect::Transfer {
         change: Box::new(TransferChange {
@@ -321,8 +330,32 @@ async fn refuse(
     Ok(())
 }
 
-/// Hub: commits an accepted transfer (the next epoch belongs to the target), consuming the accept.
-async fn commit(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
+/// Whether the old owner closed its epoch for this transfer: it offered the report itself (its offer follows
+/// every event it authored at that epoch in its log, and it takes no action while the transfer is open), or it
+/// released a report the hub moves. The hub applies an origin's log in order, so once this holds, the hub
+/// holds every event the old owner authored at its epoch.
+pub async fn old_owner_closed(node: &Node, row: &TransferRow) -> anyhow::Result<bool> {
+    if row.from_node == node.id() {
+        return Ok(true);
+    }
+    let opened_by = node.store.event_get(&row.offer_id).await?;
+    if opened_by.is_some_and(|e| e.kind == EventKind::Transfer(TransferKind::Offer)) {
+        return Ok(true);
+    }
+    for e in node.store.report_events(&row.report_id).await? {
+        if e.origin != row.from_node || e.kind != EventKind::Transfer(TransferKind::Released) {
+            continue;
+        }
+        if payload_of(&e).is_ok_and(|(_, p)| p.offer.as_deref() == Some(row.offer_id.as_str())) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Hub: commits an accepted transfer (the next epoch belongs to the target), consuming the accept, once the
+/// old owner closed its epoch ([`old_owner_closed`]). Returns whether it took a step (`false`: it waits).
+async fn commit(node: &Node, stored: &StoredEvent) -> anyhow::Result<bool> {
     let (event, p) = payload_of(stored)?;
     let offer = p.offer.clone().unwrap_or_default();
     let row = node.store.transfer_get(&offer).await?;
@@ -335,8 +368,11 @@ async fn commit(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
                 node.now(),
             )
             .await?;
-        return Ok(());
+        return Ok(true);
     };
+    if !old_owner_closed(node, &row).await? {
+        return Ok(false);
+    }
     let held = node.store.report_owner(&event.report_id).await?;
     let me = node.id().to_owned();
     let c = TransferPayload {
@@ -359,6 +395,33 @@ async fn commit(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     }
     tracing::info!(report.id = %event.report_id, from = %c.from, to = %c.to, epoch = row.epoch, "transfer committed");
+    Ok(true)
+}
+
+/// Owner of a report the hub moves without its offer: stops acting on it (the open transfer refuses every
+/// change here) and says so with `transfer.released`, naming its latest event of the report, consuming the
+/// forward. The hub commits only after it holds this, so no action this node acknowledged is left behind.
+async fn release(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
+    let (event, p) = payload_of(stored)?;
+    let held = node.store.report_owner(&event.report_id).await?;
+    let Some(held) = held.filter(|h| h.owner == node.id() && h.epoch == p.epoch - 1) else {
+        node.store.event_settle(&stored.id).await?;
+        return Ok(());
+    };
+    let r = TransferPayload {
+        offer: Some(stored.id.clone()),
+        last_event: held.last_event_id.clone(),
+        expires_at_ms: None,
+        code: None,
+        ..p.clone()
+    };
+    let mut d = draft(node, TransferKind::Released, &event.report_id, &r)?;
+    d.consumes = Some(stored.id.clone());
+    match node.store.event_append(&d).await {
+        Ok(_) | Err(StorageError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(report.id = %event.report_id, to = %p.to, "report released to the hub's transfer");
     Ok(())
 }
 
@@ -414,8 +477,20 @@ async fn settle(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
         tracing::info!(report.id = %event.report_id, to = %p.to, "tombstone written; the report moved");
         return Ok(());
     }
-    // The new owner: make sure it holds everything the hub had when it committed.
+    // The new owner, unless a later commit (in the same batch, say) moved the report on: then the epoch of
+    // this commit is not this node's to sign in any more, and there is nothing to open.
     let held = node.store.report_owner(&event.report_id).await?;
+    if !held
+        .as_ref()
+        .is_some_and(|h| h.owner == me && h.epoch == p.epoch)
+    {
+        node.store.event_settle(&stored.id).await?;
+        tracing::info!(report.id = %event.report_id, epoch = p.epoch,
+            "commit overtaken by a later one; nothing to open here");
+        return Ok(());
+    }
+    // Make sure it holds everything the hub had when it committed (the import merges even though this node
+    // owns the report now: it has authored nothing at this epoch yet).
     let have_last = node
         .store
         .report_history(&event.report_id)
@@ -509,7 +584,13 @@ async fn expire(node: &Node) -> anyhow::Result<usize> {
     let now = node.now();
     let mut n = 0;
     for row in node.store.transfers_list(true, 500).await? {
-        if row.state != "forwarded" || row.expires_at.is_none_or(|e| e > now) {
+        // Forwarded and not accepted in time, or accepted while the old owner never released it.
+        let waiting = match row.state.as_str() {
+            "forwarded" => true,
+            "accepted" => !old_owner_closed(node, &row).await?,
+            _ => false,
+        };
+        if !waiting || row.expires_at.is_none_or(|e| e > now) {
             continue;
         }
         let p = TransferPayload {
@@ -541,8 +622,14 @@ pub async fn transfers_once(node: &Node) -> anyhow::Result<usize> {
     {
         let step = match EventKind::parse(&stored.kind) {
             Some(EventKind::Transfer(TransferKind::Offer)) => decide(node, &stored).await,
-            Some(EventKind::Transfer(TransferKind::Accept)) => commit(node, &stored).await,
-            Some(EventKind::Transfer(TransferKind::Forwarded)) => accept(node, &stored).await,
+            Some(EventKind::Transfer(TransferKind::Accept)) => match commit(node, &stored).await {
+                Ok(false) => continue,
+                other => other.map(|_| ()),
+            },
+            Some(EventKind::Transfer(TransferKind::Forwarded)) => match payload_of(&stored) {
+                Ok((_, p)) if p.to != node.id() => release(node, &stored).await,
+                _ => accept(node, &stored).await,
+            },
             Some(EventKind::Transfer(TransferKind::Committed)) => settle(node, &stored).await,
             _ => {
                 tracing::warn!(kind = %stored.kind, "no transfer step for this event");

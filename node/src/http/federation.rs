@@ -54,6 +54,13 @@ impl From<ReceiveError> for ApiError {
                 "The push is signed with a revoked key",
             )
             .detail(e.to_string()),
+            ReceiveError::Request(e) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                e.code,
+                "Tanda tangan waktu kiriman antarnode ditolak (kedaluwarsa, diulang, atau tidak ada)",
+                "The push's signed time was refused (stale, replayed or missing)",
+            )
+            .detail(e.detail),
             ReceiveError::UnknownPeer(node) => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "unknown_peer",
@@ -115,9 +122,13 @@ fn json(bytes: Vec<u8>) -> Response {
 
 /// `POST /federation/v1/push`: a signed batch of events from a peer.
 #[tracing::instrument(skip_all)]
-pub async fn push(State(app): State<App>, body: Result<SignedBody, Response>) -> Response {
+pub async fn push(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    body: Result<SignedBody, Response>,
+) -> Response {
     let result = match body {
-        Ok(SignedBody(body)) => receive::push(app.node(), &body)
+        Ok(SignedBody(body)) => receive::push(app.node(), &headers, &body)
             .await
             .map_err(ApiError::from),
         Err(rejection) => {

@@ -143,6 +143,8 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
+    let fed_timeout =
+        std::time::Duration::from_secs(app.config().federation.request_timeout_secs.max(1));
     let federation = Router::new()
         .route("/push", post(fed::push))
         .route("/log/{origin}", get(fed::log))
@@ -152,7 +154,16 @@ pub fn router(app: App) -> Router {
         .route("/directory", get(fed::directory))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(fed::BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(fed::BODY_LIMIT))
+        // Read timeouts: a peer that sends its body slowly, or a request that takes too long as a whole, is
+        // cut off (408) instead of holding a connection and a task forever.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            fed_timeout,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            fed_timeout * 2,
+        ));
 
     let body_limit = app.config().http.max_body_bytes;
     let limiter = std::sync::Arc::new(limit::Limiter::default());

@@ -266,6 +266,14 @@ pub fn import_is_current(held: Option<&OwnerRow>, imported: &OwnerRow) -> bool {
     })
 }
 
+/// Whether an import is stored: it is newer ([`import_is_current`]), or it merges into the same ownership that
+/// this node took by a commit and has authored nothing under yet.
+pub fn import_applies(held: Option<&OwnerRow>, imported: &OwnerRow, merge_owned: bool) -> bool {
+    import_is_current(held, imported)
+        || (merge_owned
+            && held.is_some_and(|h| h.epoch == imported.epoch && h.owner == imported.owner))
+}
+
 /// The timeline entries of an import beyond the `held` ones.
 pub fn entries_beyond(timeline: &[TimelineRecord], held: i64) -> &[TimelineRecord] {
     let held = usize::try_from(held).unwrap_or(0);

@@ -200,6 +200,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Every signed event of a report held here, from the logs and imported histories, by epoch.
     async fn report_history(&self, report_id: &str) -> Result<Vec<HistoryEvent>>;
 
+    /// Settles a pending event that needs no step any more (a transfer step overtaken by a later commit, a
+    /// contribution another node applies): `pending` becomes `stored`. Whether it was still pending.
+    async fn event_settle(&self, id: &str) -> Result<bool>;
     /// Marks an event quarantined (applying it failed for good).
     async fn event_quarantine(&self, id: &str, code: &str, reason: &str, now: Millis)
         -> Result<()>;

@@ -603,4 +603,8 @@ pub struct ReportImport {
     pub owner: OwnerRow,
     /// The events it was rebuilt from.
     pub history: Vec<HistoryEvent>,
+    /// This node owns the report at the imported epoch and has authored nothing in it yet (a transfer's
+    /// target between the commit and its `report.transferred`): the state and the entries it lacks are taken
+    /// even though the ownership is the same.
+    pub merge_owned: bool,
 }

@@ -11,6 +11,52 @@ use lapor_tests::cluster::{signing_key_hex, Cluster};
 use lapor_tests::Api;
 use serde_json::Value as Json;
 
+/// The keys push bodies were signed with, by (sender, key id): [`push`] signs its request headers with the
+/// same key, as a node does (PROTOCOL section 8.3).
+fn signers() -> &'static std::sync::Mutex<BTreeMap<(String, String), SigningKey>> {
+    static KEYS: std::sync::OnceLock<std::sync::Mutex<BTreeMap<(String, String), SigningKey>>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(Default::default)
+}
+
+/// A strictly increasing clock in milliseconds, so two pushes of one body are two requests, not a replay.
+fn request_time() -> i64 {
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = chrono_ms();
+    let prev = LAST.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+    if prev >= now {
+        LAST.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    } else {
+        now
+    }
+}
+
+/// The `lapor-request-v1` headers of a push of `body` at `time`, signed with the key its body was signed with.
+pub fn push_headers(body: &[u8], time: i64) -> Vec<(&'static str, String)> {
+    let Ok(Value::Object(map)) = decode_canonical(body) else {
+        return Vec::new();
+    };
+    let (Some(Value::String(sender)), Some(Value::String(key_id))) =
+        (map.get("sender"), map.get("key_id"))
+    else {
+        return Vec::new();
+    };
+    let keys = signers().lock().unwrap();
+    let Some(key) = keys.get(&(sender.clone(), key_id.clone())) else {
+        return Vec::new();
+    };
+    lapor_federation::request::sign(
+        key,
+        sender,
+        key_id,
+        "POST",
+        "/federation/v1/push",
+        body,
+        time,
+    )
+    .to_vec()
+}
+
 pub fn parse_wire(bytes: &[u8]) -> (Event, String) {
     let Value::Object(mut map) = decode_canonical(bytes).unwrap() else {
         panic!()
@@ -44,6 +90,10 @@ pub fn push_body_to(
     txn: &str,
     events: &[Vec<u8>],
 ) -> Vec<u8> {
+    signers()
+        .lock()
+        .unwrap()
+        .insert((sender.to_owned(), key_id.to_owned()), key.clone());
     let mut map = BTreeMap::new();
     map.insert("destination".to_owned(), Value::from(destination));
     map.insert(
@@ -82,14 +132,24 @@ pub async fn metrics(api: &Api) -> String {
 }
 
 pub async fn push(hub: &Api, body: Vec<u8>) -> (u16, Json) {
-    let resp = hub
+    let headers = push_headers(&body, request_time());
+    push_with(hub, body, &headers).await
+}
+
+/// Pushes `body` with exactly these extra headers (none: an unsigned request).
+pub async fn push_with(
+    hub: &Api,
+    body: Vec<u8>,
+    headers: &[(&'static str, String)],
+) -> (u16, Json) {
+    let mut req = hub
         .client()
         .post(hub.url("/federation/v1/push"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    let resp = req.body(body).send().await.unwrap();
     let st = resp.status().as_u16();
     (st, resp.json().await.unwrap_or(Json::Null))
 }

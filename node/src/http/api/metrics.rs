@@ -56,6 +56,21 @@ pub fn render(s: &Snapshot) -> String {
             "Events acknowledged by peers.",
             c.sent,
         ),
+        (
+            "lapor_federation_push_failures_total",
+            "Pushes that failed: no answer, a cut or malformed answer, or the whole request refused.",
+            c.push_failures,
+        ),
+        (
+            "lapor_federation_stale_requests_total",
+            "Received pushes refused because their signed time is outside the window (request_time_skew).",
+            c.stale_requests,
+        ),
+        (
+            "lapor_federation_replayed_requests_total",
+            "Received pushes refused because the same signed request was received before (replayed_request).",
+            c.replayed_requests,
+        ),
     ] {
         let _ = writeln!(
             out,
@@ -103,6 +118,7 @@ pub fn render(s: &Snapshot) -> String {
     }
     let _ = writeln!(out, "# HELP lapor_federation_frozen_origins Origins frozen for equivocation.\n# TYPE lapor_federation_frozen_origins gauge\nlapor_federation_frozen_origins {frozen}");
     let _ = writeln!(out, "# HELP lapor_federation_quarantine Events held in quarantine.\n# TYPE lapor_federation_quarantine gauge\nlapor_federation_quarantine {}", s.quarantined);
+    let _ = writeln!(out, "# HELP lapor_federation_pending_events Events waiting for a step of this node (reasons in `lapor federation status`).\n# TYPE lapor_federation_pending_events gauge\nlapor_federation_pending_events {}", s.pending.len());
     let _ = writeln!(out, "# HELP lapor_federation_refused_events Events of an origin refused by the authorisation rules (held in quarantine).\n# TYPE lapor_federation_refused_events gauge");
     for r in &s.refusals {
         let _ = writeln!(

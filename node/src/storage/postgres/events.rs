@@ -137,6 +137,17 @@ impl EventStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
+    async fn event_settle(&self, id: &str) -> Result<bool> {
+        let n =
+            sqlx::query("UPDATE events SET state = 'stored' WHERE id = $1 AND state = 'pending'")
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
     async fn event_quarantine(
         &self,
         id: &str,
@@ -435,7 +446,7 @@ async fn equivocation_list(c: &mut PgConnection) -> Result<Vec<EquivocationRow>>
 async fn report_import(c: &mut PgConnection, imp: &ReportImport, now: Millis) -> Result<()> {
     let id = &imp.report.id;
     let held = owner_for_update(c, id).await?;
-    if decide::import_is_current(held.as_ref(), &imp.owner) {
+    if decide::import_applies(held.as_ref(), &imp.owner, imp.merge_owned) {
         upsert_report(c, &imp.report).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timeline WHERE report_id = $1")
             .bind(id)

@@ -324,6 +324,12 @@ fn filter_sql(f: &ReportFilter) -> (String, Vec<String>) {
             "(region_code = {m} OR left(region_code, length({m}) + 1) = {m} || '.')"
         ));
     }
+    if let Some(owner) = &f.owned_by {
+        let m = arg(&mut values, owner.clone());
+        clauses.push(format!(
+            "NOT EXISTS (SELECT 1 FROM report_owner o WHERE o.report_id = reports.id AND o.owner <> {m})"
+        ));
+    }
     if f.public_only {
         clauses.push("NOT confidential AND status <> 'archived'".into());
     }

@@ -144,6 +144,18 @@ impl EventStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
+    async fn event_settle(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE events SET state = 'stored' WHERE id = ?1 AND state = 'pending'",
+                [&id],
+            )? > 0)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(event.id = %id), err(level = "debug"))]
     async fn event_quarantine(
         &self,
         id: &str,
@@ -360,7 +372,7 @@ fn equivocation_list(c: &Connection) -> Result<Vec<EquivocationRow>> {
 /// Stores a report rebuilt from its history (see [`crate::storage::EventStore::report_import`]).
 fn report_import(c: &Connection, imp: &ReportImport, now: Millis) -> Result<()> {
     let id = &imp.report.id;
-    if decide::import_is_current(owner(c, id)?.as_ref(), &imp.owner) {
+    if decide::import_applies(owner(c, id)?.as_ref(), &imp.owner, imp.merge_owned) {
         upsert_report(c, &imp.report)?;
         let count: i64 = c.query_row(
             "SELECT COUNT(*) FROM timeline WHERE report_id = ?1",

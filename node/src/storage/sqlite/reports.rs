@@ -300,6 +300,12 @@ fn filter_sql(f: &ReportFilter) -> (String, Vec<Value>) {
             Value::Text(r.clone()),
         ]);
     }
+    if let Some(owner) = &f.owned_by {
+        clauses.push(
+            "NOT EXISTS (SELECT 1 FROM report_owner o WHERE o.report_id = reports.id AND o.owner <> ?)".into(),
+        );
+        values.push(Value::Text(owner.clone()));
+    }
     if f.public_only {
         clauses.push("confidential = 0 AND status <> 'archived'".into());
     }
