@@ -348,7 +348,7 @@ async fn console_actions_through_forms() {
         "/officer/login",
         &seed,
         Some(&format!(
-            "csrf={token}&username=admin&password=admin-password-1"
+            "csrf={token}&username=admin&password=sandi-kota-kupang-1"
         )),
     )
     .await;

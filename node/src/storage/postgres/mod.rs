@@ -13,6 +13,7 @@
 
 mod accept;
 mod accounts;
+mod audit;
 mod catalog;
 mod events;
 mod meta;

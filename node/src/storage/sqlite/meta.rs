@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_transfers.sql"),
     ),
+    (
+        9,
+        include_str!("../../../migrations/sqlite/0009_privacy.sql"),
+    ),
 ];
 
 #[async_trait]
@@ -36,9 +40,14 @@ impl MetaStore for SqliteStore {
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
             )?;
-            let done: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+            // Every migration not applied yet, whatever its number (branches merged later may add lower ones).
+            let done: std::collections::HashSet<i64> = {
+                let mut stmt = conn.prepare("SELECT version FROM schema_migrations")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
             for (version, sql) in MIGRATIONS {
-                if *version > done {
+                if !done.contains(version) {
                     conn.execute_batch(sql)?;
                     conn.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",

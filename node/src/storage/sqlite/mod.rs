@@ -11,6 +11,7 @@
 
 mod accept;
 mod accounts;
+mod audit;
 mod catalog;
 mod events;
 mod meta;

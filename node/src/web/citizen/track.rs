@@ -317,7 +317,7 @@ async fn render_track(
         Ok(x) => x,
         Err(e) => return error_page(ctx, &e, PageOpts::default()),
     };
-    let view = match app.view(&report, access).await {
+    let view = match app.view(&Viewer::Public, &report, access).await {
         Ok(v) => v,
         Err(e) => return error_page(ctx, &e, PageOpts::default()),
     };
