@@ -711,3 +711,122 @@ async fn assisted_intake_only_for_roles_that_use_it(t: TestApp) {
     }
 }
 both_backends!(assisted_intake, assisted_intake_only_for_roles_that_use_it);
+
+/// Everything the database holds, as a thief with a copy of it would see it: the SQLite file with its WAL, or a
+/// `pg_dump` of the PostgreSQL database.
+fn dump(t: &TestApp) -> Vec<u8> {
+    if let Some(path) = t.db.url.strip_prefix("sqlite://") {
+        let mut bytes = std::fs::read(path).unwrap();
+        if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+            bytes.extend(wal);
+        }
+        bytes
+    } else {
+        let out = std::process::Command::new("pg_dump")
+            .arg("--data-only")
+            .arg(&t.db.url)
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+async fn identities_are_sealed_at_rest(t: TestApp) {
+    let admin = t.admin().await;
+    let (name, phone, email) = (
+        "Yohanes Ndun Sabu",
+        "+6281234500077",
+        "yohanes.ndun@contoh.id",
+    );
+    let r = t
+        .req("POST", "/api/v1/reports", None, None, Some(json!({"kind": "complaint",
+            "title": "Air PDAM tidak mengalir", "body": "Sudah tiga hari air tidak mengalir di Kelurahan Oebobo.",
+            "reporter": {"name": name, "phone": phone, "email": email}})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let code = r.body["tracking_code"].as_str().unwrap().to_owned();
+    // Callers still read the identity in clear.
+    let r = t
+        .req(
+            "GET",
+            &format!("/api/v1/reports/{code}"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["reporter"]["name"], name);
+    assert_eq!(r.body["reporter"]["phone"], phone);
+    assert_eq!(r.body["reporter"]["email"], email);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let stored = t.store.report_identity(&id).await.unwrap().unwrap();
+    assert_eq!(stored.phone.as_deref(), Some(phone));
+
+    // The database alone reveals none of it.
+    let bytes = dump(&t);
+    assert!(
+        holds(&bytes, "Air PDAM tidak mengalir"),
+        "the dump is readable (control)"
+    );
+    for secret in [name, "Yohanes", phone, "81234500077", email, "contoh.id"] {
+        assert!(
+            !holds(&bytes, secret),
+            "`{secret}` is readable in the database"
+        );
+    }
+    assert!(holds(&bytes, "sealed:v1:"));
+
+    // A row written before encryption (plain) is read as it is and sealed at the next start.
+    let plain_phone = "+6281399988877";
+    raw_update(
+        &t,
+        &format!("UPDATE reporter_identities SET phone = '{plain_phone}'"),
+    )
+    .await;
+    assert_eq!(
+        t.store
+            .report_identity(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone
+            .as_deref(),
+        Some(plain_phone)
+    );
+    assert!(holds(&dump(&t), plain_phone));
+    assert_eq!(t.store.identities_seal_plaintext().await.unwrap(), 1);
+    assert_eq!(t.store.identities_seal_plaintext().await.unwrap(), 0);
+    assert!(!holds(&dump(&t), plain_phone));
+    let again = t.store.report_identity(&id).await.unwrap().unwrap();
+    assert_eq!(again.phone.as_deref(), Some(plain_phone));
+    assert_eq!(again.name.as_deref(), Some(name));
+
+    // A sealed value moved to another field does not open (bound to report and field).
+    raw_update(&t, "UPDATE reporter_identities SET name = phone").await;
+    assert!(t.store.report_identity(&id).await.is_err());
+}
+both_backends!(sealed_identities, identities_are_sealed_at_rest);
+
+async fn raw_update(t: &TestApp, sql: &str) {
+    if let Some(path) = t.db.url.strip_prefix("sqlite://") {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.execute(sql, []).unwrap();
+        // Into the main file, so the dump sees what a copy of it would.
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    } else {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&t.db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}

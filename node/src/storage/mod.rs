@@ -29,10 +29,12 @@ use crate::domain::{
 
 pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
+pub use identity::IdentityCipher;
 pub use records::*;
 
 mod decide;
 mod error;
+pub mod identity;
 mod records;
 
 /// The database itself and the node settings kept in it.
@@ -49,6 +51,11 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn meta_get(&self, key: &str) -> Result<Option<String>>;
     /// Writes a node setting.
     async fn meta_put(&self, key: &str, value: &str) -> Result<()>;
+    /// Sets the cipher reporter identities are sealed with at rest (see [`identity`]).
+    fn set_identity_cipher(&self, cipher: Arc<dyn IdentityCipher>);
+    /// Seals every stored identity field that is still plain (written before identities were sealed); returns
+    /// how many identities changed. Does nothing without a cipher.
+    async fn identities_seal_plaintext(&self) -> Result<u64>;
     /// Creates the first admin, consuming the bootstrap secret stored under meta key `bootstrap_secret_sha256`
     /// whose value must equal `secret_hash`, in one transaction. `Conflict` when the secret is wrong or used.
     async fn bootstrap_admin(&self, secret_hash: &str, admin: &UserRecord) -> Result<()>;

@@ -60,6 +60,60 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    fn set_identity_cipher(&self, cipher: std::sync::Arc<dyn crate::storage::IdentityCipher>) {
+        self.identities.set(cipher);
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn identities_seal_plaintext(&self) -> Result<u64> {
+        use crate::storage::identity::CipherSlot;
+        if !self.identities.is_set() {
+            return Ok(0);
+        }
+        let plain = self
+            .read(|c| {
+                super::rows::query_all(
+                    c,
+                    "SELECT report_id, name, phone, email FROM reporter_identities",
+                    [],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            crate::domain::ReporterIdentity {
+                                name: r.get(1)?,
+                                phone: r.get(2)?,
+                                email: r.get(3)?,
+                            },
+                        ))
+                    },
+                )
+            })
+            .await?;
+        let mut sealed = Vec::new();
+        for (report_id, id) in plain
+            .into_iter()
+            .filter(|(_, i)| CipherSlot::needs_sealing(i))
+        {
+            let s = self.identities.seal(&report_id, &id)?;
+            sealed.push((report_id, s));
+        }
+        let n = sealed.len() as u64;
+        if n > 0 {
+            self.write(move |c| {
+                for (report_id, id) in &sealed {
+                    c.execute(
+                        "UPDATE reporter_identities SET name = ?2, phone = ?3, email = ?4 WHERE report_id = ?1",
+                        params![report_id, id.name, id.phone, id.email],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+            self.checkpoint().await;
+        }
+        Ok(n)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ping(&self) -> Result<()> {
         self.read(|c| {
