@@ -46,6 +46,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// Routing reports to the node that must act, and transfers between nodes.
     pub routing: RoutingConfig,
+    /// Sessions, HTTPS headers and who may read `/metrics`.
+    pub security: SecurityConfig,
 }
 
 /// `[node]`
@@ -280,6 +282,50 @@ impl Default for RoutingConfig {
     }
 }
 
+/// `[security]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Minutes a staff login session may stay unused before it ends (API tokens are not affected).
+    pub idle_timeout_mins: i64,
+    /// Minutes a reporter's login session may stay unused before it ends.
+    pub reporter_idle_timeout_mins: i64,
+    /// `max-age` of `Strict-Transport-Security`, sent on requests that came over HTTPS; 0 sends none.
+    pub hsts_max_age_secs: u64,
+    /// Bearer token that opens `/metrics` from anywhere; empty means only this machine (and `metrics_allow`).
+    pub metrics_token: String,
+    /// File holding the metrics token; refused when readable by other users.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Client addresses that may read `/metrics` without the token (e.g. a Prometheus host).
+    pub metrics_allow: Vec<std::net::IpAddr>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_mins: 30,
+            reporter_idle_timeout_mins: 120,
+            hsts_max_age_secs: 31_536_000,
+            metrics_token: String::new(),
+            metrics_token_file: None,
+            metrics_allow: Vec::new(),
+        }
+    }
+}
+
+impl SecurityConfig {
+    /// The metrics token: from `metrics_token_file`, else `metrics_token`; `None` when neither is set.
+    pub fn metrics_token(&self) -> anyhow::Result<Option<String>> {
+        if let Some(file) = &self.metrics_token_file {
+            check_secret_file(file)?;
+            let token = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            return Ok(Some(token.trim().to_owned()).filter(|t| !t.is_empty()));
+        }
+        Ok(Some(self.metrics_token.trim().to_owned()).filter(|t| !t.is_empty()))
+    }
+}
+
 /// Documentation of every key, printed into the example config. A test checks that every key has one.
 pub const DOCS: &[(&str, &str)] = &[
     ("node", "Who this node is."),
@@ -315,6 +361,13 @@ pub const DOCS: &[(&str, &str)] = &[
     ("routing.boundaries_file", "GeoJSON FeatureCollection of administrative boundaries (properties.code, properties.name) for routing by location; unset means no routing by location."),
     ("routing.transfer_expiry_secs", "How long the hub waits for the target of a transfer to accept before the transfer expires and the report stays with its owner, in seconds."),
     ("routing.transfer_cooldown_secs", "How long after a transfer the report may not move back to a node that held it (stops ping-pong), in seconds."),
+    ("security", "Sessions, HTTPS headers and who may read /metrics (see docs/OPERATIONS.md, Security)."),
+    ("security.idle_timeout_mins", "Minutes a staff login session may stay unused before it ends (API tokens are not affected)."),
+    ("security.reporter_idle_timeout_mins", "Minutes a reporter's login session may stay unused before it ends."),
+    ("security.hsts_max_age_secs", "max-age of Strict-Transport-Security, sent when the request came over HTTPS (a loopback proxy's X-Forwarded-Proto: https); 0 sends none."),
+    ("security.metrics_token", "Bearer token that opens /metrics from any address; empty means /metrics answers only this machine (and security.metrics_allow)."),
+    ("security.metrics_token_file", "File holding the metrics token; refused when readable by other users."),
+    ("security.metrics_allow", "Client addresses that may read /metrics without the token, e.g. [\"10.0.0.5\"] for a Prometheus host."),
 ];
 
 impl Config {
@@ -420,6 +473,17 @@ impl Config {
         }
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");
+        }
+        if !(1..=24 * 60).contains(&self.security.idle_timeout_mins) {
+            bail!("security.idle_timeout_mins must be between 1 and 1440");
+        }
+        if !(1..=30 * 24 * 60).contains(&self.security.reporter_idle_timeout_mins) {
+            bail!("security.reporter_idle_timeout_mins must be between 1 and 43200");
+        }
+        if let Some(token) = self.security.metrics_token()? {
+            if token.len() < 16 {
+                bail!("security.metrics_token must be at least 16 characters");
+            }
         }
         Ok(())
     }

@@ -62,6 +62,8 @@ impl Node {
         holidays.extend(config.calendar.extra_holidays.iter().copied());
         let calendar = WorkCalendar::new(config.node.timezone, holidays);
         let fed = Arc::new(Federation::open(&config)?);
+        // Reporter identities are sealed to this node's key in the database (storage::identity).
+        store.set_identity_cipher(Arc::new(crate::federation::at_rest::AtRest(fed.clone())));
         let router = Router::open(&config)?;
         Ok(Self(Arc::new(NodeInner {
             config,
@@ -76,6 +78,13 @@ impl Node {
     /// Migrates the database and registers this node's current key (what every command needs).
     pub async fn init(&self) -> anyhow::Result<()> {
         self.store.migrate().await?;
+        let sealed = self.store.identities_seal_plaintext().await?;
+        if sealed > 0 {
+            tracing::info!(
+                identities = sealed,
+                "reporter identities written before encryption at rest are now sealed"
+            );
+        }
         self.fed.init(&self.store).await
     }
 

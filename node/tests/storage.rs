@@ -19,9 +19,9 @@ use lapor_node::domain::{
     SessionRecord, TimelineRecord, Transition, UserRecord,
 };
 use lapor_node::storage::{
-    self, AcceptOutcome, Conflict, DynStore, Effect, EventDraft, EventSigner, HistoryEvent,
-    InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport,
-    StorageError, TransferChange, TransferRow, INBOX_SHARE,
+    self, AcceptOutcome, AuditEntry, AuditFilter, Conflict, DynStore, Effect, EventDraft,
+    EventSigner, HistoryEvent, InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord,
+    PushOutcome, ReportImport, StorageError, TransferChange, TransferRow, INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
@@ -84,6 +84,8 @@ conformance!(
     categories,
     users,
     sessions,
+    sessions_touch_and_end,
+    audit_log,
     report_insert_and_read,
     report_transition_appends_and_guards_version,
     report_transition_erases_identity,
@@ -578,6 +580,7 @@ fn session(token: &str, user_id: &str, expires_at: Millis) -> SessionRecord {
         label: None,
         created_at: T0,
         expires_at,
+        last_seen_at: T0,
     }
 }
 
@@ -673,6 +676,161 @@ async fn sessions(store: DynStore) {
         .await
         .expect("lookup")
         .is_some());
+}
+
+async fn sessions_touch_and_end(store: DynStore) {
+    store
+        .user_create(&user("u-1", "ani", Role::Admin))
+        .await
+        .expect("ani");
+    store
+        .user_create(&user("u-2", "budi", Role::Admin))
+        .await
+        .expect("budi");
+    for (tok, uid) in [
+        ("tok-1", "u-1"),
+        ("tok-2", "u-1"),
+        ("tok-3", "u-1"),
+        ("tok-4", "u-2"),
+    ] {
+        store
+            .session_create(&session(tok, uid, T0 + DAY))
+            .await
+            .expect("session");
+    }
+    // Touching moves last_seen_at forward only.
+    store
+        .session_touch("tok-1", T0 + 5_000)
+        .await
+        .expect("touch");
+    store
+        .session_touch("tok-1", T0 + 1_000)
+        .await
+        .expect("touch back");
+    let (s, _) = store
+        .session_lookup("tok-1", T0 + 6_000)
+        .await
+        .expect("lookup")
+        .expect("live");
+    assert_eq!(s.last_seen_at, T0 + 5_000);
+    // Ending a user's sessions keeps the one named and touches no other user.
+    assert_eq!(
+        store
+            .sessions_end_for_user("u-1", Some("tok-2"))
+            .await
+            .expect("end"),
+        2
+    );
+    for (tok, live) in [
+        ("tok-1", false),
+        ("tok-2", true),
+        ("tok-3", false),
+        ("tok-4", true),
+    ] {
+        assert_eq!(
+            store
+                .session_lookup(tok, T0)
+                .await
+                .expect("lookup")
+                .is_some(),
+            live,
+            "{tok}"
+        );
+    }
+    assert_eq!(
+        store.sessions_end_for_user("u-2", None).await.expect("end"),
+        1
+    );
+    assert!(store
+        .session_lookup("tok-4", T0)
+        .await
+        .expect("lookup")
+        .is_none());
+}
+
+fn audit_entry(at: Millis, actor: &str, action: &str, target: &str) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at,
+        actor_id: Some(actor.to_owned()),
+        actor_name: Some(format!("Nama {actor}")),
+        actor_role: Some("admin".into()),
+        action: action.to_owned(),
+        target_kind: Some("report".into()),
+        target_id: Some(target.to_owned()),
+        detail: Some("detail, with \"quotes\"".into()),
+        ip: Some("198.51.100.7".into()),
+    }
+}
+
+async fn audit_log(store: DynStore) {
+    let mut ids = Vec::new();
+    for (i, (actor, action, target)) in [
+        ("u-1", "report.verify", "node-a:1"),
+        ("u-2", "identity.read", "node-a:1"),
+        ("u-1", "identity.read", "node-a:2"),
+        ("u-1", "user.create", "u-9"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = store
+            .audit_append(&audit_entry(T0 + i as i64 * 1000, actor, action, target))
+            .await
+            .expect("append");
+        ids.push(id);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let all = |f: AuditFilter| {
+        let store = store.clone();
+        async move { store.audit_list(&f).await.expect("list") }
+    };
+    let every = all(AuditFilter {
+        limit: 100,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(every.len(), 4);
+    assert_eq!(every[0].id, ids[3], "newest first");
+    let mut expected = audit_entry(T0, "u-1", "report.verify", "node-a:1");
+    expected.id = ids[0];
+    assert_eq!(every[3], expected, "stored as given");
+    let reads = all(AuditFilter {
+        action: Some("identity.read".into()),
+        limit: 100,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(
+        reads.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
+    let of_u1_on_1 = all(AuditFilter {
+        actor_id: Some("u-1".into()),
+        target_id: Some("node-a:1".into()),
+        limit: 100,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(of_u1_on_1.len(), 1);
+    let window = all(AuditFilter {
+        since: Some(T0 + 1000),
+        until: Some(T0 + 3000),
+        limit: 100,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(
+        window.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
+    let page = all(AuditFilter {
+        before_id: Some(ids[2]),
+        limit: 1,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[1]]);
 }
 
 async fn report_insert_and_read(store: DynStore) {
@@ -3253,4 +3411,80 @@ async fn fed_remote_agencies(store: DynStore) {
         (kept.node_id.as_deref(), kept.name.as_str()),
         (Some("node-b"), "Remote dinas-pu-samarinda")
     );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The audit log refuses changes at the database itself (a trigger on both backends), whatever client writes.
+
+async fn raw_sql(db: &support::TestDb, backend: Backend, sql: &str) -> Result<u64, String> {
+    match backend {
+        Backend::Sqlite => {
+            let path = db.url.trim_start_matches("sqlite://").to_owned();
+            let sql = sql.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let c = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+                c.execute(&sql, [])
+                    .map(|n| n as u64)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .expect("join")
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&db.url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query(sql)
+                .execute(&mut c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+async fn audit_rows_cannot_change(backend: Backend) {
+    let Some(db) = support::fresh_db(backend).await else {
+        return;
+    };
+    let store = storage::open(&db.url).await.expect("open store");
+    store.migrate().await.expect("migrate");
+    store
+        .audit_append(&audit_entry(T0, "u-1", "identity.read", "node-a:1"))
+        .await
+        .expect("append");
+    let statements = [
+        "UPDATE audit_log SET actor_id = 'someone-else'",
+        "DELETE FROM audit_log",
+    ];
+    for sql in statements {
+        let err = raw_sql(&db, backend, sql).await.expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    if backend == Backend::Postgres {
+        let err = raw_sql(&db, backend, "TRUNCATE audit_log")
+            .await
+            .expect_err("truncate");
+        assert!(err.contains("append-only"), "{err}");
+    }
+    let rows = store
+        .audit_list(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor_id.as_deref(), Some("u-1"));
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_change_sqlite() {
+    audit_rows_cannot_change(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_change_postgres() {
+    audit_rows_cannot_change(Backend::Postgres).await;
 }

@@ -348,7 +348,7 @@ async fn console_actions_through_forms() {
         "/officer/login",
         &seed,
         Some(&format!(
-            "csrf={token}&username=admin&password=admin-password-1"
+            "csrf={token}&username=admin&password=sandi-kota-kupang-1"
         )),
     )
     .await;
@@ -406,7 +406,8 @@ async fn console_actions_through_forms() {
         Some(&format!("csrf={other_tok}&note=x")),
     )
     .await;
-    assert_eq!(refused.status, StatusCode::OK);
+    // A refusal is a 4xx with the page and its message, never a 200 (issue 17).
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused
         .body
         .contains("Kode rahasia laporan tidak ada atau salah"));
@@ -566,4 +567,177 @@ async fn dashboard_counts_per_agency() {
     )
     .await;
     assert!(pupr.body.contains("<b>1</b>"));
+}
+
+/// Sends raw body bytes with a content type.
+async fn send_bytes(
+    t: &TestApp,
+    uri: &str,
+    cookies: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Page {
+    let req = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("cookie", cookies)
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap();
+    let resp = lapor_node::http::router(t.app.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn reports_held(t: &TestApp) -> i64 {
+    let f = lapor_node::domain::ReportFilter {
+        limit: 200,
+        ..Default::default()
+    };
+    t.store.report_list(&f).await.unwrap().1
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_invalid_reporter_input_are_4xx() {
+    let t = test_app(Backend::Sqlite).await.unwrap();
+    let (cookie, token) = csrf(&t).await;
+
+    // Multipart: a text field with bytes that are not UTF-8 is a 422 naming the field; nothing is stored.
+    let boundary = "XyZbOuNdArY";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("csrf", token.as_bytes().to_vec()),
+        ("kind", b"complaint".to_vec()),
+        ("title", b"Jalan rusak di Oebobo".to_vec()),
+        (
+            "body",
+            b"Lubang besar \xff\xfe di depan sekolah dasar".to_vec(),
+        ),
+    ] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(&value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let p = send_bytes(
+        &t,
+        "/report",
+        &cookie,
+        &format!("multipart/form-data; boundary={boundary}"),
+        body,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(
+        p.body.contains("`body`") && p.body.contains("UTF-8"),
+        "{}",
+        p.body
+    );
+    // The same in a urlencoded form (percent-encoded bytes that are not UTF-8).
+    let form = format!("{}%FF", report_form(&token, "Jalan rusak di Oebobo", ""));
+    let p = send_bytes(
+        &t,
+        "/report",
+        &cookie,
+        "application/x-www-form-urlencoded",
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert_eq!(reports_held(&t).await, 0, "nothing stored");
+
+    // A report, then the reporter's forms on the track page: invalid input re-renders the page with the
+    // error and a 4xx, and changes nothing.
+    let created = send(
+        &t,
+        "POST",
+        "/report",
+        &cookie,
+        Some(&report_form(&token, "Jalan rusak", "")),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let track_cookie = created
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("lapor_track="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let code = track_cookie
+        .trim_start_matches("lapor_track=")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cookies = format!("{cookie}; {track_cookie}");
+    let before = send(&t, "GET", &format!("/track/{code}"), &cookies, None).await;
+    assert_eq!(before.status, StatusCode::OK);
+    let report = t
+        .store
+        .report_by_tracking_code(&code)
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = t.store.report_timeline(&report.id).await.unwrap().len();
+    for (action, form, status) in [
+        (
+            "rate",
+            format!("csrf={token}&score=lima"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "supplement",
+            format!("csrf={token}&note="),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "reply",
+            format!("csrf={token}&note={}", "x".repeat(4001)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let p = send(
+            &t,
+            "POST",
+            &format!("/track/{code}/{action}"),
+            &cookies,
+            Some(&form),
+        )
+        .await;
+        assert!(p.status.is_client_error(), "{action}: {}", p.status);
+        if action == "rate" {
+            assert_eq!(p.status, status);
+            assert!(p.body.contains("Pilih nilai 1 sampai 5"), "{action}");
+        }
+        assert!(
+            p.body.contains(r#"class="alert error""#),
+            "{action}: {}",
+            p.body
+        );
+    }
+    assert_eq!(
+        t.store.report_timeline(&report.id).await.unwrap().len(),
+        entries,
+        "nothing changed"
+    );
+    let after = send(&t, "GET", &format!("/track/{code}"), &cookies, None).await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert_eq!(reports_held(&t).await, 1);
 }

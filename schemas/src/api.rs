@@ -619,3 +619,45 @@ pub struct Health {
     /// Software version.
     pub version: String,
 }
+
+/// One line of the audit log (`GET /api/v1/audit`): who did what, when and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    /// Position in the log; newer lines have larger ids.
+    pub id: i64,
+    /// When, in the node's time zone.
+    pub at: DateTime<FixedOffset>,
+    /// Account that acted; absent for an anonymous request (a registration, a failed login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+    /// Its name at the time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// Its role at the time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_role: Option<String>,
+    /// What was done: `report.verify`, `identity.read`, `user.create`, `login.failed`, ...
+    pub action: String,
+    /// Kind of what it was done to: `report`, `user`, `agency`, `category`, `token`, `audit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_kind: Option<String>,
+    /// Id of what it was done to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// Short detail (fields changed, a role); never a secret or a reporter identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Client address of the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    /// Lines on this page.
+    pub items: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page, when there may be one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}

@@ -82,14 +82,14 @@ async fn citizen_and_officer_flows_in_chromium() {
         &client,
         format!("{api}/auth/bootstrap"),
         None,
-        json!({"secret": secret, "username": "admin", "password": "sandi-admin-kupang", "display_name": "Admin Kota"}),
+        json!({"secret": secret, "username": "admin", "password": "sandi-kota-kupang", "display_name": "Admin Kota"}),
     )
     .await;
     let admin = post(
         &client,
         format!("{api}/auth/login"),
         None,
-        json!({"username": "admin", "password": "sandi-admin-kupang"}),
+        json!({"username": "admin", "password": "sandi-kota-kupang"}),
     )
     .await["token"]
         .as_str()
@@ -131,7 +131,7 @@ async fn citizen_and_officer_flows_in_chromium() {
                 .current_dir(e2e_dir())
                 .env("LAPOR_BASE", base)
                 .env("ADMIN_USER", "admin")
-                .env("ADMIN_PASS", "sandi-admin-kupang")
+                .env("ADMIN_PASS", "sandi-kota-kupang")
                 .env("OFFICER_USER", "petugas.pupr")
                 .env("OFFICER_PASS", "sandi-petugas-1")
                 .env("AGENCY_ID", "dinas-pupr");

@@ -43,7 +43,7 @@ async fn logins_are_rate_limited_per_address_and_accounts_lock() -> anyhow::Resu
         .and_then(|s| s.split('"').next())
         .expect("bootstrap secret printed")
         .to_owned();
-    let password = "kata-sandi-admin-1";
+    let password = "kata-sandi-kota-1";
     let r = client
         .post(format!("{base}/api/v1/auth/bootstrap"))
         .json(&json!({"secret": secret, "username": "admin", "password": password, "display_name": "Admin"}))

@@ -31,6 +31,9 @@ fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
+/// How stale a session's last-use time may get before a request writes it again.
+const TOUCH_EVERY_MS: Millis = 60 * 1000;
+
 /// A fixed argon2id hash to verify against when the username does not exist, so both cases take as long.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3ywE3AqEDN1iKnUOuR4rWG6Vgkx0QoZ6l2TTbAqAdXw";
 
@@ -42,6 +45,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 async fn hash_password_blocking(password: String) -> AppResult<String> {
     blocking(move || hash_password(&password)).await?
+}
+
+/// An account as the audit log names its actor.
+fn actor_of(u: &UserRecord) -> (&str, &str, Role) {
+    (u.id.as_str(), u.display_name.as_str(), u.role)
 }
 
 /// The wire view of an account.
@@ -87,12 +95,32 @@ impl App {
     /// The viewer a bearer token or session cookie stands for (`Public` when unknown or expired).
     pub async fn viewer_for_token(&self, token: &str) -> AppResult<Option<Viewer>> {
         let hash = tracking::sha256_hex(token);
-        let Some((session, user)) = self.node.store.session_lookup(&hash, self.now()).await? else {
+        let now = self.now();
+        let store = &self.node.store;
+        let Some((session, user)) = store.session_lookup(&hash, now).await? else {
             return Ok(None);
         };
+        if session.kind == "session" {
+            let sec = &self.node.config.security;
+            let idle_mins = if user.role.is_staff() {
+                sec.idle_timeout_mins
+            } else {
+                sec.reporter_idle_timeout_mins
+            };
+            if now - session.last_seen_at > idle_mins * 60 * 1000 {
+                store.session_delete(&hash).await?;
+                tracing::info!(user.id = %user.id, idle_mins, "session ended after being idle");
+                return Ok(None);
+            }
+            // One write a minute at most per session, not one per request.
+            if now - session.last_seen_at >= TOUCH_EVERY_MS {
+                store.session_touch(&hash, now).await?;
+            }
+        }
         Ok(Some(Viewer::User {
             user: self.user_ref(&user).await?,
             api_token: session.kind == "api_token",
+            token_hash: hash,
         }))
     }
 
@@ -115,15 +143,25 @@ impl App {
         let ok = blocking(move || verify_password(&password, &hash)).await?;
         let user = match user {
             Some(u) if ok && u.active => u,
-            _ => {
-                self.guard.failed(&username, now);
+            other => {
+                let locked = self.guard.failed(&username, now);
+                let actor = other
+                    .as_ref()
+                    .map(|u| (u.id.as_str(), u.display_name.as_str(), u.role));
+                let detail = locked.map(|secs| format!("account locked for {secs} s"));
+                self.audit_as_after(actor, "login.failed", ("user", &username), detail)
+                    .await;
                 return Err(AppError::BadCredentials);
             }
         };
         self.guard.succeeded(&username);
         let hours = self.node.config.http.session_hours;
-        self.issue_token(&user, "session", None, hours * 3600 * 1000)
-            .await
+        let token = self
+            .issue_token(&user, "session", None, hours * 3600 * 1000)
+            .await?;
+        self.audit_as_after(Some(actor_of(&user)), "login", ("user", &user.id), None)
+            .await;
+        Ok(token)
     }
 
     async fn issue_token(
@@ -142,6 +180,7 @@ impl App {
             label,
             created_at: now,
             expires_at: now + lifetime_ms,
+            last_seen_at: now,
         };
         self.node.store.session_create(&session).await?;
         Ok(wire::TokenResponse {
@@ -184,8 +223,18 @@ impl App {
             .user_get(&me.id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        self.issue_token(&user, "api_token", Some(req.label), days * 24 * 3600 * 1000)
-            .await
+        let label = req.label.trim().to_owned();
+        let token = self
+            .issue_token(&user, "api_token", Some(req.label), days * 24 * 3600 * 1000)
+            .await?;
+        self.audit_after(
+            viewer,
+            "token.create",
+            ("user", &user.id),
+            Some(format!("label {label}, {days} days")),
+        )
+        .await;
+        Ok(token)
     }
 
     /// Opens a reporter account; the citizen's reports filed while logged in are listed as theirs.
@@ -203,6 +252,13 @@ impl App {
             )
             .await?;
         self.insert_account(&user).await?;
+        self.audit_as_after(
+            Some(actor_of(&user)),
+            "user.register",
+            ("user", &user.id),
+            None,
+        )
+        .await;
         Ok(user_view(&user))
     }
 
@@ -261,8 +317,21 @@ impl App {
             .bootstrap_admin(&tracking::sha256_hex(&req.secret), &user)
             .await
         {
-            Ok(()) => Ok(user_view(&user)),
-            Err(StorageError::Conflict(_)) => Err(AppError::BadBootstrapSecret),
+            Ok(()) => {
+                self.audit_as_after(
+                    Some(actor_of(&user)),
+                    "user.bootstrap",
+                    ("user", &user.id),
+                    None,
+                )
+                .await;
+                Ok(user_view(&user))
+            }
+            Err(StorageError::Conflict(_)) => {
+                self.audit_as_after(None, "bootstrap.failed", ("user", &user.username), None)
+                    .await;
+                Err(AppError::BadBootstrapSecret)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -314,6 +383,17 @@ impl App {
             )
             .await?;
         self.insert_account(&user).await?;
+        let scope = user
+            .agency_id
+            .as_ref()
+            .map_or_else(String::new, |a| format!(" of {a}"));
+        self.audit_after(
+            viewer,
+            "user.create",
+            ("user", &user.id),
+            Some(format!("{} {}{scope}", user.username, user.role.as_str())),
+        )
+        .await;
         Ok(user_view(&user))
     }
 
@@ -346,19 +426,42 @@ impl App {
         let mut c = Checker::new();
         c.opt_text("display_name", req.display_name.as_ref(), 100);
         if let Some(p) = &req.password {
-            check_password(&mut c, p);
+            check_password(&mut c, p, &user.username);
         }
         c.finish()?;
+        let mut changed = Vec::new();
         if let Some(name) = req.display_name {
             name.trim().clone_into(&mut user.display_name);
+            changed.push("display_name".to_owned());
         }
+        let new_password = req.password.is_some();
         if let Some(p) = req.password {
             user.password_hash = hash_password_blocking(p).await?;
+            changed.push("password".to_owned());
         }
         if let Some(active) = req.active {
             user.active = active;
+            changed.push(format!("active={active}"));
         }
         self.node.store.user_update(&user).await?;
+        if new_password {
+            // A new password ends every other way in: sessions and API tokens (an attacker's too). The
+            // account changing its own password keeps the session it did so with.
+            let keep = (me.id == id).then(|| viewer.token_hash()).flatten();
+            let ended = self
+                .node
+                .store
+                .sessions_end_for_user(&user.id, keep)
+                .await?;
+            changed.push(format!("{ended} sessions and tokens ended"));
+        }
+        self.audit_after(
+            viewer,
+            "user.update",
+            ("user", &user.id),
+            Some(changed.join(", ")),
+        )
+        .await;
         Ok(user_view(&user))
     }
 
@@ -421,10 +524,10 @@ impl LoginGuard {
         (*until > now).then(|| u64::try_from((*until - now + 999) / 1000).unwrap_or(1))
     }
 
-    /// Records a failed login.
-    pub fn failed(&self, username: &str, now: Millis) {
+    /// Records a failed login; the seconds the account is now locked for, when it is.
+    pub fn failed(&self, username: &str, now: Millis) -> Option<i64> {
         let Ok(mut f) = self.failures.lock() else {
-            return;
+            return None;
         };
         if f.len() >= Self::MAX_ENTRIES {
             f.retain(|_, (_, until)| *until > now);
@@ -436,7 +539,9 @@ impl LoginGuard {
             let lock = (60_000_i64 << step.min(10)).min(Self::MAX_LOCK_MS);
             e.1 = now + lock;
             tracing::warn!(user.name = %username, failures = e.0, lock_s = lock / 1000, "account locked after failed logins");
+            return Some(lock / 1000);
         }
+        None
     }
 
     /// A successful login.

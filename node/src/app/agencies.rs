@@ -183,6 +183,8 @@ impl App {
                 other => other.into(),
             })?;
         self.publish_agencies().await;
+        self.audit_after(viewer, "agency.create", ("agency", &record.id), None)
+            .await;
         Ok(agency_view(&record))
     }
 
@@ -215,6 +217,8 @@ impl App {
         }
         self.node.store.agency_update(&a).await?;
         self.publish_agencies().await;
+        self.audit_after(viewer, "agency.update", ("agency", &a.id), None)
+            .await;
         Ok(agency_view(&a))
     }
 
@@ -250,6 +254,8 @@ impl App {
             active: req.active.unwrap_or(true),
         };
         self.node.store.category_upsert(&cat).await?;
+        self.audit_after(viewer, "category.create", ("category", &cat.id), None)
+            .await;
         Ok(cat)
     }
 
@@ -288,6 +294,8 @@ impl App {
             cat.active = a;
         }
         self.node.store.category_upsert(&cat).await?;
+        self.audit_after(viewer, "category.update", ("category", &cat.id), None)
+            .await;
         Ok(cat)
     }
 

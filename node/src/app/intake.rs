@@ -60,7 +60,7 @@ impl App {
             (None, Some(_)) if viewer.is_api_token() => Channel::Api,
             (None, _) => Channel::Web,
             (Some(ch), Some(u))
-                if ch.is_assisted() && matches!(u.role, Role::Admin | Role::AgencyOfficer) =>
+                if ch.is_assisted() && crate::domain::access::logs_assisted(u.role) =>
             {
                 ch
             }

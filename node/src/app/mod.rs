@@ -10,7 +10,8 @@
 //! | `error.rs` | [`AppError`], and the translation of storage and federation errors |
 //! | `viewer.rs` | [`Viewer`]: who is asking |
 //! | `validate.rs` | field checks shared by every form and body |
-//! | `accounts.rs` | login, sessions, API tokens, bootstrap, accounts |
+//! | `accounts.rs` | login, sessions (idle timeout), API tokens, bootstrap, accounts |
+//! | `audit.rs` | the append-only audit log: recording, reading, CSV export |
 //! | `agencies.rs` | agencies and categories, dispositions' agency check |
 //! | `intake.rs` | [`Intake`] and [`App::submit`]: one way in for every channel |
 //! | `reports.rs` | finding, loading, acting on and listing reports |
@@ -23,6 +24,7 @@
 mod accounts;
 mod agencies;
 mod attachments;
+pub mod audit;
 mod error;
 mod intake;
 mod reports;
@@ -39,6 +41,7 @@ use chrono::{DateTime, FixedOffset};
 
 pub use self::accounts::{user_view, BOOTSTRAP_KEY};
 pub use self::agencies::{agency_view, default_categories, AGENCY_KINDS};
+pub use self::audit::AuditQuery;
 pub use self::error::{AppError, AppResult};
 pub use self::intake::Intake;
 pub use self::reports::Disposition;

@@ -160,6 +160,15 @@ impl App {
         })
         .await?;
         tracing::info!(report.id = %changed.0.id, action = cmd.name(), "report changed");
+        if viewer.is_staff() {
+            self.audit_after(
+                viewer,
+                &format!("report.{}", cmd.name()),
+                ("report", &changed.0.id),
+                None,
+            )
+            .await;
+        }
         Ok(changed)
     }
 

@@ -78,6 +78,13 @@ impl App {
             agency.map(|a| a.id),
         )
         .await?;
+        self.audit_after(
+            viewer,
+            "report.transfer_request",
+            ("report", &report.id),
+            Some(format!("to {to} ({reason})")),
+        )
+        .await;
         Ok(self.transfer_view(row))
     }
 

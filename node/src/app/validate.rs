@@ -90,7 +90,7 @@ pub(crate) fn clean(s: Option<String>) -> Option<String> {
 /// The checks every new account passes: login name, password, display name.
 pub(crate) fn check_account(c: &mut Checker, username: &str, password: &str, display_name: &str) {
     check_username(c, username);
-    check_password(c, password);
+    check_password(c, password, username);
     c.text("display_name", display_name, 1, 100);
 }
 
@@ -108,8 +108,17 @@ fn check_username(c: &mut Checker, username: &str) {
     }
 }
 
-pub(crate) fn check_password(c: &mut Checker, password: &str) {
+/// Passwords everyone tries first (`common_passwords.txt`, one a line, `#` comments).
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// The password policy: 10..=200 characters, not one character repeated, not containing the username, not
+/// one of the most common passwords.
+pub(crate) fn check_password(c: &mut Checker, password: &str, username: &str) {
     let n = password.chars().count();
+    let lower = password.to_lowercase();
+    let user = username.trim().to_lowercase();
+    let mut chars = password.chars();
+    let first = chars.next();
     if n < 10 {
         c.fail(
             "password",
@@ -121,6 +130,29 @@ pub(crate) fn check_password(c: &mut Checker, password: &str) {
             "password",
             "too_long",
             "maksimal 200 karakter / at most 200 characters",
+        );
+    } else if chars.all(|ch| Some(ch) == first) {
+        c.fail(
+            "password",
+            "repeated_character",
+            "kata sandi tidak boleh satu karakter yang diulang / the password must not be one character repeated",
+        );
+    } else if user.len() >= 3 && lower.contains(&user) {
+        c.fail(
+            "password",
+            "contains_username",
+            "kata sandi tidak boleh memuat nama pengguna / the password must not contain the username",
+        );
+    } else if COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|common| common.to_lowercase() == lower)
+    {
+        c.fail(
+            "password",
+            "too_common",
+            "kata sandi ini terlalu umum dan mudah ditebak; pilih yang lain / this password is too common and easy to guess; choose another",
         );
     }
 }

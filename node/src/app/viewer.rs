@@ -19,6 +19,8 @@ pub enum Viewer {
         user: UserRef,
         /// Came with an API token rather than a browser session.
         api_token: bool,
+        /// sha256 of the token or session it came with (kept when the account changes its password).
+        token_hash: String,
     },
 }
 
@@ -40,6 +42,14 @@ impl Viewer {
                 ..
             }
         )
+    }
+
+    /// The hash of the token or session the account came with.
+    pub fn token_hash(&self) -> Option<&str> {
+        match self {
+            Self::Public => None,
+            Self::User { token_hash, .. } => Some(token_hash),
+        }
     }
 
     /// Whether the account is staff (not a citizen).

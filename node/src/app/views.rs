@@ -3,7 +3,7 @@
 
 use lapor_schemas::api as wire;
 
-use super::{Access, App, AppResult};
+use super::{Access, App, AppResult, Viewer};
 use crate::domain::{access, Millis, Report, ReportOrder, TimelineRecord};
 
 /// Parses a list order from a query string value.
@@ -16,7 +16,13 @@ pub fn parse_order(s: Option<&str>) -> ReportOrder {
 
 impl App {
     /// The report as its viewer may see it, with its timeline.
-    pub async fn view(&self, report: &Report, access: Access) -> AppResult<wire::ReportView> {
+    /// A staff member's read of a reporter's identity is recorded in the audit log first (no record, no read).
+    pub async fn view(
+        &self,
+        viewer: &Viewer,
+        report: &Report,
+        access: Access,
+    ) -> AppResult<wire::ReportView> {
         let timeline = self.node.store.report_timeline(&report.id).await?;
         let identity = match access {
             Access::Staff { identity: true } | Access::Reporter if !report.anonymous => {
@@ -24,6 +30,10 @@ impl App {
             }
             _ => None,
         };
+        if identity.is_some() && access.is_staff() {
+            self.audit(viewer, "identity.read", ("report", &report.id), None)
+                .await?;
+        }
         let agency_name = match &report.agency_id {
             Some(id) => self.node.store.agency_get(id).await?.map(|a| a.name),
             None => None,

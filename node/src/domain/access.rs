@@ -39,6 +39,17 @@ pub fn reads_identities(role: Role) -> bool {
     matches!(role, Role::Admin | Role::AgencyOfficer | Role::Reporter)
 }
 
+/// Whether an account of `role` may log a report received by phone, WhatsApp, letter or in person on a
+/// citizen's behalf (the assisted channels): admins and agency officers, who act on reports.
+pub fn logs_assisted(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::AgencyOfficer)
+}
+
+/// Whether an account of `role` may read the audit log: admins and auditors.
+pub fn reads_audit(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Auditor)
+}
+
 /// What `user` (or nobody) holding `secret` may see of `report`; `None` means nothing at all.
 pub fn access(user: Option<&UserRef>, secret: Option<&str>, report: &Report) -> Option<Access> {
     if let Some(u) = user {

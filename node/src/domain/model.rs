@@ -250,6 +250,8 @@ pub struct SessionRecord {
     pub created_at: Millis,
     /// Expires at.
     pub expires_at: Millis,
+    /// Last used at (the idle timeout counts from here).
+    pub last_seen_at: Millis,
 }
 
 /// Sort order of report lists.

@@ -13,6 +13,7 @@
 
 pub mod agencies;
 pub mod apply;
+pub mod at_rest;
 pub mod author;
 pub mod authorise;
 pub mod client;

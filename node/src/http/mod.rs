@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod federation;
 pub mod limit;
+pub mod security;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
@@ -18,7 +19,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
-use self::api::{agencies, auth, categories, health, metrics, reports, users};
+use self::api::{agencies, audit, auth, categories, health, metrics, reports, users};
 use self::error::{ApiError, Lang, LANG};
 use self::federation as fed;
 use crate::app::App;
@@ -36,6 +37,7 @@ use crate::app::App;
         reports::create, reports::list, reports::get, reports::stats,
         reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::transfer, reports::acknowledge,
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
+        audit::list, audit::export,
     ),
     components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError)),
     modifiers(&BearerAuth),
@@ -140,6 +142,8 @@ pub fn router(app: App) -> Router {
         .route("/reports/{key}/archive", post(reports::archive))
         .route("/reports/{key}/privacy", post(reports::privacy))
         .route("/stats", get(reports::stats))
+        .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
@@ -170,7 +174,13 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
+        .route(
+            "/metrics",
+            get(metrics::metrics).route_layer(middleware::from_fn_with_state(
+                app.clone(),
+                security::metrics_access,
+            )),
+        )
         .nest("/api/v1", api)
         .nest("/federation/v1", federation)
         .merge(crate::web::router())
@@ -178,6 +188,10 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(limiter, limit::rate_limit))
         .layer(middleware::from_fn(language))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            security::protect,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -1,7 +1,7 @@
 //! The storage contract and its two implementations.
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
-//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`]) with coarse
+//! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -29,10 +29,12 @@ use crate::domain::{
 
 pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
+pub use identity::IdentityCipher;
 pub use records::*;
 
 mod decide;
 mod error;
+pub mod identity;
 mod records;
 
 /// The database itself and the node settings kept in it.
@@ -49,6 +51,11 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn meta_get(&self, key: &str) -> Result<Option<String>>;
     /// Writes a node setting.
     async fn meta_put(&self, key: &str, value: &str) -> Result<()>;
+    /// Sets the cipher reporter identities are sealed with at rest (see [`identity`]).
+    fn set_identity_cipher(&self, cipher: Arc<dyn IdentityCipher>);
+    /// Seals every stored identity field that is still plain (written before identities were sealed); returns
+    /// how many identities changed. Does nothing without a cipher.
+    async fn identities_seal_plaintext(&self) -> Result<u64>;
     /// Creates the first admin, consuming the bootstrap secret stored under meta key `bootstrap_secret_sha256`
     /// whose value must equal `secret_hash`, in one transaction. `Conflict` when the secret is wrong or used.
     async fn bootstrap_admin(&self, secret_hash: &str, admin: &UserRecord) -> Result<()>;
@@ -80,6 +87,20 @@ pub trait AccountStore: Send + Sync + 'static {
     ) -> Result<Option<(SessionRecord, UserRecord)>>;
     /// Ends a session.
     async fn session_delete(&self, token_hash: &str) -> Result<()>;
+    /// Records that a session was used at `now` (for the idle timeout).
+    async fn session_touch(&self, token_hash: &str, now: Millis) -> Result<()>;
+    /// Ends every session and API token of a user but the one whose hash is `keep`. Returns how many ended.
+    async fn sessions_end_for_user(&self, user_id: &str, keep: Option<&str>) -> Result<u64>;
+}
+
+/// The append-only audit log (who, what, when, from where). Rows are never changed or deleted: both backends
+/// refuse it with a trigger.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Appends a line; returns its id.
+    async fn audit_append(&self, entry: &AuditEntry) -> Result<i64>;
+    /// Lines `filter` selects, newest first.
+    async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
 }
 
 /// Agencies and report categories.
@@ -267,13 +288,21 @@ pub trait TransferStore: Send + Sync + 'static {
 
 /// The storage contract every backend implements: every concern trait at once.
 pub trait Store:
-    MetaStore + AccountStore + CatalogStore + ReportStore + EventStore + PeerStore + TransferStore
+    MetaStore
+    + AccountStore
+    + AuditStore
+    + CatalogStore
+    + ReportStore
+    + EventStore
+    + PeerStore
+    + TransferStore
 {
 }
 
 impl<T> Store for T where
     T: MetaStore
         + AccountStore
+        + AuditStore
         + CatalogStore
         + ReportStore
         + EventStore
@@ -286,8 +315,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, Store,
-        TransferStore,
+        AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore,
+        Store, TransferStore,
     };
 }
 

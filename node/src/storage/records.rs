@@ -608,3 +608,49 @@ pub struct ReportImport {
     /// even though the ownership is the same.
     pub merge_owned: bool,
 }
+
+/// One line of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditEntry {
+    /// Position in the log (assigned when appended; ignored by [`AuditStore::audit_append`]).
+    ///
+    /// [`AuditStore::audit_append`]: crate::storage::AuditStore::audit_append
+    pub id: i64,
+    /// When.
+    pub at: Millis,
+    /// Account that acted (none for an anonymous request such as a registration or a failed login).
+    pub actor_id: Option<String>,
+    /// Its display name or login name at the time.
+    pub actor_name: Option<String>,
+    /// Its role at the time.
+    pub actor_role: Option<String>,
+    /// What was done, a stable dotted name (`report.verify`, `identity.read`, `user.update`, ...).
+    pub action: String,
+    /// Kind of what it was done to (`report`, `user`, `agency`, `category`, `token`, `audit`).
+    pub target_kind: Option<String>,
+    /// Id of what it was done to.
+    pub target_id: Option<String>,
+    /// Short detail (which fields changed, a role), never a secret or a reporter identity.
+    pub detail: Option<String>,
+    /// Client address the request came from.
+    pub ip: Option<String>,
+}
+
+/// Which audit lines to read, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditFilter {
+    /// Only this actor.
+    pub actor_id: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this target.
+    pub target_id: Option<String>,
+    /// At or after.
+    pub since: Option<Millis>,
+    /// Before.
+    pub until: Option<Millis>,
+    /// Only lines older than this id (paging).
+    pub before_id: Option<i64>,
+    /// Most lines.
+    pub limit: i64,
+}

@@ -65,6 +65,58 @@ fn rejection(status: StatusCode, id: &str, en: &str) -> Response {
         .into_response()
 }
 
+/// A text field that is not UTF-8: refused (422) rather than stored with replacement characters.
+fn not_utf8(field: &str) -> Response {
+    let field = super::html::esc(field);
+    rejection(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &format!(
+            "Isian `{field}` bukan teks UTF-8 yang sah; kirim ulang dari formulir di halaman ini."
+        ),
+        &format!(
+            "Field `{field}` is not valid UTF-8 text; send it again from the form on the page."
+        ),
+    )
+}
+
+/// `application/x-www-form-urlencoded` pairs, strictly: a name or value whose percent-decoded bytes are not
+/// UTF-8 is an error naming the field (`url::form_urlencoded::parse` would replace them silently).
+pub fn parse_urlencoded(input: &[u8]) -> Result<Vec<(String, String)>, String> {
+    fn decode(part: &[u8]) -> Option<String> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < part.len() => {
+                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    let mut fields = Vec::new();
+    for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &pair[..0]),
+        };
+        let name_text = decode(name).ok_or_else(|| String::from_utf8_lossy(name).into_owned())?;
+        let value_text = decode(value).ok_or_else(|| name_text.clone())?;
+        fields.push((name_text, value_text));
+    }
+    Ok(fields)
+}
+
 impl<S: Send + Sync> FromRequest<S> for WebForm {
     type Rejection = Response;
 
@@ -129,9 +181,10 @@ impl<S: Send + Sync> FromRequest<S> for WebForm {
                             });
                         }
                     }
-                    None => form
-                        .fields
-                        .push((name, String::from_utf8_lossy(&bytes).into_owned())),
+                    None => match String::from_utf8(bytes.to_vec()) {
+                        Ok(text) => form.fields.push((name, text)),
+                        Err(_) => return Err(not_utf8(&name)),
+                    },
                 }
             }
             Ok(form)
@@ -140,7 +193,7 @@ impl<S: Send + Sync> FromRequest<S> for WebForm {
                 .await
                 .map_err(|_| too_large())?;
             Ok(Self {
-                fields: url::form_urlencoded::parse(&bytes).into_owned().collect(),
+                fields: parse_urlencoded(&bytes).map_err(|name| not_utf8(&name))?,
                 files: Vec::new(),
             })
         } else {
@@ -354,5 +407,24 @@ pub fn lang_code(lang: Lang) -> &'static str {
     match lang {
         Lang::Id => "id",
         Lang::En => "en",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_urlencoded;
+
+    #[test]
+    fn urlencoded_is_strict_utf8() {
+        let input = b"csrf=ab&title=Jalan+rusak+%E2%80%94+Oebobo&empty=&flag&pct=100%25&bad=%zz";
+        let strict = parse_urlencoded(input).unwrap();
+        let lossy: Vec<(String, String)> =
+            url::form_urlencoded::parse(input).into_owned().collect();
+        assert_eq!(strict, lossy);
+        assert_eq!(
+            parse_urlencoded(b"title=ok&body=%FF%FE").unwrap_err(),
+            "body"
+        );
+        assert_eq!(parse_urlencoded(b"%C3=1").unwrap_err(), "%C3");
     }
 }

@@ -317,12 +317,32 @@ pub fn layout(ctx: &Ctx, title: &str, body: &str, opts: PageOpts) -> String {
     };
     let switch = format!("{}?lang={other_code}", esc(&ctx.path));
     let nav = if opts.officer {
+        let role = ctx.viewer.user().map(|u| u.role);
         let mut n = format!(
-            r#"<a href="/officer">{}</a><a href="/officer/new">{}</a><a href="/officer/dashboard">{}</a>"#,
-            tr(lang, "Kotak masuk", "Inbox"),
-            tr(lang, "Catat laporan", "Log a report"),
-            tr(lang, "Dasbor", "Dashboard"),
+            r#"<a href="/officer">{}</a>"#,
+            tr(lang, "Kotak masuk", "Inbox")
         );
+        // Only what the role can use: the assisted intake for those who may log reports, the audit log for
+        // its readers.
+        if role.is_some_and(crate::domain::access::logs_assisted) {
+            let _ = write!(
+                n,
+                r#"<a href="/officer/new">{}</a>"#,
+                tr(lang, "Catat laporan", "Log a report")
+            );
+        }
+        let _ = write!(
+            n,
+            r#"<a href="/officer/dashboard">{}</a>"#,
+            tr(lang, "Dasbor", "Dashboard")
+        );
+        if role.is_some_and(crate::domain::access::reads_audit) {
+            let _ = write!(
+                n,
+                r#"<a href="/officer/audit">{}</a>"#,
+                tr(lang, "Log audit", "Audit log")
+            );
+        }
         if ctx.viewer.user().is_some() {
             let _ = write!(
                 n,

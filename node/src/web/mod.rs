@@ -17,6 +17,7 @@
 //!   confidential report can never appear there; the track page shows one only with its secret.
 
 pub mod assets;
+pub mod audit;
 pub mod citizen;
 pub mod forms;
 pub mod html;
@@ -81,6 +82,7 @@ pub fn router() -> Router<App> {
                 .layer(upload_limit),
         )
         .route("/officer/dashboard", get(officer::dashboard))
+        .route("/officer/audit", get(audit::page_audit))
         .route("/officer/reports/{code}", get(officer::detail))
         .route(
             "/officer/reports/{code}/{action}",

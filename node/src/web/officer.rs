@@ -451,7 +451,7 @@ async fn render_detail(
         Ok(x) => x,
         Err(e) => return error_page(ctx, &e, OFFICER),
     };
-    let view = match app.view(&report, access).await {
+    let view = match app.view(&ctx.viewer, &report, access).await {
         Ok(v) => v,
         Err(e) => return error_page(ctx, &e, OFFICER),
     };
@@ -656,9 +656,26 @@ async fn new_page(
     )
 }
 
-/// `GET /officer/new`.
+/// The logged-in account if it may log assisted reports, or the response to send instead.
+fn assisted_intake(ctx: &Ctx) -> Result<&UserRef, Response> {
+    let me = staff(ctx)?;
+    if crate::domain::access::logs_assisted(me.role) {
+        Ok(me)
+    } else {
+        Err(error_page(
+            ctx,
+            &AppError::Forbidden(format!(
+                "role {} may not log reports on a citizen's behalf",
+                me.role.as_str()
+            )),
+            OFFICER,
+        ))
+    }
+}
+
+/// `GET /officer/new` (admins and agency officers).
 pub async fn new_form(State(app): State<App>, ctx: Ctx) -> Response {
-    if let Err(r) = staff(&ctx) {
+    if let Err(r) = assisted_intake(&ctx) {
         return r;
     }
     new_page(
@@ -673,7 +690,7 @@ pub async fn new_form(State(app): State<App>, ctx: Ctx) -> Response {
 
 /// `POST /officer/new`: files the report on the citizen's behalf with its channel.
 pub async fn log_report(State(app): State<App>, ctx: Ctx, form: WebForm) -> Response {
-    if let Err(r) = staff(&ctx) {
+    if let Err(r) = assisted_intake(&ctx) {
         return r;
     }
     if !ctx.csrf_ok(form.get("csrf")) {

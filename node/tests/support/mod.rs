@@ -213,11 +213,11 @@ impl TestApp {
     pub async fn admin(&self) -> String {
         let r = self
             .req("POST", "/api/v1/auth/bootstrap", None, None, Some(serde_json::json!({
-                "secret": self.bootstrap, "username": "admin", "password": "admin-password-1", "display_name": "Admin Kota"
+                "secret": self.bootstrap, "username": "admin", "password": "sandi-kota-kupang-1", "display_name": "Admin Kota"
             })))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        self.login("admin", "admin-password-1").await
+        self.login("admin", "sandi-kota-kupang-1").await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> String {

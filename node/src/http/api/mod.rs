@@ -1,6 +1,7 @@
 //! One handler per endpoint, grouped by resource. Handlers translate: extract, call the application, shape.
 
 pub mod agencies;
+pub mod audit;
 pub mod auth;
 pub mod categories;
 pub mod health;

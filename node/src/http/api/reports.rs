@@ -162,7 +162,7 @@ pub async fn get(
     Path(key): Path<String>,
 ) -> ApiResult<Json<ReportView>> {
     let (report, access) = app.load(&viewer, &key, secret.as_deref()).await?;
-    Ok(Json(app.view(&report, access).await?))
+    Ok(Json(app.view(&viewer, &report, access).await?))
 }
 
 async fn act(
@@ -173,7 +173,7 @@ async fn act(
     cmd: Command,
 ) -> ApiResult<Json<ReportView>> {
     let (report, access) = app.act(viewer, key, secret.as_deref(), cmd).await?;
-    Ok(Json(app.view(&report, access).await?))
+    Ok(Json(app.view(viewer, &report, access).await?))
 }
 
 /// Admin: verify and disposition to an agency (may raise privacy flags).
@@ -201,7 +201,7 @@ pub async fn verify(
             },
         )
         .await?;
-    Ok(Json(app.view(&report, access).await?))
+    Ok(Json(app.view(&viewer, &report, access).await?))
 }
 
 /// Admin: put on hold with a question to the reporter.

@@ -87,8 +87,8 @@ impl AccountStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn session_create(&self, s: &SessionRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, kind, label, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sessions (token_hash, user_id, kind, label, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&s.token_hash)
         .bind(&s.user_id)
@@ -96,6 +96,7 @@ impl AccountStore for PgStore {
         .bind(s.label.as_deref())
         .bind(s.created_at)
         .bind(s.expires_at)
+        .bind(s.last_seen_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -108,7 +109,7 @@ impl AccountStore for PgStore {
         now: Millis,
     ) -> Result<Option<(SessionRecord, UserRecord)>> {
         let sql = format!(
-            "SELECT s.token_hash, s.user_id, s.kind, s.label, s.created_at, s.expires_at, {} \
+            "SELECT s.token_hash, s.user_id, s.kind, s.label, s.created_at, s.expires_at, s.last_seen_at, {} \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active",
             USER_COLS
@@ -132,8 +133,9 @@ impl AccountStore for PgStore {
             label: r.try_get(3)?,
             created_at: r.try_get(4)?,
             expires_at: r.try_get(5)?,
+            last_seen_at: r.try_get(6)?,
         };
-        Ok(Some((session, user_from_row(&r, 6)?)))
+        Ok(Some((session, user_from_row(&r, 7)?)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -143,6 +145,30 @@ impl AccountStore for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn session_touch(&self, token_hash: &str, now: Millis) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %user_id), err(level = "debug"))]
+    async fn sessions_end_for_user(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id)
+                .bind(keep.unwrap_or(""))
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }
 

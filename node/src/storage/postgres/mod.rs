@@ -13,6 +13,7 @@
 
 mod accept;
 mod accounts;
+mod audit;
 mod catalog;
 mod events;
 mod meta;
@@ -44,6 +45,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// PostgreSQL implementation of [`Store`](crate::storage::Store).
 pub struct PgStore {
     pool: PgPool,
+    identities: crate::storage::identity::CipherSlot,
 }
 
 impl PgStore {
@@ -55,7 +57,10 @@ impl PgStore {
             .connect(url)
             .await
             .with_context(|| format!("connecting to PostgreSQL at {}", super::redact_url(url)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            identities: crate::storage::identity::CipherSlot::default(),
+        })
     }
 }
 

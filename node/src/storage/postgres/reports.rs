@@ -59,7 +59,11 @@ impl ReportStore for PgStore {
         bind_report(sqlx::query(&sql), report)
             .execute(&mut *tx)
             .await?;
-        if let Some(id) = identity.filter(|i| !i.is_empty()) {
+        let identity = identity
+            .filter(|i| !i.is_empty())
+            .map(|i| self.identities.seal(&report.id, i))
+            .transpose()?;
+        if let Some(id) = identity {
             sqlx::query("INSERT INTO reporter_identities (report_id, name, phone, email) VALUES ($1, $2, $3, $4)")
                 .bind(&report.id)
                 .bind(id.name.as_deref())
@@ -101,13 +105,14 @@ impl ReportStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_identity(&self, id: &str) -> Result<Option<ReporterIdentity>> {
-        fetch_optional(
+        let stored = fetch_optional(
             sqlx::query("SELECT name, phone, email FROM reporter_identities WHERE report_id = $1")
                 .bind(id),
             &self.pool,
             identity_from_row,
         )
-        .await
+        .await?;
+        stored.map(|i| self.identities.open(id, i)).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]

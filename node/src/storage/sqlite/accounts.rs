@@ -87,15 +87,16 @@ impl AccountStore for SqliteStore {
         let s = s.clone();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO sessions (token_hash, user_id, kind, label, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO sessions (token_hash, user_id, kind, label, created_at, expires_at, last_seen_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     s.token_hash,
                     s.user_id,
                     s.kind,
                     s.label,
                     s.created_at,
-                    s.expires_at
+                    s.expires_at,
+                    s.last_seen_at
                 ],
             )?;
             Ok(())
@@ -113,7 +114,7 @@ impl AccountStore for SqliteStore {
         self.read(move |c| {
             let sql =
                 format!(
-                "SELECT s.token_hash, s.user_id, s.kind, s.label, s.created_at, s.expires_at, {} \
+                "SELECT s.token_hash, s.user_id, s.kind, s.label, s.created_at, s.expires_at, s.last_seen_at, {} \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.active = 1",
                 USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
@@ -127,8 +128,9 @@ impl AccountStore for SqliteStore {
                         label: r.get(3)?,
                         created_at: r.get(4)?,
                         expires_at: r.get(5)?,
+                        last_seen_at: r.get(6)?,
                     },
-                    user_from_row(r, 6)?,
+                    user_from_row(r, 7)?,
                 ))
             })
             .optional()?)
@@ -142,6 +144,32 @@ impl AccountStore for SqliteStore {
         self.write(move |c| {
             c.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash])?;
             Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn session_touch(&self, token_hash: &str, now: Millis) -> Result<()> {
+        let hash = token_hash.to_owned();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1 AND last_seen_at < ?2",
+                params![hash, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user.id = %user_id), err(level = "debug"))]
+    async fn sessions_end_for_user(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
+        let (user, keep) = (user_id.to_owned(), keep.unwrap_or("").to_owned());
+        self.write(move |c| {
+            let n = c.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2",
+                params![user, keep],
+            )?;
+            Ok(n as u64)
         })
         .await
     }

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_transfers.sql"),
     ),
+    (
+        9,
+        include_str!("../../../migrations/sqlite/0009_privacy.sql"),
+    ),
 ];
 
 #[async_trait]
@@ -36,9 +40,14 @@ impl MetaStore for SqliteStore {
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
             )?;
-            let done: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+            // Every migration not applied yet, whatever its number (branches merged later may add lower ones).
+            let done: std::collections::HashSet<i64> = {
+                let mut stmt = conn.prepare("SELECT version FROM schema_migrations")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
             for (version, sql) in MIGRATIONS {
-                if *version > done {
+                if !done.contains(version) {
                     conn.execute_batch(sql)?;
                     conn.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -49,6 +58,60 @@ impl MetaStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    fn set_identity_cipher(&self, cipher: std::sync::Arc<dyn crate::storage::IdentityCipher>) {
+        self.identities.set(cipher);
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn identities_seal_plaintext(&self) -> Result<u64> {
+        use crate::storage::identity::CipherSlot;
+        if !self.identities.is_set() {
+            return Ok(0);
+        }
+        let plain = self
+            .read(|c| {
+                super::rows::query_all(
+                    c,
+                    "SELECT report_id, name, phone, email FROM reporter_identities",
+                    [],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            crate::domain::ReporterIdentity {
+                                name: r.get(1)?,
+                                phone: r.get(2)?,
+                                email: r.get(3)?,
+                            },
+                        ))
+                    },
+                )
+            })
+            .await?;
+        let mut sealed = Vec::new();
+        for (report_id, id) in plain
+            .into_iter()
+            .filter(|(_, i)| CipherSlot::needs_sealing(i))
+        {
+            let s = self.identities.seal(&report_id, &id)?;
+            sealed.push((report_id, s));
+        }
+        let n = sealed.len() as u64;
+        if n > 0 {
+            self.write(move |c| {
+                for (report_id, id) in &sealed {
+                    c.execute(
+                        "UPDATE reporter_identities SET name = ?2, phone = ?3, email = ?4 WHERE report_id = ?1",
+                        params![report_id, id.name, id.phone, id.email],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+            self.checkpoint().await;
+        }
+        Ok(n)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

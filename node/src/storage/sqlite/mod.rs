@@ -11,6 +11,7 @@
 
 mod accept;
 mod accounts;
+mod audit;
 mod catalog;
 mod events;
 mod meta;
@@ -44,6 +45,23 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: mpsc::Sender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    identities: crate::storage::identity::CipherSlot,
+}
+
+impl SqliteStore {
+    /// Copies the WAL into the database file and empties it (best effort), so content rewritten by the
+    /// last writes is gone from both files.
+    async fn checkpoint(&self) {
+        let path = self.path.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let c = open_connection(&path)?;
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        })
+        .await;
+        if !matches!(done, Ok(Ok(()))) {
+            tracing::warn!(?done, "WAL checkpoint failed");
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StorageError {
@@ -126,7 +144,9 @@ impl SqliteStore {
             "SQLite refused WAL mode (got {mode})"
         );
         // FULL: a commit is on disk before the caller hears about it, even across a power cut.
-        conn.execute_batch("PRAGMA synchronous = FULL;")?;
+        // Deleted and rewritten content is zeroed, so an erased or re-sealed identity leaves no copy in free
+        // pages of the file.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -135,6 +155,7 @@ impl SqliteStore {
             path: path.to_owned(),
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
+            identities: crate::storage::identity::CipherSlot::default(),
         })
     }
 

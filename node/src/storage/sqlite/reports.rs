@@ -27,7 +27,11 @@ impl ReportStore for SqliteStore {
         entry: &TimelineRecord,
         event: Option<&EventDraft>,
     ) -> Result<()> {
-        let (report, identity, entry) = (report.clone(), identity.cloned(), entry.clone());
+        let identity = identity
+            .filter(|i| !i.is_empty())
+            .map(|i| self.identities.seal(&report.id, i))
+            .transpose()?;
+        let (report, entry) = (report.clone(), entry.clone());
         let event = event.cloned();
         self.write(move |c| {
             let marks = (1..=37).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
@@ -35,7 +39,7 @@ impl ReportStore for SqliteStore {
                 &format!("INSERT INTO reports ({REPORT_COLS}) VALUES ({marks})"),
                 rusqlite::params_from_iter(report_values(&report)),
             )?;
-            if let Some(id) = identity.filter(|i| !i.is_empty()) {
+            if let Some(id) = identity {
                 c.execute(
                     "INSERT INTO reporter_identities (report_id, name, phone, email) VALUES (?1, ?2, ?3, ?4)",
                     params![report.id, id.name, id.phone, id.email],
@@ -80,16 +84,18 @@ impl ReportStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]
     async fn report_identity(&self, id: &str) -> Result<Option<ReporterIdentity>> {
-        let id = id.to_owned();
-        self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT name, phone, email FROM reporter_identities WHERE report_id = ?1",
-                [id],
-                identity_from_row,
-            )
-            .optional()?)
-        })
-        .await
+        let report_id = id.to_owned();
+        let stored = self
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT name, phone, email FROM reporter_identities WHERE report_id = ?1",
+                    [report_id],
+                    identity_from_row,
+                )
+                .optional()?)
+            })
+            .await?;
+        stored.map(|i| self.identities.open(id, i)).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %id), err(level = "debug"))]

@@ -310,14 +310,14 @@ async fn render_track(
     app: &App,
     ctx: &Ctx,
     code: &str,
-    notice: Option<(bool, String)>,
+    notice: Option<(StatusCode, String)>,
 ) -> Response {
     let secret = ctx.secret_for(code);
     let (report, access) = match app.load(&Viewer::Public, code, secret).await {
         Ok(x) => x,
         Err(e) => return error_page(ctx, &e, PageOpts::default()),
     };
-    let view = match app.view(&report, access).await {
+    let view = match app.view(&Viewer::Public, &report, access).await {
         Ok(v) => v,
         Err(e) => return error_page(ctx, &e, PageOpts::default()),
     };
@@ -325,7 +325,10 @@ async fn render_track(
     let lang = ctx.lang;
     let code_q = url_enc(&view.tracking_code);
     let mut body = format!("<h1>{}</h1>", esc(&view.title));
-    if let Some((ok, msg)) = notice {
+    // The page answers with the notice's status: a refused reply or rating is a 4xx, never a 200.
+    let status = notice.as_ref().map_or(StatusCode::OK, |(st, _)| *st);
+    if let Some((st, msg)) = notice {
+        let ok = st.is_success();
         let _ = write!(
             body,
             r#"<div class="alert {}" role="{}"><p>{}</p></div>"#,
@@ -358,7 +361,7 @@ async fn render_track(
     }
     page(
         ctx,
-        StatusCode::OK,
+        status,
         &view.title,
         &body,
         PageOpts {
@@ -475,7 +478,13 @@ pub async fn track_action(
         "rate" => {
             let Ok(score) = form.get("score").parse::<i64>() else {
                 let msg = ctx.t("Pilih nilai 1 sampai 5.", "Choose a score from 1 to 5.");
-                return render_track(&app, &ctx, &code, Some((false, msg.to_owned()))).await;
+                return render_track(
+                    &app,
+                    &ctx,
+                    &code,
+                    Some((StatusCode::UNPROCESSABLE_ENTITY, msg.to_owned())),
+                )
+                .await;
             };
             Command::Rate {
                 score,
@@ -496,8 +505,8 @@ pub async fn track_action(
     {
         Ok(_) => redirect(&ctx, &back, &[]),
         Err(e) => {
-            let (_, msg) = crate::web::describe(ctx.lang, &e);
-            render_track(&app, &ctx, &code, Some((false, msg))).await
+            let (status, msg) = crate::web::describe(ctx.lang, &e);
+            render_track(&app, &ctx, &code, Some((status, msg))).await
         }
     }
 }
