@@ -28,6 +28,15 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
 impl PgDatabase {
     /// A new empty database named `lapor_<tag>_<random>`, or `None` without `TEST_DATABASE_URL`.
     pub fn create(tag: &str) -> anyhow::Result<Option<Self>> {
+        let Some(db) = Self::reserve(tag)? else {
+            return Ok(None);
+        };
+        psql(&db.admin, &format!("CREATE DATABASE {}", db.name))?;
+        Ok(Some(db))
+    }
+
+    /// Like [`PgDatabase::create`] without creating it (the code under test does), still dropped at the end.
+    pub fn reserve(tag: &str) -> anyhow::Result<Option<Self>> {
         let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
             return Ok(None);
         };
@@ -41,7 +50,6 @@ impl PgDatabase {
         );
         url.set_path("/postgres");
         let admin = url.to_string();
-        psql(&admin, &format!("CREATE DATABASE {name}"))?;
         url.set_path(&format!("/{name}"));
         Ok(Some(Self {
             url: url.to_string(),
