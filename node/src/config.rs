@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::NodeZone;
 
+mod explain;
+
 /// Whether this node is a regional node or the national hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -393,7 +395,7 @@ impl Config {
         );
         let config: Self = fig
             .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", explain::explain(e)))?;
         config.check()?;
         Ok(config)
     }
@@ -488,6 +490,46 @@ impl Config {
         Ok(())
     }
 
+    /// Checks every file the configuration names, without creating anything: `routing.boundaries_file`
+    /// (read and parsed), `federation.ca_file` (in [`Config::check`]), `database.url_file` (private, readable,
+    /// holding a URL). `lapor config check` and `lapor serve` run it before any directory or key is made.
+    pub fn check_files(&self) -> anyhow::Result<()> {
+        if let Some(path) = &self.routing.boundaries_file {
+            crate::routing::geo::Boundaries::load(path)
+                .map_err(|e| anyhow::anyhow!("routing.boundaries_file: {e}"))?;
+        }
+        if let Some(file) = &self.database.url_file {
+            let url = self
+                .database_url()
+                .with_context(|| format!("database.url_file {}", file.display()))?;
+            if url.is_empty() {
+                bail!("database.url_file {} is empty", file.display());
+            }
+        }
+        if !self.node.data_dir.exists() {
+            // It is created at start: its parent must exist (a typo in the path is caught here).
+            let parent = self
+                .node
+                .data_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                bail!(
+                    "node.data_dir {}: its parent directory {} does not exist",
+                    self.node.data_dir.display(),
+                    parent.display()
+                );
+            }
+        } else if !self.node.data_dir.is_dir() {
+            bail!(
+                "node.data_dir {} is not a directory",
+                self.node.data_dir.display()
+            );
+        }
+        Ok(())
+    }
+
     /// The database URL: from `database.url_file`, else `database.url`, else SQLite under the data directory.
     pub fn database_url(&self) -> anyhow::Result<String> {
         if let Some(file) = &self.database.url_file {
@@ -542,6 +584,49 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The table of every key with its default and documentation, in Markdown (`lapor config keys
+    /// --markdown`): docs/OPERATIONS.md holds it between `<!-- BEGIN config keys -->` and
+    /// `<!-- END config keys -->`, and CI fails when it differs. Generated from the types and [`DOCS`] like the
+    /// example, so a new section shows up by itself.
+    pub fn keys_markdown() -> anyhow::Result<String> {
+        let value = toml::Value::try_from(Self::default())?;
+        let toml::Value::Table(sections) = value else {
+            bail!("configuration did not serialise to a table");
+        };
+        let mut out =
+            String::from("| Key | Default | Environment | Meaning |\n| --- | --- | --- | --- |\n");
+        let cell = |s: &str| s.replace('|', "\\|");
+        for (name, section) in &sections {
+            let toml::Value::Table(keys) = section else {
+                continue;
+            };
+            let mut rows: Vec<(String, String)> = keys
+                .iter()
+                .map(|(k, v)| (k.clone(), format!("`{}`", cell(&v.to_string()))))
+                .collect();
+            for (path, _) in DOCS {
+                if let Some(key) = path.strip_prefix(&format!("{name}.")) {
+                    if !keys.contains_key(key) {
+                        rows.push((key.to_owned(), "unset".to_owned()));
+                    }
+                }
+            }
+            for (key, default) in rows {
+                let path = format!("{name}.{key}");
+                writeln!(
+                    out,
+                    "| `{path}` | {default} | `LAPOR_{}__{}` | {} |",
+                    name.to_uppercase(),
+                    key.to_uppercase(),
+                    cell(doc(&path)?)
+                )?;
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn doc(key: &str) -> anyhow::Result<&'static str> {
     DOCS.iter()
         .find(|(k, _)| *k == key)
@@ -584,6 +669,21 @@ mod tests {
     fn unknown_keys_are_refused() {
         let err = toml::from_str::<Config>("[node]\nidd = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_source_and_a_suggestion() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lapor.toml");
+        std::fs::write(&file, "[node]\nregoin_codes = [\"53.71\"]\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(
+            err.contains("`node.regoin_codes`")
+                && err.contains("did you mean `region_codes`?")
+                && err.contains(&file.display().to_string())
+                && !err.contains("default."),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2649,14 +2649,11 @@ async fn fed_peers(store: DynStore) {
         .peer_push_result(id, PushOutcome::Contact, T0 + 3)
         .await
         .expect("contact");
+    let p = store.peer_get(id).await.expect("get").expect("peer");
     assert_eq!(
-        store
-            .peer_get(id)
-            .await
-            .expect("get")
-            .expect("peer")
-            .failures,
-        0
+        (p.failures, p.last_error.as_deref()),
+        (0, None),
+        "contact after recovery clears the last error"
     );
     store
         .peer_push_result(
@@ -2675,7 +2672,7 @@ async fn fed_peers(store: DynStore) {
             id,
             PushOutcome::Sent {
                 cursor: 3,
-                rejected: 2,
+                rejected: 0,
                 error: None,
             },
             T0 + 5,
@@ -2692,8 +2689,8 @@ async fn fed_peers(store: DynStore) {
             p.last_success_at,
             p.last_attempt_at
         ),
-        (5, 0, 3, Some("bad sig"), Some(T0 + 5), Some(T0 + 5)),
-        "the cursor only moves forward"
+        (5, 0, 1, None, Some(T0 + 5), Some(T0 + 5)),
+        "the cursor only moves forward; a clean push clears the last error"
     );
     // Directory fields change; push state stays.
     let mut moved = peer(id, "C renamed");
@@ -2707,8 +2704,8 @@ async fn fed_peers(store: DynStore) {
         p,
         PeerRecord {
             push_cursor: 5,
-            rejected_total: 3,
-            last_error: Some("bad sig".into()),
+            rejected_total: 1,
+            last_error: None,
             last_success_at: Some(T0 + 5),
             last_attempt_at: Some(T0 + 5),
             added_at: T0,

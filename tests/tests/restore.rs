@@ -2,7 +2,6 @@
 //! The restore drill: a regional node restored from an older backup takes back from the hub what it signed
 //! after the backup, continues its log at the right sequence number, and the hub records no fork.
 
-use std::path::Path;
 use std::time::Duration;
 
 use lapor_tests::cluster::{file_report, report, wait_status, Cluster};
@@ -12,18 +11,6 @@ mod peer;
 use peer::metrics;
 
 const LONG: Duration = Duration::from_secs(60);
-
-const DB_FILES: [&str; 3] = ["lapor.db", "lapor.db-wal", "lapor.db-shm"];
-
-fn copy_db(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for f in DB_FILES {
-        let _ = std::fs::remove_file(to.join(f));
-        if from.join(f).exists() {
-            std::fs::copy(from.join(f), to.join(f)).unwrap();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_restored_from_an_old_backup_recovers_its_log_from_the_hub() {
@@ -35,12 +22,11 @@ async fn a_node_restored_from_an_old_backup_recovers_its_log_from_the_hub() {
     let (before, _, _) = file_report(&k, "Sebelum pencadangan").await.unwrap();
     wait_status(&h, &before, "submitted", LONG).await.unwrap();
 
-    // The backup: the database files of the stopped node.
-    let dir = c.member("kupang").dir.clone();
+    // The backup, taken while the node runs (`lapor backup`, as docs/OPERATIONS.md says).
     let backup = tempfile::tempdir().unwrap();
-    c.member_mut("kupang").unwrap().stop().unwrap();
-    copy_db(&dir, backup.path());
-    c.member_mut("kupang").unwrap().start().unwrap();
+    let file = backup.path().join("kupang.lapor-backup");
+    let file = file.to_str().unwrap();
+    c.member("kupang").cli(&["backup", "--out", file]).unwrap();
 
     // Changes after the backup that reach the hub: two new reports and a hold on the first.
     let (after1, _, _) = file_report(&k, "Setelah pencadangan satu").await.unwrap();
@@ -58,9 +44,9 @@ async fn a_node_restored_from_an_old_backup_recovers_its_log_from_the_hub() {
     }
     wait_status(&h, &before, "on_hold", LONG).await.unwrap();
 
-    // The restore: the old files back, then start.
+    // The restore: `lapor restore` of the stopped node, then start.
     c.member_mut("kupang").unwrap().stop().unwrap();
-    copy_db(backup.path(), &dir);
+    c.member("kupang").cli(&["restore", file]).unwrap();
     c.member_mut("kupang").unwrap().start().unwrap();
     let out = c.member("kupang").output();
     assert!(

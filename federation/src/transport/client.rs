@@ -96,17 +96,39 @@ impl TransportError {
     }
 }
 
-/// The full cause chain of a client error: reqwest's own message ("error sending request") says nothing
-/// about what went wrong, its sources do (connection refused, DNS, TLS, timeout).
+/// The cause of a client error in words an operator can act on, then its full cause chain: reqwest's own
+/// message ("error sending request for url") says nothing about what went wrong, its sources do.
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    let mut chain = vec![e.to_string()];
+    let mut refused = false;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        chain.push(s.to_string());
         source = s.source();
     }
-    text
+    let all = chain.join(": ");
+    let lower = all.to_lowercase();
+    let summary = if e.is_timeout() {
+        "timed out (the peer or the network is too slow or drops packets)".to_owned()
+    } else if refused || lower.contains("connection refused") {
+        "connection refused (nothing listens at that address and port: is the peer running?)"
+            .to_owned()
+    } else if let Some(cert) = chain.iter().find(|c| c.contains("certificate")) {
+        format!(
+            "TLS failure: {} (check the peer's certificate, or federation.ca_file for a private CA)",
+            cert.trim()
+        )
+    } else if lower.contains("tls") || lower.contains("handshake") {
+        "TLS failure (handshake)".to_owned()
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        "host name not found (DNS)".to_owned()
+    } else {
+        return all;
+    };
+    format!("{summary}; {all}")
 }
 
 impl From<reqwest::Error> for TransportError {

@@ -13,6 +13,12 @@ use crate::node::Node;
 pub enum FederationAction {
     /// Per peer: cursor, backlog, lag, last error; per origin: head and frozen state; quarantine.
     Status,
+    /// Lift the freeze of an origin after its equivocation was investigated (see docs/OPERATIONS.md): its
+    /// next events apply again; the equivocation stays on record. A running node picks it up at once.
+    Unfreeze {
+        /// The origin node id.
+        origin: String,
+    },
 }
 
 fn ago(now: i64, t: i64) -> i64 {
@@ -104,6 +110,17 @@ pub async fn run(config: Config, action: FederationAction) -> anyhow::Result<()>
         FederationAction::Status => {
             let s = status::snapshot(&node, 20, true).await?;
             print!("{}", status_text(&node, &s));
+        }
+        FederationAction::Unfreeze { origin } => {
+            if !node.store.origin_unfreeze(&origin, node.now()).await? {
+                anyhow::bail!(
+                    "origin {origin:?} is not frozen here (see `lapor federation status`)"
+                );
+            }
+            node.fed.apply_wake.notify_one();
+            println!(
+                "origin {origin} unfrozen: its next events apply again (the equivocation stays on record)"
+            );
         }
     }
     Ok(())

@@ -1,6 +1,8 @@
-//! The command line: `lapor serve | migrate | keys | peers | federation | bench | config`. This file parses
+//! The command line: `lapor serve | migrate | backup | restore | backup-key | keys | peers | federation | bench |
+//! config`. This file parses
 //! and dispatches; each command lives in its own file.
 
+mod backup;
 mod bench;
 mod federation;
 mod keys;
@@ -26,7 +28,7 @@ use crate::storage;
 
 /// Federated SP4N-LAPOR! node.
 #[derive(Debug, Parser)]
-#[command(name = "lapor", version, about)]
+#[command(name = "lapor", version = crate::VERSION, about)]
 pub struct Cli {
     /// Configuration file (default: ./lapor.toml when it exists).
     #[arg(long, short, global = true, env = "LAPOR_CONFIG")]
@@ -53,6 +55,35 @@ pub enum Command {
         /// Data directory (overrides node.data_dir).
         #[arg(long, env = "LAPOR_DATA_DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// Write a backup of the database, keys and attachments (mode 0600), optionally encrypted.
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Encrypt to this operator public key (64 hex digits, from `lapor backup-key`).
+        #[arg(long)]
+        encrypt_to: Option<String>,
+        /// Data directory (overrides node.data_dir).
+        #[arg(long, env = "LAPOR_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Restore a backup into this node's database and data directory; refuses while the node runs.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The operator's secret key file, for an encrypted backup.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Data directory (overrides node.data_dir).
+        #[arg(long, env = "LAPOR_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Generate an operator key pair for encrypted backups (secret into a file, public key printed).
+    BackupKey {
+        /// Where to write the secret key (mode 0600; keep it off the node).
+        #[arg(long, short)]
+        out: PathBuf,
     },
     /// This node's keys.
     Keys {
@@ -103,8 +134,14 @@ pub enum Command {
 pub enum ConfigAction {
     /// Print the documented default configuration.
     Example,
-    /// Load the configuration (file and environment) and report problems.
+    /// Load the configuration (file and environment) and every file it names, and report problems.
     Check,
+    /// Print every key with its default, environment variable and meaning.
+    Keys {
+        /// As a Markdown table (what docs/OPERATIONS.md holds).
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 /// Entry point of the binary.
@@ -119,14 +156,21 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Logs go to standard error (standard output carries what commands print), in colour only on a terminal, as
+/// JSON lines with `log.format = "json"`.
 fn init_tracing(config: &Config) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if config.log.format == "json" {
-        builder.json().try_init()
+        builder.json().with_ansi(false).try_init()
     } else {
-        builder.try_init()
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
     };
 }
 
@@ -139,14 +183,55 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", Config::example()?);
         return Ok(());
     }
+    if let Command::Config {
+        action: ConfigAction::Keys { markdown },
+    } = &cli.command
+    {
+        let table = Config::keys_markdown()?;
+        if *markdown {
+            print!("{table}");
+        } else {
+            // The same rows without the Markdown decoration.
+            for line in table.lines().skip(2) {
+                let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+                println!("{}", cells.join("\t").replace('`', ""));
+            }
+        }
+        return Ok(());
+    }
+    if let Command::BackupKey { out } = &cli.command {
+        return backup::keygen(out);
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Config {
-            action: ConfigAction::Example,
-        } => unreachable!("handled above"),
+            action: ConfigAction::Example | ConfigAction::Keys { .. },
+        }
+        | Command::BackupKey { .. } => unreachable!("handled above"),
+        Command::Backup {
+            out,
+            encrypt_to,
+            data_dir,
+        } => {
+            if let Some(d) = data_dir {
+                config.node.data_dir = d;
+            }
+            backup::backup(&config, &out, encrypt_to.as_deref())
+        }
+        Command::Restore {
+            file,
+            key,
+            data_dir,
+        } => {
+            if let Some(d) = data_dir {
+                config.node.data_dir = d;
+            }
+            runtime()?.block_on(backup::restore(&config, &file, key.as_deref()))
+        }
         Command::Config {
             action: ConfigAction::Check,
         } => {
+            config.check_files()?;
             let url = config.database_url()?;
             println!(
                 "configuration is valid; node {} ({}), database {}",

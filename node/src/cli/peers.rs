@@ -40,6 +40,12 @@ pub enum PeersAction {
     },
     /// List known peers.
     List,
+    /// Remove a peer: nothing more is pushed to it or accepted from it (a running node notices within
+    /// `federation.poll_ms`); its keys stay so that its events held here still verify.
+    Remove {
+        /// Node id.
+        node_id: String,
+    },
 }
 
 /// Runs `lapor peers …`.
@@ -107,6 +113,16 @@ pub async fn run(config: Config, action: PeersAction) -> anyhow::Result<()> {
             println!(
                 "peer {node_id} enrolled with key {}; {queued} earlier events of this node queued for it",
                 key_row.key_id
+            );
+            Ok(())
+        }
+        PeersAction::Remove { node_id } => {
+            if !node.store.peer_remove(&node_id).await? {
+                bail!("no peer {node_id:?} is enrolled here (see `lapor peers list`)");
+            }
+            println!(
+                "peer {node_id} removed with what was queued for it; a running node stops pushing to it and \
+                 refuses its pushes within federation.poll_ms"
             );
             Ok(())
         }

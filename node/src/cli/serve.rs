@@ -12,7 +12,14 @@ use crate::{http, storage, workers};
 
 /// Runs the node until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Every configuration problem before anything is created: no data directory or keys for a node that
+    // cannot start.
+    config.check_files()?;
     let url = config.database_url()?;
+    std::fs::create_dir_all(&config.node.data_dir)
+        .with_context(|| format!("creating node.data_dir {}", config.node.data_dir.display()))?;
+    // Held until the process ends: `lapor restore` and a second `serve` on this directory refuse meanwhile.
+    let _lock = crate::lock::DataDirLock::acquire(&config.node.data_dir)?;
     tracing::info!(database = %storage::redact_url(&url), node.id = %config.node.id, "opening storage");
     let store = storage::open(&url)
         .await

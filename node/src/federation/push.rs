@@ -106,7 +106,8 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
     }
 }
 
-/// The push worker of one peer: runs until the process ends, never gives up.
+/// The push worker of one peer: runs until the process ends or the peer is removed (`lapor peers remove`),
+/// never gives up.
 ///
 /// After a failure it waits its backoff: a new local event does not wake it (a dead peer is retried at the
 /// backoff, not at the rate this node authors events); only a request from that peer does, which shows the
@@ -115,6 +116,10 @@ pub async fn run_push_worker(node: Node, peer: String) {
     let poll = Duration::from_millis(node.fed.config.poll_ms);
     let contact = node.fed.peer_wake(&peer);
     loop {
+        if !node.fed.destinations().contains(&peer) {
+            tracing::info!(%peer, "peer removed; its push worker stops");
+            return;
+        }
         let wait = match push_once(&node, &peer).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {
@@ -134,7 +139,7 @@ pub async fn run_push_worker(node: Node, peer: String) {
                     .flatten()
                     .map_or(1, |p| p.failures);
                 let wait = node.fed.backoff(failures - 1);
-                tracing::info!(%peer, failures, retry_in_ms = wait.as_millis() as u64, error = %e, "push failed");
+                tracing::warn!(%peer, failures, retry_in_ms = wait.as_millis() as u64, error = %e, "push failed");
                 wait
             }
         };
@@ -187,7 +192,7 @@ pub async fn run_supervisor(node: Node) {
                 match super::directory::refresh(&node).await {
                     Ok(()) => last_directory = now,
                     Err(e) => {
-                        tracing::info!(error = %e, "directory refresh failed; using the cached one");
+                        tracing::warn!(error = %e, "directory refresh failed; using the cached one");
                     }
                 }
             }
@@ -203,7 +208,10 @@ pub async fn run_supervisor(node: Node) {
                 }
             }
         }
-        for peer in node.fed.destinations() {
+        let destinations = node.fed.destinations();
+        // A removed peer's worker stops by itself; forget it so that enrolling it again starts a new one.
+        started.retain(|p| destinations.contains(p));
+        for peer in destinations {
             if started.insert(peer.clone()) {
                 tracing::info!(%peer, "starting push worker");
                 crate::tasks::spawn_named("push-worker", run_push_worker(node.clone(), peer));

@@ -231,6 +231,9 @@ pub trait EventStore: Send + Sync + 'static {
     async fn quarantine_list(&self, limit: i64) -> Result<Vec<QuarantineRow>>;
     /// Recorded equivocations.
     async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>>;
+    /// Lifts the freeze of an origin (after a person investigated its equivocation): its next events apply
+    /// again. The equivocation rows stay as the record. Whether the origin was frozen.
+    async fn origin_unfreeze(&self, origin: &str, now: Millis) -> Result<bool>;
 }
 
 /// Peers, their keys, the outbox towards them and the blobs events carry.
@@ -256,6 +259,9 @@ pub trait PeerStore: Send + Sync + 'static {
     async fn peer_list(&self) -> Result<Vec<PeerRecord>>;
     /// One peer.
     async fn peer_get(&self, node_id: &str) -> Result<Option<PeerRecord>>;
+    /// Removes a peer and what is queued for it (its keys stay in the key log, so its events held here still
+    /// verify). Whether it existed.
+    async fn peer_remove(&self, node_id: &str) -> Result<bool>;
     /// Records a push attempt: on success the new cursor, on failure the error.
     async fn peer_push_result(
         &self,

@@ -132,17 +132,40 @@ pub fn render(s: &Snapshot) -> String {
     out
 }
 
+/// The report gauges (over every report this node holds) and the build.
+pub fn render_reports(stats: &crate::storage::StatsRow) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP lapor_reports Reports held on this node.\n# TYPE lapor_reports gauge\nlapor_reports {}", stats.total);
+    let _ = writeln!(out, "# HELP lapor_reports_overdue Reports held here whose current deadline (in working days) has passed.\n# TYPE lapor_reports_overdue gauge\nlapor_reports_overdue {}", stats.overdue);
+    let _ = writeln!(out, "# HELP lapor_reports_escalated Reports held here flagged for escalation (60 days without completion).\n# TYPE lapor_reports_escalated gauge\nlapor_reports_escalated {}", stats.escalated);
+    let _ = writeln!(
+        out,
+        "# HELP lapor_build_info The running lapor version and git commit.\n# TYPE lapor_build_info gauge\nlapor_build_info{{version=\"{}\"}} 1",
+        label(crate::VERSION)
+    );
+    out
+}
+
 /// `GET /metrics`.
 #[tracing::instrument(skip_all)]
 pub async fn metrics(State(app): State<App>) -> Response {
-    match app.federation_snapshot().await {
-        Ok(snapshot) => (
+    let all = crate::domain::ReportFilter {
+        limit: 1,
+        ..crate::domain::ReportFilter::default()
+    };
+    let stats = app.node().store.report_stats(&all).await;
+    match (app.federation_snapshot().await, stats) {
+        (Ok(snapshot), Ok(stats)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            render(&snapshot),
+            render(&snapshot) + &render_reports(&stats),
         )
             .into_response(),
-        Err(e) => {
+        (Err(e), _) => {
+            tracing::error!(error = %e, "metrics failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        (_, Err(e)) => {
             tracing::error!(error = %e, "metrics failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }

@@ -172,6 +172,19 @@ impl EventStore for PgStore {
         let mut conn = self.pool.acquire().await?;
         equivocation_list(&mut conn).await
     }
+
+    async fn origin_unfreeze(&self, origin: &str, now: Millis) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE origins SET frozen = 0, frozen_reason = NULL, updated_at = $2 \
+             WHERE origin = $1 AND frozen <> 0",
+        )
+        .bind(origin)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
 }
 
 /// Appends a locally authored event to this node's log, in the caller's transaction. The origin's row stays

@@ -51,10 +51,34 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to the database `url` names.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // `application_name = lapor`: `lapor restore` refuses while any such connection is open.
+        let options = url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .with_context(|| format!("database URL {} is not valid", super::redact_url(url)))?
+            .application_name("lapor");
+        // One connection first: the pool would only say "pool timed out while waiting for an open
+        // connection"; a single attempt says why (refused, unknown host, authentication, missing database).
+        let redacted = super::redact_url(url);
+        match tokio::time::timeout(
+            ACQUIRE_TIMEOUT,
+            sqlx::ConnectOptions::connect(&options),
+        )
+        .await
+        {
+            Err(_) => anyhow::bail!(
+                "PostgreSQL at {redacted} did not answer within {} s (timed out: host down or a firewall \
+                 drops the packets) / PostgreSQL tidak menjawab",
+                ACQUIRE_TIMEOUT.as_secs()
+            ),
+            Ok(Err(e)) => anyhow::bail!(
+                "cannot connect to PostgreSQL at {redacted}: {e} / tidak dapat terhubung ke PostgreSQL"
+            ),
+            Ok(Ok(conn)) => drop(conn),
+        }
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await
             .with_context(|| format!("connecting to PostgreSQL at {}", super::redact_url(url)))?;
         Ok(Self {

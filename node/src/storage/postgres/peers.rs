@@ -53,6 +53,21 @@ impl PeerStore for PgStore {
         peer_get(&mut conn, node_id).await
     }
 
+    async fn peer_remove(&self, node_id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM outbox WHERE destination = $1")
+            .bind(node_id)
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("DELETE FROM peers WHERE node_id = $1")
+            .bind(node_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %node_id), err(level = "debug"))]
     async fn peer_push_result(
         &self,
@@ -233,7 +248,7 @@ async fn peer_push_result(
         } => sqlx::query(
             "UPDATE peers SET push_cursor = GREATEST(push_cursor, $2), last_success_at = $3, \
              last_attempt_at = $3, failures = 0, rejected_total = rejected_total + $4, \
-             last_error = COALESCE($5, last_error) WHERE node_id = $1",
+             last_error = $5 WHERE node_id = $1",
         )
         .bind(node_id)
         .bind(*cursor)
@@ -247,7 +262,7 @@ async fn peer_push_result(
         .bind(now)
         .bind(error),
         PushOutcome::Contact => {
-            sqlx::query("UPDATE peers SET failures = 0 WHERE node_id = $1").bind(node_id)
+            sqlx::query("UPDATE peers SET failures = 0, last_error = NULL WHERE node_id = $1").bind(node_id)
         }
     }
     .execute(&mut *c)

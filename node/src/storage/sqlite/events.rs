@@ -177,6 +177,18 @@ impl EventStore for SqliteStore {
     async fn equivocation_list(&self) -> Result<Vec<EquivocationRow>> {
         self.read(equivocation_list).await
     }
+
+    async fn origin_unfreeze(&self, origin: &str, now: Millis) -> Result<bool> {
+        let origin = origin.to_owned();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE origins SET frozen = 0, frozen_reason = NULL, updated_at = ?2 \
+                 WHERE origin = ?1 AND frozen <> 0",
+                rusqlite::params![origin, now],
+            )? > 0)
+        })
+        .await
+    }
 }
 
 /// Appends a locally authored event to this node's log, in the caller's transaction.

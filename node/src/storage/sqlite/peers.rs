@@ -59,6 +59,15 @@ impl PeerStore for SqliteStore {
         self.read(move |c| peer_get(c, &id)).await
     }
 
+    async fn peer_remove(&self, node_id: &str) -> Result<bool> {
+        let id = node_id.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM outbox WHERE destination = ?1", [&id])?;
+            Ok(c.execute("DELETE FROM peers WHERE node_id = ?1", [&id])? > 0)
+        })
+        .await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %node_id), err(level = "debug"))]
     async fn peer_push_result(
         &self,
@@ -160,7 +169,7 @@ fn peer_push_result(
             error,
         } => c.execute(
             "UPDATE peers SET push_cursor = MAX(push_cursor, ?2), last_success_at = ?3, last_attempt_at = ?3, \
-             failures = 0, rejected_total = rejected_total + ?4, last_error = COALESCE(?5, last_error) \
+             failures = 0, rejected_total = rejected_total + ?4, last_error = ?5 \
              WHERE node_id = ?1",
             params![node_id, cursor, now, rejected, error],
         )?,
@@ -169,7 +178,7 @@ fn peer_push_result(
             params![node_id, now, error],
         )?,
         PushOutcome::Contact => c.execute(
-            "UPDATE peers SET failures = 0 WHERE node_id = ?1",
+            "UPDATE peers SET failures = 0, last_error = NULL WHERE node_id = ?1",
             params![node_id],
         )?,
     };
