@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::NodeZone;
 
+mod sms;
+pub use self::sms::{valid_keyword, SmsConfig};
+
 /// Whether this node is a regional node or the national hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +49,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// Routing reports to the node that must act, and transfers between nodes.
     pub routing: RoutingConfig,
+    /// SMS 1708 through a Kannel smsbox.
+    pub sms: SmsConfig,
 }
 
 /// `[node]`
@@ -314,6 +319,16 @@ pub const DOCS: &[(&str, &str)] = &[
     ("routing.boundaries_file", "GeoJSON FeatureCollection of administrative boundaries (properties.code, properties.name) for routing by location; unset means no routing by location."),
     ("routing.transfer_expiry_secs", "How long the hub waits for the target of a transfer to accept before the transfer expires and the report stays with its owner, in seconds."),
     ("routing.transfer_cooldown_secs", "How long after a transfer the report may not move back to a node that held it (stops ping-pong), in seconds."),
+    ("sms", "SMS 1708 through a Kannel smsbox: the sms-service calls /channels/sms/kannel (see docs/OPERATIONS.md, \"SMS 1708 (Kannel)\")."),
+    ("sms.enabled", "Serve /channels/sms/kannel; needs a token of at least 16 characters."),
+    ("sms.token", "Shared secret the sms-service sends as `token` (prefer token_file)."),
+    ("sms.token_file", "File holding the shared secret; refused when readable by other users."),
+    ("sms.number", "The short number citizens write to, named in the replies."),
+    ("sms.keyword", "This node's keyword, e.g. \"KOTKUPANG\": a report with it goes to this node's admin queue; published to the federation so other nodes route it here. Empty: none."),
+    ("sms.agency_keywords", "Keywords of this node's agencies, keyword -> agency id, e.g. { PUPRKUPANG = \"dinas-pupr\" }; published to the federation like sms.keyword."),
+    ("sms.kind_keywords", "Second keywords that set the kind (aspiration or information_request); without one a report is a complaint."),
+    ("sms.anonymous_keyword", "The keyword that files anonymously: the number is kept nowhere once the reply is sent."),
+    ("sms.rate_per_hour", "Messages one number may send per hour; more are answered politely and not filed."),
 ];
 
 impl Config {
@@ -420,6 +435,7 @@ impl Config {
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");
         }
+        self.sms.check()?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod attachments;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod domain;

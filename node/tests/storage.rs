@@ -20,7 +20,7 @@ use lapor_node::domain::{
 };
 use lapor_node::storage::{
     self, AcceptOutcome, Conflict, DynStore, Effect, EventDraft, EventSigner, HistoryEvent,
-    InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport,
+    InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport, SmsKeywordRow,
     StorageError, TransferChange, TransferRow, INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
@@ -3169,6 +3169,7 @@ async fn fed_remote_agencies(store: DynStore) {
                 remote_agency("dinas-lokal", true),
                 remote_agency("bappeda", true),
             ],
+            sms_keywords: vec![kw("node-b", "KOTB", None), kw("node-b", "PUSAMARINDA", Some("dinas-pu-samarinda"))],
         },
     );
     item.kind = "node.agencies".into();
@@ -3180,6 +3181,10 @@ async fn fed_remote_agencies(store: DynStore) {
         .expect("stored");
     assert_eq!(got.node_id.as_deref(), Some("node-b"));
     assert_eq!(got.path, "@node-b/dinas-pu-samarinda/");
+    assert_eq!(
+        store.sms_keyword_get("PUSAMARINDA").await.expect("keyword"),
+        Some(kw("node-b", "PUSAMARINDA", Some("dinas-pu-samarinda")))
+    );
     // A remote agency never takes over this node's own id.
     let own = store
         .agency_get("dinas-lokal")
@@ -3202,6 +3207,7 @@ async fn fed_remote_agencies(store: DynStore) {
         Effect::Agencies {
             origin: "node-b".into(),
             agencies: vec![remote_agency("dinas-pu-samarinda", true)],
+            sms_keywords: vec![kw("node-b", "KOTB", None)],
         },
     );
     item.kind = "node.agencies".into();
@@ -3209,6 +3215,8 @@ async fn fed_remote_agencies(store: DynStore) {
         accept_one(&store, item, T0 + 1).await,
         AcceptOutcome::Applied
     );
+    // Keywords are replaced whole too.
+    assert_eq!(store.sms_keyword_get("PUSAMARINDA").await.expect("keyword"), None);
     assert!(
         !store
             .agency_get("bappeda")
@@ -3236,6 +3244,7 @@ async fn fed_remote_agencies(store: DynStore) {
         Effect::Agencies {
             origin: "node-c".into(),
             agencies: vec![taken],
+            sms_keywords: vec![kw("node-c", "KOTB", None)],
         },
     );
     item.kind = "node.agencies".into();
@@ -3252,4 +3261,17 @@ async fn fed_remote_agencies(store: DynStore) {
         (kept.node_id.as_deref(), kept.name.as_str()),
         (Some("node-b"), "Remote dinas-pu-samarinda")
     );
+    // Nor a keyword.
+    assert_eq!(
+        store.sms_keyword_get("KOTB").await.expect("keyword"),
+        Some(kw("node-b", "KOTB", None))
+    );
+}
+
+fn kw(node: &str, keyword: &str, agency: Option<&str>) -> SmsKeywordRow {
+    SmsKeywordRow {
+        keyword: keyword.into(),
+        node_id: node.into(),
+        agency_id: agency.map(Into::into),
+    }
 }

@@ -8,6 +8,7 @@
 //! serving while a node starts or stops.
 
 pub mod cluster;
+pub mod kannel;
 pub mod proxy;
 
 pub use proxy::{FaultProxy, Faults, Mode, ProxyBuilder, ProxyStats, RecordedRequest, Replayed};

@@ -1,7 +1,7 @@
 //! The storage contract and its two implementations.
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
-//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`]) with coarse
+//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`], [`SmsStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -262,9 +262,24 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>>;
 }
 
+/// What the SMS channel keeps: the keywords other nodes publish (written when their `node.agencies` event
+/// is accepted).
+#[async_trait]
+pub trait SmsStore: Send + Sync + 'static {
+    /// The node (and agency) another node published `keyword` for.
+    async fn sms_keyword_get(&self, keyword: &str) -> Result<Option<SmsKeywordRow>>;
+}
+
 /// The storage contract every backend implements: every concern trait at once.
 pub trait Store:
-    MetaStore + AccountStore + CatalogStore + ReportStore + EventStore + PeerStore + TransferStore
+    MetaStore
+    + AccountStore
+    + CatalogStore
+    + ReportStore
+    + EventStore
+    + PeerStore
+    + TransferStore
+    + SmsStore
 {
 }
 
@@ -276,6 +291,7 @@ impl<T> Store for T where
         + EventStore
         + PeerStore
         + TransferStore
+        + SmsStore
 {
 }
 
@@ -283,7 +299,7 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, Store,
+        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, SmsStore, Store,
         TransferStore,
     };
 }

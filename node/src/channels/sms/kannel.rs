@@ -1,0 +1,59 @@
+//! `GET|POST /channels/sms/kannel`: the endpoint of a Kannel smsbox `sms-service` (`get-url` or
+//! `post-url`). Parameters (query or form): `token` (the shared secret), `sender` (%p), `receiver` (%P),
+//! `text` (%a), `smsc` (%i), `ts` (%t), and optionally `coding` (%c), `charset` (%C) and `udh` (%u). A
+//! wrong or missing token answers 403 and nothing is read; otherwise the answer is `200 text/plain`, whose
+//! body Kannel sends back to the sender as the reply SMS (Kannel only replies with the body of a 200).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+
+use super::params::Params;
+use super::Gateway;
+use crate::app::App;
+use crate::http::error::ApiError;
+
+/// Largest request read: a long message percent-encoded as UTF-16 is about 10 KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// One inbound SMS.
+pub async fn inbound(
+    State(app): State<App>,
+    gateway: Option<Extension<Arc<Gateway>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(Extension(gateway)) = gateway else {
+        return ApiError::route_not_found().into_response();
+    };
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let params = Params::parse(
+        uri.query().unwrap_or("").as_bytes(),
+        if form { &body } else { &[] },
+    );
+    if !gateway.token_ok(params.text("token").as_deref()) {
+        tracing::warn!("sms refused: wrong or missing token");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_token",
+            "Token kanal SMS salah atau tidak ada",
+            "SMS channel token wrong or missing",
+        )
+        .into_response();
+    }
+    let (outcome, reply) = gateway.answer(&app, &params).await;
+    tracing::info!(sms.smsc = %params.text("smsc").unwrap_or_default(), sms.outcome = outcome, "sms answered");
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        reply,
+    )
+        .into_response()
+}
