@@ -20,8 +20,8 @@ use lapor_node::domain::{
 };
 use lapor_node::storage::{
     self, AcceptOutcome, Conflict, DynStore, Effect, EventDraft, EventSigner, HistoryEvent,
-    InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport, SmsKeywordRow,
-    StorageError, TransferChange, TransferRow, INBOX_SHARE,
+    InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord, PushOutcome, ReportImport,
+    SmsKeywordRow, StorageError, TransferChange, TransferRow, INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
@@ -3169,7 +3169,10 @@ async fn fed_remote_agencies(store: DynStore) {
                 remote_agency("dinas-lokal", true),
                 remote_agency("bappeda", true),
             ],
-            sms_keywords: vec![kw("node-b", "KOTB", None), kw("node-b", "PUSAMARINDA", Some("dinas-pu-samarinda"))],
+            sms_keywords: vec![
+                kw("node-b", "KOTB", None),
+                kw("node-b", "PUSAMARINDA", Some("dinas-pu-samarinda")),
+            ],
         },
     );
     item.kind = "node.agencies".into();
@@ -3216,7 +3219,10 @@ async fn fed_remote_agencies(store: DynStore) {
         AcceptOutcome::Applied
     );
     // Keywords are replaced whole too.
-    assert_eq!(store.sms_keyword_get("PUSAMARINDA").await.expect("keyword"), None);
+    assert_eq!(
+        store.sms_keyword_get("PUSAMARINDA").await.expect("keyword"),
+        None
+    );
     assert!(
         !store
             .agency_get("bappeda")

@@ -75,28 +75,44 @@ impl std::fmt::Debug for Kannel {
 /// logs under `dir`. Fails when a line it rewrites is no longer in the shipped file.
 pub fn config(dir: &Path, node_base: &str, token: &str, ports: [u16; 4]) -> anyhow::Result<String> {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/kannel/kannel.conf");
-    let mut conf = std::fs::read_to_string(&shipped).with_context(|| format!("reading {}", shipped.display()))?;
+    let mut conf = std::fs::read_to_string(&shipped)
+        .with_context(|| format!("reading {}", shipped.display()))?;
     let [admin, boxes, sendsms, smsc] = ports;
     let logs = format!("{}/", dir.display());
     for (from, to) in [
         ("admin-port = 13000", format!("admin-port = {admin}")),
         ("smsbox-port = 13001", format!("smsbox-port = {boxes}")),
-        ("bearerbox-port = 13001", format!("bearerbox-port = {boxes}")),
+        (
+            "bearerbox-port = 13001",
+            format!("bearerbox-port = {boxes}"),
+        ),
         ("sendsms-port = 13013", format!("sendsms-port = {sendsms}")),
         ("port = 10000", format!("port = {smsc}")),
         ("/var/log/kannel/", logs),
-        ("http://127.0.0.1:8080/", format!("{}/", node_base.trim_end_matches('/'))),
+        (
+            "http://127.0.0.1:8080/",
+            format!("{}/", node_base.trim_end_matches('/')),
+        ),
         ("CHANGE-ME-sms-token", token.to_owned()),
         ("CHANGE-ME-sendsms", SENDSMS_PASSWORD.to_owned()),
         ("CHANGE-ME-admin", "admin-uji".to_owned()),
     ] {
-        anyhow::ensure!(conf.contains(from), "deploy/kannel/kannel.conf no longer has `{from}`");
+        anyhow::ensure!(
+            conf.contains(from),
+            "deploy/kannel/kannel.conf no longer has `{from}`"
+        );
         conf = conf.replace(from, &to);
     }
     Ok(conf)
 }
 
-fn wait_port(port: u16, limit: Duration, what: &str, child: &mut Child, log: &Path) -> anyhow::Result<()> {
+fn wait_port(
+    port: u16,
+    limit: Duration,
+    what: &str,
+    child: &mut Child,
+    log: &Path,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if let Some(status) = child.try_wait()? {
@@ -108,7 +124,8 @@ fn wait_port(port: u16, limit: Duration, what: &str, child: &mut Child, log: &Pa
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok(());
         }
-        #[allow(clippy::disallowed_methods)] // start-up polling: nothing else is in flight while Kannel starts
+        #[allow(clippy::disallowed_methods)]
+        // start-up polling: nothing else is in flight while Kannel starts
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("{what} did not listen on {port} within {limit:?}")
@@ -123,7 +140,10 @@ impl Kannel {
                 "{bin} is missing: install the Debian packages kannel and kannel-extras"
             );
         }
-        let dir = tempfile::Builder::new().prefix("lapor-kannel").tempdir()?.keep();
+        let dir = tempfile::Builder::new()
+            .prefix("lapor-kannel")
+            .tempdir()?
+            .keep();
         let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
         let conf_path = dir.join("kannel.conf");
         std::fs::write(&conf_path, config(&dir, node_base, token, ports)?)?;
@@ -146,11 +166,23 @@ impl Kannel {
             smsc_port: ports[3],
         };
         let mut bb = spawn(BEARERBOX, "bearerbox.out")?;
-        let bb_wait = wait_port(ports[0], Duration::from_secs(20), "bearerbox", &mut bb, &dir.join("bearerbox.out"));
+        let bb_wait = wait_port(
+            ports[0],
+            Duration::from_secs(20),
+            "bearerbox",
+            &mut bb,
+            &dir.join("bearerbox.out"),
+        );
         k.bearerbox = Some(bb);
         bb_wait?;
         let mut sb = spawn(SMSBOX, "smsbox.out")?;
-        let sb_wait = wait_port(ports[2], Duration::from_secs(20), "smsbox", &mut sb, &dir.join("smsbox.out"));
+        let sb_wait = wait_port(
+            ports[2],
+            Duration::from_secs(20),
+            "smsbox",
+            &mut sb,
+            &dir.join("smsbox.out"),
+        );
         k.smsbox = Some(sb);
         sb_wait?;
         Ok(k)
@@ -158,9 +190,24 @@ impl Kannel {
 
     /// Injects one message through `fakesmsc` (`kind` is fakesmsc's type: `text`, `data`, `ucs2`, `udh`
     /// with the header first) and returns what Kannel sends back within `limit`: every part of the reply.
-    pub fn send(&self, sender: &str, kind: &str, text: &str, limit: Duration) -> anyhow::Result<Vec<Sms>> {
+    pub fn send(
+        &self,
+        sender: &str,
+        kind: &str,
+        text: &str,
+        limit: Duration,
+    ) -> anyhow::Result<Vec<Sms>> {
         let mut child = Command::new(FAKESMSC)
-            .args(["-H", "127.0.0.1", "-r", &self.smsc_port.to_string(), "-m", "1", "-i", "0.1"])
+            .args([
+                "-H",
+                "127.0.0.1",
+                "-r",
+                &self.smsc_port.to_string(),
+                "-m",
+                "1",
+                "-i",
+                "0.1",
+            ])
             .arg(format!("{sender} 1708 {kind} {text}"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -169,8 +216,14 @@ impl Kannel {
             .context("starting fakesmsc")?;
         let (tx, rx) = mpsc::channel::<String>();
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -225,7 +278,10 @@ impl Kannel {
 
 impl Drop for Kannel {
     fn drop(&mut self) {
-        for child in [self.smsbox.take(), self.bearerbox.take()].into_iter().flatten() {
+        for child in [self.smsbox.take(), self.bearerbox.take()]
+            .into_iter()
+            .flatten()
+        {
             let mut child = child;
             let _ = child.kill();
             let _ = child.wait();

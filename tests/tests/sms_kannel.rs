@@ -66,7 +66,10 @@ async fn bootstrap(node: &Node) -> anyhow::Result<Api> {
 
 async fn login(api: &Api, user: &str, password: &str) -> anyhow::Result<Api> {
     let (st, body) = api
-        .post_json("/api/v1/auth/login", &json!({"username": user, "password": password}))
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"username": user, "password": password}),
+        )
         .await?;
     assert!(st.is_success(), "login {user}: {st} {body}");
     Ok(api.with_token(body["token"].as_str().expect("token")))
@@ -74,20 +77,30 @@ async fn login(api: &Api, user: &str, password: &str) -> anyhow::Result<Api> {
 
 /// One message in through fakesmsc, the reply text out (parts joined).
 fn sms(kannel: &Kannel, sender: &str, kind: &str, text: &str) -> String {
-    let parts = tokio::task::block_in_place(|| kannel.send(sender, kind, text, REPLY)).expect("reply");
+    let parts =
+        tokio::task::block_in_place(|| kannel.send(sender, kind, text, REPLY)).expect("reply");
     for p in &parts {
-        assert_eq!((p.from.as_str(), p.to.as_str(), p.kind.as_str()), ("1708", sender, "text"), "{p:?}");
+        assert_eq!(
+            (p.from.as_str(), p.to.as_str(), p.kind.as_str()),
+            ("1708", sender, "text"),
+            "{p:?}"
+        );
     }
     parts.iter().map(|p| p.text.as_str()).collect::<String>()
 }
 
 fn code_in(reply: &str) -> String {
-    let at = reply.find("KPG-").unwrap_or_else(|| panic!("no tracking code in {reply:?}"));
+    let at = reply
+        .find("KPG-")
+        .unwrap_or_else(|| panic!("no tracking code in {reply:?}"));
     reply[at..at + 14].to_owned()
 }
 
 async fn report(api: &Api, code: &str) -> Value {
-    let (st, body) = api.get_json(&format!("/api/v1/reports/{code}")).await.expect("get");
+    let (st, body) = api
+        .get_json(&format!("/api/v1/reports/{code}"))
+        .await
+        .expect("get");
     assert_eq!(st.as_u16(), 200, "{body}");
     body
 }
@@ -98,7 +111,10 @@ async fn sms_through_real_kannel() -> anyhow::Result<()> {
     config(dir.path())?;
     let node = Node::start_with(dir.path(), NodeOptions::new().env("RUST_LOG", "info"))?;
     let admin = bootstrap(&node).await?;
-    for (id, parent, kind) in [("pemkot-kupang", None, "city"), ("dinas-pupr", Some("pemkot-kupang"), "office")] {
+    for (id, parent, kind) in [
+        ("pemkot-kupang", None, "city"),
+        ("dinas-pupr", Some("pemkot-kupang"), "office"),
+    ] {
         let (st, body) = admin
             .post_json("/api/v1/agencies", &json!({"id": id, "parent_id": parent, "name": format!("Instansi {id}"), "kind": kind, "region_code": "53.71"}))
             .await?;
@@ -121,7 +137,15 @@ async fn sms_through_real_kannel() -> anyhow::Result<()> {
     );
     // Created by SMS in Kupang's admin queue, with the number in the reporter identity.
     let r = report(&admin, &code).await;
-    assert_eq!((&r["channel"], &r["status"], &r["title"]), (&json!("sms"), &json!("submitted"), &json!("Jalan rusak di Oebobo")), "{r}");
+    assert_eq!(
+        (&r["channel"], &r["status"], &r["title"]),
+        (
+            &json!("sms"),
+            &json!("submitted"),
+            &json!("Jalan rusak di Oebobo")
+        ),
+        "{r}"
+    );
     assert_eq!(r["owner_node"], "kupangkota", "{r}");
     assert_eq!(r["reporter"]["phone"], "+6281234567890");
     let public = report(&node.api(), &code).await;
@@ -129,39 +153,89 @@ async fn sms_through_real_kannel() -> anyhow::Result<()> {
 
     // The status by SMS, from the reporter's number.
     let status = sms(&kannel, PHONE, "text", &format!("CEK {code}"));
-    assert!(status.starts_with(&format!("{code}: Belum terverifikasi (")) && status.contains("WITA"), "{status}");
+    assert!(
+        status.starts_with(&format!("{code}: Belum terverifikasi (")) && status.contains("WITA"),
+        "{status}"
+    );
 
     // The admin asks for more; the citizen adds it by SMS with the code.
     let (st, body) = admin
-        .post_json(&format!("/api/v1/reports/{code}/hold"), &json!({"note": "Mohon sebutkan patokan lokasinya."}))
+        .post_json(
+            &format!("/api/v1/reports/{code}/hold"),
+            &json!({"note": "Mohon sebutkan patokan lokasinya."}),
+        )
         .await?;
     assert!(st.is_success(), "{body}");
-    let done = sms(&kannel, PHONE, "text", &format!("{code} di depan SD Inpres Oebobo"));
-    assert_eq!(done, format!("Terima kasih. Info tambahan untuk {code} diterima; laporan kembali diverifikasi."));
+    let done = sms(
+        &kannel,
+        PHONE,
+        "text",
+        &format!("{code} di depan SD Inpres Oebobo"),
+    );
+    assert_eq!(
+        done,
+        format!("Terima kasih. Info tambahan untuk {code} diterima; laporan kembali diverifikasi.")
+    );
     let r = report(&admin, &code).await;
     assert_eq!(r["status"], "submitted", "{r}");
-    assert!(r["timeline"].as_array().unwrap().iter().any(|e| e["action"] == "supplemented" && e["note"] == "di depan SD Inpres Oebobo"), "{r}");
+    assert!(
+        r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "supplemented" && e["note"] == "di depan SD Inpres Oebobo"),
+        "{r}"
+    );
     // Another number cannot add to it or read it.
     let stranger = sms(&kannel, "081399998888", "text", &format!("{code} palsu"));
-    assert!(stranger.starts_with(&format!("Kode {code} tidak ditemukan")), "{stranger}");
+    assert!(
+        stranger.starts_with(&format!("Kode {code} tidak ditemukan")),
+        "{stranger}"
+    );
 
     // Verified to the agency: its officer sees it through the JSON API.
     let (st, body) = admin
-        .post_json(&format!("/api/v1/reports/{code}/verify"), &json!({"agency_id": "dinas-pupr"}))
+        .post_json(
+            &format!("/api/v1/reports/{code}/verify"),
+            &json!({"agency_id": "dinas-pupr"}),
+        )
         .await?;
     assert!(st.is_success(), "{body}");
     let (st, list) = officer.get_json("/api/v1/reports").await?;
     assert_eq!(st.as_u16(), 200);
-    assert!(list["items"].as_array().unwrap().iter().any(|i| i["tracking_code"] == code.as_str()), "{list}");
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["tracking_code"] == code.as_str()),
+        "{list}"
+    );
     let seen = report(&officer, &code).await;
-    assert_eq!((&seen["agency_id"], &seen["reporter"]["phone"]), (&json!("dinas-pupr"), &json!("+6281234567890")), "{seen}");
+    assert_eq!(
+        (&seen["agency_id"], &seen["reporter"]["phone"]),
+        (&json!("dinas-pupr"), &json!("+6281234567890")),
+        "{seen}"
+    );
     let status = sms(&kannel, PHONE, "text", &format!("CEK {code}"));
-    assert!(status.starts_with(&format!("{code}: Terverifikasi (")), "{status}");
+    assert!(
+        status.starts_with(&format!("{code}: Terverifikasi (")),
+        "{status}"
+    );
 
     // An agency keyword routes to that agency; the kind keyword sets the kind.
-    let reply = sms(&kannel, "081311112222", "text", "PUPRKUPANG ASPIRASI tolong tambah lampu jalan di Kelapa Lima");
+    let reply = sms(
+        &kannel,
+        "081311112222",
+        "text",
+        "PUPRKUPANG ASPIRASI tolong tambah lampu jalan di Kelapa Lima",
+    );
     let r = report(&admin, &code_in(&reply)).await;
-    assert_eq!((&r["kind"], &r["agency_id"]), (&json!("aspiration"), &json!("dinas-pupr")), "{r}");
+    assert_eq!(
+        (&r["kind"], &r["agency_id"]),
+        (&json!("aspiration"), &json!("dinas-pupr")),
+        "{r}"
+    );
 
     // What Kannel delivers from odd handsets: UCS-2 (recoded to UTF-8 by mo-recode), binary, a UDH.
     let ucs2: String = "KOTKUPANG lampu mati di Jl. Timor Raya ✝"
@@ -174,15 +248,36 @@ async fn sms_through_real_kannel() -> anyhow::Result<()> {
     assert_eq!(r["body"], "lampu mati di Jl. Timor Raya ✝", "{r}");
     let before = admin.get_json("/api/v1/reports").await?.1["total"].clone();
     let binary = sms(&kannel, "081355556666", "data", "%FF%FE%00%01%02");
-    assert!(binary.starts_with("Pesan tidak dapat dibaca (bukan teks)"), "{binary}");
-    let udh = sms(&kannel, "081355556666", "udh", "%06%05%04%0B%84%23%F0 KOTKUPANG+nada+dering");
-    assert!(udh.starts_with("Pesan tidak dapat dibaca (bukan teks)"), "{udh}");
-    assert_eq!(admin.get_json("/api/v1/reports").await?.1["total"], before, "nothing filed from them");
+    assert!(
+        binary.starts_with("Pesan tidak dapat dibaca (bukan teks)"),
+        "{binary}"
+    );
+    let udh = sms(
+        &kannel,
+        "081355556666",
+        "udh",
+        "%06%05%04%0B%84%23%F0 KOTKUPANG+nada+dering",
+    );
+    assert!(
+        udh.starts_with("Pesan tidak dapat dibaca (bukan teks)"),
+        "{udh}"
+    );
+    assert_eq!(
+        admin.get_json("/api/v1/reports").await?.1["total"],
+        before,
+        "nothing filed from them"
+    );
 
     // Neither the number nor the shared secret is in the node's log.
     let log = node.output();
-    assert!(log.contains("sms answered"), "the node logs each SMS (without the number)");
-    assert!(!log.contains("81234567890") && !log.contains(TOKEN), "{log}");
+    assert!(
+        log.contains("sms answered"),
+        "the node logs each SMS (without the number)"
+    );
+    assert!(
+        !log.contains("81234567890") && !log.contains(TOKEN),
+        "{log}"
+    );
     drop(kannel);
     Ok(())
 }
@@ -207,8 +302,13 @@ async fn sms_at_the_hub_goes_to_the_node_of_its_keyword() -> anyhow::Result<()> 
         .await?;
     assert!(st.is_success(), "{body}");
     kupang.stop()?;
-    kupang.env.push(("LAPOR_SMS__KEYWORD".into(), "KOTKUPANG".into()));
-    kupang.env.push(("LAPOR_SMS__AGENCY_KEYWORDS".into(), "{PUPRKUPANG=\"dinas-pupr-kupang\"}".into()));
+    kupang
+        .env
+        .push(("LAPOR_SMS__KEYWORD".into(), "KOTKUPANG".into()));
+    kupang.env.push((
+        "LAPOR_SMS__AGENCY_KEYWORDS".into(),
+        "{PUPRKUPANG=\"dinas-pupr-kupang\"}".into(),
+    ));
     kupang.start()?;
 
     let hub = c.hub().admin()?;
@@ -217,32 +317,57 @@ async fn sms_at_the_hub_goes_to_the_node_of_its_keyword() -> anyhow::Result<()> 
             "/channels/sms/kannel?token={TOKEN}&sender=081234567890&receiver=1708&smsc=FAKE&ts=2026-12-03+15%3A00%3A00&coding=0&charset=UTF-8&udh=&text={}",
             text.replace(' ', "+")
         ));
-        async move { reqwest::get(url).await?.text().await.map_err(anyhow::Error::from) }
+        async move {
+            reqwest::get(url)
+                .await?
+                .text()
+                .await
+                .map_err(anyhow::Error::from)
+        }
     };
     // Until Kupang's keywords arrive at the hub, a keyword the hub does not know files in the hub's own queue:
     // wait for the agency published with them instead of sending test SMS.
-    wait_for("Kupang's agencies at the hub", Duration::from_secs(60), Duration::from_millis(200), || {
-        let hub = hub.clone();
-        async move {
-            let (_, list) = hub.get_json("/api/v1/agencies").await?;
-            Ok(list.to_string().contains("dinas-pupr-kupang").then_some(()))
-        }
-    })
+    wait_for(
+        "Kupang's agencies at the hub",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let hub = hub.clone();
+            async move {
+                let (_, list) = hub.get_json("/api/v1/agencies").await?;
+                Ok(list.to_string().contains("dinas-pupr-kupang").then_some(()))
+            }
+        },
+    )
     .await?;
 
-    for (text, agency) in [("KOTKUPANG jalan rusak di Oebobo", None), ("PUPRKUPANG drainase tersumbat di Oesapa", Some("dinas-pupr-kupang"))] {
+    for (text, agency) in [
+        ("KOTKUPANG jalan rusak di Oebobo", None),
+        (
+            "PUPRKUPANG drainase tersumbat di Oesapa",
+            Some("dinas-pupr-kupang"),
+        ),
+    ] {
         let reply = ask(text).await?;
         assert!(reply.starts_with("LAPOR! diterima. Kode: HUB-"), "{reply}");
-        let code = reply["LAPOR! diterima. Kode: ".len()..].chars().take(14).collect::<String>();
+        let code = reply["LAPOR! diterima. Kode: ".len()..]
+            .chars()
+            .take(14)
+            .collect::<String>();
         let kupang_admin = c.member("kupangkota").admin()?;
-        let r = wait_for(&format!("{code} owned by kupangkota"), Duration::from_secs(60), Duration::from_millis(200), || {
-            let api = kupang_admin.clone();
-            let code = code.clone();
-            async move {
-                let (st, r) = api.get_json(&format!("/api/v1/reports/{code}")).await?;
-                Ok((st.as_u16() == 200 && r["owner_node"] == "kupangkota").then_some(r))
-            }
-        })
+        let r = wait_for(
+            &format!("{code} owned by kupangkota"),
+            Duration::from_secs(60),
+            Duration::from_millis(200),
+            || {
+                let api = kupang_admin.clone();
+                let code = code.clone();
+                async move {
+                    let (st, r) = api.get_json(&format!("/api/v1/reports/{code}")).await?;
+                    Ok((st.as_u16() == 200 && r["owner_node"] == "kupangkota").then_some(r))
+                }
+            },
+        )
         .await?;
         assert_eq!(r["channel"], "sms", "{r}");
         if let Some(a) = agency {

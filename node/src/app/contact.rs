@@ -38,7 +38,10 @@ impl App {
         if report.anonymous {
             return Ok(None);
         }
-        let phone = store.report_identity(&report.id).await?.and_then(|i| i.phone);
+        let phone = store
+            .report_identity(&report.id)
+            .await?
+            .and_then(|i| i.phone);
         Ok(phone.filter(|p| same_phone(p)).map(|_| report))
     }
 

@@ -57,7 +57,9 @@ impl Default for SmsConfig {
 
 /// Whether `w` can be a keyword: 2..=20 of A-Z and 0-9.
 pub fn valid_keyword(w: &str) -> bool {
-    (2..=20).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    (2..=20).contains(&w.len())
+        && w.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 impl SmsConfig {
@@ -116,7 +118,10 @@ impl SmsConfig {
         }
         for (k, kind) in &self.kind_keywords {
             word("sms.kind_keywords", k)?;
-            if !matches!(ReportKind::parse(kind), Some(ReportKind::Aspiration | ReportKind::InformationRequest)) {
+            if !matches!(
+                ReportKind::parse(kind),
+                Some(ReportKind::Aspiration | ReportKind::InformationRequest)
+            ) {
                 bail!("sms.kind_keywords: `{k}` must map to `aspiration` or `information_request`, not `{kind}`");
             }
         }
@@ -163,6 +168,9 @@ mod tests {
         let mut c = SmsConfig::default();
         c.kind_keywords.insert("KELUH".into(), "complaint".into());
         assert!(c.check().is_err());
-        assert_eq!(SmsConfig::default().kind_of("ASPIRASI"), Some(ReportKind::Aspiration));
+        assert_eq!(
+            SmsConfig::default().kind_of("ASPIRASI"),
+            Some(ReportKind::Aspiration)
+        );
     }
 }

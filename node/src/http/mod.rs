@@ -164,7 +164,9 @@ pub fn router(app: App) -> Router {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "SMS channel off: its configuration is unusable"),
     }
-    let sms = sms.layer(DefaultBodyLimit::max(crate::channels::sms::kannel::BODY_LIMIT));
+    let sms = sms.layer(DefaultBodyLimit::max(
+        crate::channels::sms::kannel::BODY_LIMIT,
+    ));
 
     let body_limit = app.config().http.max_body_bytes;
     let limiter = std::sync::Arc::new(limit::Limiter::default());

@@ -42,7 +42,8 @@ impl SenderLimit {
             });
         }
         let (tokens, at) = map.entry(key).or_insert((self.per_hour, now));
-        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(self.per_hour);
+        *tokens =
+            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(self.per_hour);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -65,7 +66,10 @@ mod tests {
             l.spend("+6281", t).unwrap();
         }
         let wait = l.spend("+6281", t).unwrap_err();
-        assert!(wait > Duration::from_secs(1000) && wait <= Duration::from_secs(1200), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(1000) && wait <= Duration::from_secs(1200),
+            "{wait:?}"
+        );
         l.spend("+6282", t).unwrap();
         l.spend("+6281", t + Duration::from_secs(1200)).unwrap();
     }

@@ -91,12 +91,17 @@ pub fn keyword(word: &str) -> String {
 
 /// The tracking code `word` is, normalised, when it looks like one (`KPG-7Q2M9X4K1B`).
 pub fn tracking_code(word: &str) -> Option<String> {
-    let code = tracking::normalise_tracking_code(word.trim_end_matches(|c: char| ".,:;".contains(c)));
+    let code =
+        tracking::normalise_tracking_code(word.trim_end_matches(|c: char| ".,:;".contains(c)));
     let (node, rest) = code.split_once('-')?;
     let ok = (2..=8).contains(&node.len())
-        && node.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         && rest.len() == 10
-        && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
     ok.then_some(code)
 }
 
@@ -170,10 +175,20 @@ pub fn parse(text: &str, vocab: &Vocabulary<'_>) -> Message {
     }
     let rest = words[used..].join(" ");
     if rest.is_empty() {
-        return Message::KeywordOnly(words.iter().map(|w| keyword(w)).collect::<Vec<_>>().join(" "));
+        return Message::KeywordOnly(
+            words
+                .iter()
+                .map(|w| keyword(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     // Without a known keyword nothing is taken off: the whole text is the body.
-    let body = if target.is_some() { rest } else { words.join(" ") };
+    let body = if target.is_some() {
+        rest
+    } else {
+        words.join(" ")
+    };
     if rest_chars(&body) < MIN_BODY_CHARS {
         return Message::TooShort;
     }
@@ -219,10 +234,17 @@ mod tests {
         let Message::Report(r) = read("KOTKUPANG jalan rusak di Oebobo") else {
             panic!()
         };
-        assert_eq!(r.target, Some(("KOTKUPANG".into(), Target::Node("kupangkota".into()))));
+        assert_eq!(
+            r.target,
+            Some(("KOTKUPANG".into(), Target::Node("kupangkota".into())))
+        );
         assert_eq!((r.kind, r.anonymous), (ReportKind::Complaint, false));
-        assert_eq!((r.title.as_str(), r.body.as_str()), ("Jalan rusak di Oebobo", "jalan rusak di Oebobo"));
-        let Message::Report(r) = read("anonim  puprkupang: ASPIRASI  tolong perbaiki\nlampu jalan") else {
+        assert_eq!(
+            (r.title.as_str(), r.body.as_str()),
+            ("Jalan rusak di Oebobo", "jalan rusak di Oebobo")
+        );
+        let Message::Report(r) = read("anonim  puprkupang: ASPIRASI  tolong perbaiki\nlampu jalan")
+        else {
             panic!()
         };
         assert!(r.anonymous);
@@ -233,18 +255,30 @@ mod tests {
         let Message::Report(r) = read("KOTAKUPANG air PDAM mati sejak kemarin") else {
             panic!()
         };
-        assert_eq!((r.target, r.body.as_str()), (None, "KOTAKUPANG air PDAM mati sejak kemarin"));
+        assert_eq!(
+            (r.target, r.body.as_str()),
+            (None, "KOTAKUPANG air PDAM mati sejak kemarin")
+        );
     }
 
     #[test]
     fn status_follow_up_and_bad_input() {
         assert_eq!(read("   \n "), Message::Empty);
         assert_eq!(read("KOTKUPANG"), Message::KeywordOnly("KOTKUPANG".into()));
-        assert_eq!(read("KOTKUPANG ANONIM"), Message::KeywordOnly("KOTKUPANG ANONIM".into()));
+        assert_eq!(
+            read("KOTKUPANG ANONIM"),
+            Message::KeywordOnly("KOTKUPANG ANONIM".into())
+        );
         assert_eq!(read("KOTKUPANG rusak"), Message::TooShort);
         assert_eq!(read(&"a".repeat(1601)), Message::TooLong(1601));
-        assert!(matches!(read(&format!("KOTKUPANG {}", "b".repeat(990))), Message::Report(_)));
-        assert_eq!(read("cek kpg-7q2m9x4k1b"), Message::Status(Some("KPG-7Q2M9X4K1B".into())));
+        assert!(matches!(
+            read(&format!("KOTKUPANG {}", "b".repeat(990))),
+            Message::Report(_)
+        ));
+        assert_eq!(
+            read("cek kpg-7q2m9x4k1b"),
+            Message::Status(Some("KPG-7Q2M9X4K1B".into()))
+        );
         assert_eq!(read("CEK"), Message::Status(None));
         assert_eq!(read("CEK 12"), Message::Status(None));
         assert_eq!(
@@ -260,7 +294,10 @@ mod tests {
     fn titles_are_cut_at_a_word() {
         assert_eq!(title_of("jalan rusak"), "Jalan rusak");
         let t = title_of(&"kata ".repeat(40));
-        assert!(t.chars().count() <= TITLE_CHARS + 1 && t.ends_with('…'), "{t}");
+        assert!(
+            t.chars().count() <= TITLE_CHARS + 1 && t.ends_with('…'),
+            "{t}"
+        );
         assert_eq!(title_of(&"x".repeat(100)).chars().count(), TITLE_CHARS + 1);
     }
 }

@@ -34,7 +34,10 @@ impl Params {
     /// Parses a query string and a form body (either may be empty).
     pub fn parse(query: &[u8], body: &[u8]) -> Self {
         let mut out: Vec<(String, Vec<u8>)> = Vec::new();
-        for part in query.split(|b| *b == b'&').chain(body.split(|b| *b == b'&')) {
+        for part in query
+            .split(|b| *b == b'&')
+            .chain(body.split(|b| *b == b'&'))
+        {
             if part.is_empty() {
                 continue;
             }
@@ -49,6 +52,27 @@ impl Params {
             out.push((name, decode_component(v)));
         }
         Self(out)
+    }
+
+    /// A message sent as the request body (Kannel's `post-url`) when no `text` parameter came: its charset
+    /// from the `Content-Type` unless a `charset` parameter says it, and 8-bit data
+    /// (`application/octet-stream`) as coding 1 unless a `coding` parameter says it.
+    pub fn body_text(&mut self, body: &[u8], content_type: &str) {
+        if self.bytes("text").is_some() {
+            return;
+        }
+        self.0.push(("text".into(), body.to_vec()));
+        if content_type.starts_with("application/octet-stream") && self.bytes("coding").is_none() {
+            self.0.push(("coding".into(), b"1".to_vec()));
+        }
+        let charset = content_type
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("charset="))
+            .next()
+            .map(|c| c.trim_matches('"').to_owned());
+        if let (Some(c), None) = (charset, self.bytes("charset")) {
+            self.0.push(("charset".into(), c.into_bytes()));
+        }
     }
 
     /// The raw bytes of a parameter.
@@ -97,7 +121,9 @@ pub fn decode_text(p: &Params) -> Result<String, Unreadable> {
     let raw = p.bytes("text").unwrap_or_default();
     let charset = p.text("charset").map(|c| c.to_ascii_uppercase());
     let text = match charset.as_deref() {
-        None | Some("UTF-8" | "UTF8") => String::from_utf8(raw.to_vec()).map_err(|_| Unreadable::Binary)?,
+        None | Some("UTF-8" | "UTF8") => {
+            String::from_utf8(raw.to_vec()).map_err(|_| Unreadable::Binary)?
+        }
         Some("UTF-16BE" | "UCS-2" | "UCS-2BE" | "UTF-16") => {
             if raw.len() % 2 != 0 {
                 return Err(Unreadable::Binary);
@@ -135,7 +161,32 @@ mod tests {
         assert_eq!(decode_text(&p).unwrap(), "KOTKUPANG jalan rusak");
         assert_eq!(p.text("ts").as_deref(), Some("2026-12-03 14:58:51"));
         assert_eq!(p.text("missing"), None);
-        assert_eq!(Params::parse(b"a=%zz%4", b"").bytes("a"), Some(&b"%zz%4"[..]));
+        assert_eq!(
+            Params::parse(b"a=%zz%4", b"").bytes("a"),
+            Some(&b"%zz%4"[..])
+        );
+    }
+
+    #[test]
+    fn post_url_bodies() {
+        let mut p = Params::parse(b"token=t&sender=0812", b"");
+        p.body_text(
+            "KOTKUPANG jalan rusak".as_bytes(),
+            "text/plain; charset=utf-8",
+        );
+        assert_eq!(decode_text(&p).unwrap(), "KOTKUPANG jalan rusak");
+        let mut p = Params::parse(b"token=t", b"");
+        p.body_text(
+            &[0x00, 0x4B, 0x00, 0xE9],
+            "text/plain; charset=\"UTF-16BE\"",
+        );
+        assert_eq!(decode_text(&p).unwrap(), "Ké");
+        let mut p = Params::parse(b"token=t", b"");
+        p.body_text(&[0xFF, 0x00], "application/octet-stream");
+        assert_eq!(decode_text(&p), Err(Unreadable::Binary));
+        let mut p = Params::parse(b"text=given", b"");
+        p.body_text(b"ignored", "text/plain");
+        assert_eq!(decode_text(&p).unwrap(), "given");
     }
 
     #[test]
@@ -151,7 +202,10 @@ mod tests {
         let coding = Params::parse(b"text=x&coding=7", b"");
         assert_eq!(decode_text(&coding), Err(Unreadable::Coding("7".into())));
         let charset = Params::parse(b"text=x&charset=KOI8-R", b"");
-        assert_eq!(decode_text(&charset), Err(Unreadable::Charset("KOI8-R".into())));
+        assert_eq!(
+            decode_text(&charset),
+            Err(Unreadable::Charset("KOI8-R".into()))
+        );
         let latin = Params::parse(b"text=caf%E9%07", b"charset=ISO-8859-1");
         assert_eq!(decode_text(&latin).unwrap(), "café ");
     }

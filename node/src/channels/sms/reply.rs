@@ -63,7 +63,11 @@ fn fit(s: &str, budget: usize) -> String {
     }
     let mut out = String::new();
     for word in s.split(' ') {
-        let next = if out.is_empty() { word.to_owned() } else { format!("{out} {word}") };
+        let next = if out.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{out} {word}")
+        };
         if gsm7_len(&next).unwrap_or(usize::MAX) + 3 > budget {
             break;
         }
@@ -101,12 +105,20 @@ impl Texts {
     }
 
     /// The status of a report, with the officer's latest question or follow-up when there is one.
-    pub fn status(&self, code: &str, label: &str, when: &str, note: Option<(&str, &str)>) -> String {
+    pub fn status(
+        &self,
+        code: &str,
+        label: &str,
+        when: &str,
+        note: Option<(&str, &str)>,
+    ) -> String {
         let mut s = format!("{code}: {label} ({when}).");
         if let Some((what, text)) = note {
             let head = format!("{s} {what}: ");
             let tail = format!(" Balas: {code} <pesan> ke {}.", self.number);
-            let budget = MAX_PARTS * PART - gsm7_len(&to_gsm7(&head)).unwrap_or(0) - gsm7_len(&tail).unwrap_or(0);
+            let budget = MAX_PARTS * PART
+                - gsm7_len(&to_gsm7(&head)).unwrap_or(0)
+                - gsm7_len(&tail).unwrap_or(0);
             s = format!("{}{}{tail}", to_gsm7(&head), fit(text, budget));
         }
         s
@@ -129,22 +141,34 @@ impl Texts {
 
     /// A code with nothing after it.
     pub fn follow_up_empty(&self, code: &str) -> String {
-        format!("Tulis info setelah kode, mis. {code} lubangnya makin besar. Kirim ke {}.", self.number)
+        format!(
+            "Tulis info setelah kode, mis. {code} lubangnya makin besar. Kirim ke {}.",
+            self.number
+        )
     }
 
     /// A code this number cannot follow (unknown, another number's, or anonymous: one answer for all).
     pub fn unknown_code(&self, code: &str) -> String {
-        format!("Kode {code} tidak ditemukan untuk nomor ini. Laporan anonim diikuti di {}.", self.track_at)
+        format!(
+            "Kode {code} tidak ditemukan untuk nomor ini. Laporan anonim diikuti di {}.",
+            self.track_at
+        )
     }
 
     /// A report now handled by another node, which holds what the citizen may add.
     pub fn elsewhere(&self, code: &str, node_name: &str) -> String {
-        format!("{code} kini ditangani {node_name}. Ikuti dan tambah info di {}.", self.track_at)
+        format!(
+            "{code} kini ditangani {node_name}. Ikuti dan tambah info di {}.",
+            self.track_at
+        )
     }
 
     /// `CEK` without a code.
     pub fn status_how(&self) -> String {
-        format!("Kirim CEK <kode>, mis. CEK KPG-7Q2M9X4K1B, ke {}.", self.number)
+        format!(
+            "Kirim CEK <kode>, mis. CEK KPG-7Q2M9X4K1B, ke {}.",
+            self.number
+        )
     }
 
     /// An empty SMS.
@@ -193,7 +217,8 @@ impl Texts {
 
     /// A sender that is not a phone number.
     pub fn bad_sender(&self) -> String {
-        "Nomor pengirim tidak dikenali; laporan tidak dapat dicatat. Gunakan nomor ponsel biasa.".into()
+        "Nomor pengirim tidak dikenali; laporan tidak dapat dicatat. Gunakan nomor ponsel biasa."
+            .into()
     }
 
     /// Input the intake refused, with its Indonesian reason.
@@ -226,8 +251,18 @@ mod tests {
         let all = [
             t.filed(code),
             t.filed_anonymous(code, "0123456789ABCDEFGHJKMNPQRS"),
-            t.status(code, "Ditindaklanjuti", "03-12-2026 15:20 WITA", Some(("Tindak lanjut", &long))),
-            t.status(code, "Tertunda", "03-12-2026 15:20 WITA", Some(("Petugas meminta", "Foto lokasinya “mana”? … ✓"))),
+            t.status(
+                code,
+                "Ditindaklanjuti",
+                "03-12-2026 15:20 WITA",
+                Some(("Tindak lanjut", &long)),
+            ),
+            t.status(
+                code,
+                "Tertunda",
+                "03-12-2026 15:20 WITA",
+                Some(("Petugas meminta", "Foto lokasinya “mana”? … ✓")),
+            ),
             t.supplemented(code),
             t.replied(code),
             t.not_waiting(code, "Belum terverifikasi"),
@@ -250,7 +285,11 @@ mod tests {
             let n = gsm7_len(a).unwrap_or_else(|| panic!("not GSM-7: {a}"));
             assert!(parts(n) <= MAX_PARTS, "{n} septets: {a}");
         }
-        assert!(gsm7_len(&t.filed(code)).unwrap() <= SINGLE, "{}", t.filed(code));
+        assert!(
+            gsm7_len(&t.filed(code)).unwrap() <= SINGLE,
+            "{}",
+            t.filed(code)
+        );
         assert!(all[2].ends_with("ke 1708.") && all[2].contains("..."));
         assert!(all[3].contains("\"mana\"? ..."));
     }
@@ -259,6 +298,9 @@ mod tests {
     fn septets() {
         assert_eq!(gsm7_len("abc{}"), Some(7));
         assert_eq!(gsm7_len("✓"), None);
-        assert_eq!((parts(160), parts(161), parts(459), parts(460)), (1, 2, 3, 4));
+        assert_eq!(
+            (parts(160), parts(161), parts(459), parts(460)),
+            (1, 2, 3, 4)
+        );
     }
 }

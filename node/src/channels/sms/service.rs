@@ -33,11 +33,17 @@ impl Gateway {
             return Ok(None);
         }
         let token = sms.secret()?;
-        anyhow::ensure!(token.is_some(), "sms.enabled needs sms.token_file or sms.token");
+        anyhow::ensure!(
+            token.is_some(),
+            "sms.enabled needs sms.token_file or sms.token"
+        );
         let track_at = if config.federation.public_url.is_empty() {
             format!("situs {}", config.node.name)
         } else {
-            format!("{}/track", config.federation.public_url.trim_end_matches('/'))
+            format!(
+                "{}/track",
+                config.federation.public_url.trim_end_matches('/')
+            )
         };
         Ok(Some(Self {
             token,
@@ -80,13 +86,20 @@ impl Gateway {
         }
     }
 
-    async fn answer_inner(&self, app: &App, params: &Params) -> anyhow::Result<(&'static str, String)> {
+    async fn answer_inner(
+        &self,
+        app: &App,
+        params: &Params,
+    ) -> anyhow::Result<(&'static str, String)> {
         let t = &self.texts;
         let Some(sender) = params.text("sender").as_deref().and_then(phone::normalise) else {
             return Ok(("bad_sender", t.bad_sender()));
         };
         if let Err(wait) = self.limit.spend(&sender, Instant::now()) {
-            return Ok(("rate_limited", t.flooding(wait.as_secs().div_ceil(60).max(1))));
+            return Ok((
+                "rate_limited",
+                t.flooding(wait.as_secs().div_ceil(60).max(1)),
+            ));
         }
         let text = match decode_text(params) {
             Ok(text) => text,
@@ -188,13 +201,21 @@ impl Gateway {
         }
     }
 
-    async fn status(&self, app: &App, sender: &str, code: &str) -> anyhow::Result<(&'static str, String)> {
+    async fn status(
+        &self,
+        app: &App,
+        sender: &str,
+        code: &str,
+    ) -> anyhow::Result<(&'static str, String)> {
         let same = |p: &str| phone::same(p, sender);
         let Some((report, timeline)) = app.report_for_contact(code, &same).await? else {
             return Ok(("unknown_code", self.texts.unknown_code(code)));
         };
         let zone = app.config().node.timezone;
-        let when = format!("{} {zone:?}", app.time(report.updated_at).format("%d-%m-%Y %H:%M"));
+        let when = format!(
+            "{} {zone:?}",
+            app.time(report.updated_at).format("%d-%m-%Y %H:%M")
+        );
         let wanted = match report.status {
             ReportStatus::OnHold => Some((TimelineAction::Held, "Petugas meminta")),
             ReportStatus::Responded | ReportStatus::Completed => {
@@ -236,7 +257,9 @@ impl Gateway {
         };
         match app.act_by_contact(code, &same, cmd).await {
             Ok(_) => Ok(("followed_up", done)),
-            Err(AppError::NotOwner(owner)) => Ok(("elsewhere", t.elsewhere(code, &app.node_name(&owner)))),
+            Err(AppError::NotOwner(owner)) => {
+                Ok(("elsewhere", t.elsewhere(code, &app.node_name(&owner))))
+            }
             Err(AppError::Domain(_)) => {
                 // Its status changed since it was read: say where it stands now.
                 let label = app

@@ -10,10 +10,11 @@ use crate::storage::{Result, SmsKeywordRow, SmsStore};
 impl SmsStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn sms_keyword_get(&self, keyword: &str) -> Result<Option<SmsKeywordRow>> {
-        let row = sqlx::query("SELECT keyword, origin, agency_id FROM sms_keywords WHERE keyword = $1")
-            .bind(keyword)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT keyword, origin, agency_id FROM sms_keywords WHERE keyword = $1")
+                .bind(keyword)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| -> Result<SmsKeywordRow> {
             Ok(SmsKeywordRow {
                 keyword: r.try_get(0)?,
