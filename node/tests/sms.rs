@@ -500,8 +500,11 @@ async fn bad_input(mut t: TestApp) {
     let ucs2: String = "KOTKUPANG jalan rusak dekat Gereja Kristus Raja ✝"
         .encode_utf16()
         .flat_map(u16::to_be_bytes)
-        .map(|b| format!("%{b:02X}"))
-        .collect();
+        .fold(String::new(), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "%{b:02X}");
+            s
+        });
     let (_, reply) = get(
         &router,
         &raw(&format!("text={ucs2}&coding=2&charset=UTF-16BE")),

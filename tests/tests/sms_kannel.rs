@@ -241,8 +241,11 @@ async fn sms_through_real_kannel() -> anyhow::Result<()> {
     let ucs2: String = "KOTKUPANG lampu mati di Jl. Timor Raya ✝"
         .encode_utf16()
         .flat_map(u16::to_be_bytes)
-        .map(|b| format!("%{b:02X}"))
-        .collect();
+        .fold(String::new(), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "%{b:02X}");
+            s
+        });
     let reply = sms(&kannel, "081355556666", "ucs2", &ucs2);
     let r = report(&admin, &code_in(&reply)).await;
     assert_eq!(r["body"], "lampu mati di Jl. Timor Raya ✝", "{r}");

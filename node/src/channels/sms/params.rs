@@ -67,8 +67,7 @@ impl Params {
         }
         let charset = content_type
             .split(';')
-            .filter_map(|p| p.trim().strip_prefix("charset="))
-            .next()
+            .find_map(|p| p.trim().strip_prefix("charset="))
             .map(|c| c.trim_matches('"').to_owned());
         if let (Some(c), None) = (charset, self.bytes("charset")) {
             self.0.push(("charset".into(), c.into_bytes()));
