@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::NodeZone;
 
 mod explain;
+mod sms;
+pub use self::sms::{valid_keyword, SmsConfig};
 
 /// Whether this node is a regional node or the national hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// Sessions, HTTPS headers and who may read `/metrics`.
     pub security: SecurityConfig,
+    /// SMS 1708 through a Kannel smsbox.
+    pub sms: SmsConfig,
 }
 
 /// `[node]`
@@ -370,6 +374,16 @@ pub const DOCS: &[(&str, &str)] = &[
     ("security.metrics_token", "Bearer token that opens /metrics from any address; empty means /metrics answers only this machine (and security.metrics_allow)."),
     ("security.metrics_token_file", "File holding the metrics token; refused when readable by other users."),
     ("security.metrics_allow", "Client addresses that may read /metrics without the token, e.g. [\"10.0.0.5\"] for a Prometheus host."),
+    ("sms", "SMS 1708 through a Kannel smsbox: the sms-service calls /channels/sms/kannel (see docs/OPERATIONS.md, \"SMS 1708 (Kannel)\")."),
+    ("sms.enabled", "Serve /channels/sms/kannel; needs a token of at least 16 characters."),
+    ("sms.token", "Shared secret the sms-service sends as `token` (prefer token_file)."),
+    ("sms.token_file", "File holding the shared secret; refused when readable by other users."),
+    ("sms.number", "The short number citizens write to, named in the replies."),
+    ("sms.keyword", "This node's keyword, e.g. \"KOTKUPANG\": a report with it goes to this node's admin queue; published to the federation so other nodes route it here. Empty: none."),
+    ("sms.agency_keywords", "Keywords of this node's agencies, keyword -> agency id, e.g. { PUPRKUPANG = \"dinas-pupr\" }; published to the federation like sms.keyword."),
+    ("sms.kind_keywords", "Second keywords that set the kind (aspiration or information_request); without one a report is a complaint."),
+    ("sms.anonymous_keyword", "The keyword that files anonymously: the number is kept nowhere once the reply is sent."),
+    ("sms.rate_per_hour", "Messages one number may send per hour; more are answered politely and not filed."),
 ];
 
 impl Config {
@@ -487,6 +501,7 @@ impl Config {
                 bail!("security.metrics_token must be at least 16 characters");
             }
         }
+        self.sms.check()?;
         Ok(())
     }
 

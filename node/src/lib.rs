@@ -3,6 +3,7 @@
 pub mod app;
 pub mod attachments;
 pub mod backup;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod domain;

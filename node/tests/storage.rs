@@ -21,7 +21,7 @@ use lapor_node::domain::{
 use lapor_node::storage::{
     self, AcceptOutcome, AuditEntry, AuditFilter, Conflict, DynStore, Effect, EventDraft,
     EventSigner, HistoryEvent, InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord,
-    PushOutcome, ReportImport, StorageError, TransferChange, TransferRow, INBOX_SHARE,
+    PushOutcome, ReportImport, SmsKeywordRow, StorageError, TransferChange, TransferRow, INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
@@ -3325,6 +3325,10 @@ async fn fed_remote_agencies(store: DynStore) {
                 remote_agency("dinas-lokal", true),
                 remote_agency("bappeda", true),
             ],
+            sms_keywords: vec![
+                kw("node-b", "KOTB", None),
+                kw("node-b", "PUSAMARINDA", Some("dinas-pu-samarinda")),
+            ],
         },
     );
     item.kind = "node.agencies".into();
@@ -3336,6 +3340,10 @@ async fn fed_remote_agencies(store: DynStore) {
         .expect("stored");
     assert_eq!(got.node_id.as_deref(), Some("node-b"));
     assert_eq!(got.path, "@node-b/dinas-pu-samarinda/");
+    assert_eq!(
+        store.sms_keyword_get("PUSAMARINDA").await.expect("keyword"),
+        Some(kw("node-b", "PUSAMARINDA", Some("dinas-pu-samarinda")))
+    );
     // A remote agency never takes over this node's own id.
     let own = store
         .agency_get("dinas-lokal")
@@ -3358,12 +3366,18 @@ async fn fed_remote_agencies(store: DynStore) {
         Effect::Agencies {
             origin: "node-b".into(),
             agencies: vec![remote_agency("dinas-pu-samarinda", true)],
+            sms_keywords: vec![kw("node-b", "KOTB", None)],
         },
     );
     item.kind = "node.agencies".into();
     assert_eq!(
         accept_one(&store, item, T0 + 1).await,
         AcceptOutcome::Applied
+    );
+    // Keywords are replaced whole too.
+    assert_eq!(
+        store.sms_keyword_get("PUSAMARINDA").await.expect("keyword"),
+        None
     );
     assert!(
         !store
@@ -3392,6 +3406,7 @@ async fn fed_remote_agencies(store: DynStore) {
         Effect::Agencies {
             origin: "node-c".into(),
             agencies: vec![taken],
+            sms_keywords: vec![kw("node-c", "KOTB", None)],
         },
     );
     item.kind = "node.agencies".into();
@@ -3408,6 +3423,19 @@ async fn fed_remote_agencies(store: DynStore) {
         (kept.node_id.as_deref(), kept.name.as_str()),
         (Some("node-b"), "Remote dinas-pu-samarinda")
     );
+    // Nor a keyword.
+    assert_eq!(
+        store.sms_keyword_get("KOTB").await.expect("keyword"),
+        Some(kw("node-b", "KOTB", None))
+    );
+}
+
+fn kw(node: &str, keyword: &str, agency: Option<&str>) -> SmsKeywordRow {
+    SmsKeywordRow {
+        keyword: keyword.into(),
+        node_id: node.into(),
+        agency_id: agency.map(Into::into),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -203,4 +203,19 @@ pub struct PublishedAgency {
 pub struct AgenciesPayload {
     /// Every agency of the node, parents before children.
     pub agencies: Vec<PublishedAgency>,
+    /// The node's SMS keywords. Absent when it has none, so a node without SMS publishes exactly what it
+    /// published before keywords existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sms_keywords: Vec<PublishedKeyword>,
+}
+
+/// One SMS keyword a node publishes (`KOTKUPANG`): it names the node's admin queue, or one of its agencies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedKeyword {
+    /// 2..=20 of A-Z and 0-9.
+    pub keyword: String,
+    /// The agency it names; absent for the node's admin queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency_id: Option<String>,
 }

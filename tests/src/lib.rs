@@ -9,6 +9,7 @@
 
 pub mod cluster;
 pub mod pg;
+pub mod kannel;
 pub mod proxy;
 
 pub use proxy::{FaultProxy, Faults, Mode, ProxyBuilder, ProxyStats, RecordedRequest, Replayed};

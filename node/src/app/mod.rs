@@ -19,12 +19,14 @@
 //! | `stats.rs` | counts for dashboards and the public page |
 //! | `transfers.rs` | an admin moving a report to another node |
 //! | `attachments.rs` | files of a report |
+//! | `contact.rs` | a reporter proven by their phone (the SMS channel) instead of the tracking secret |
 //! | `status.rs` | readiness and the federation snapshot for `/metrics` |
 
 mod accounts;
 mod agencies;
 mod attachments;
 pub mod audit;
+mod contact;
 mod error;
 mod intake;
 mod reports;

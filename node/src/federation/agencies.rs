@@ -5,14 +5,14 @@
 
 use lapor_federation::{Event, EventKind};
 
-pub use lapor_schemas::events::{AgenciesPayload, PublishedAgency};
+pub use lapor_schemas::events::{AgenciesPayload, PublishedAgency, PublishedKeyword};
 
 use super::author;
 use super::error::FedResult;
 use super::payload;
 use crate::domain::AgencyRecord;
 use crate::node::Node;
-use crate::storage::Effect;
+use crate::storage::{Effect, SmsKeywordRow};
 
 /// Meta key holding the sha256 of the last published list.
 const PUBLISHED_KEY: &str = "agencies_published_sha256";
@@ -37,6 +37,23 @@ pub fn effect_for(event: &Event) -> Effect {
     if p.agencies.len() > MAX_AGENCIES {
         return quarantine(format!("more than {MAX_AGENCIES} agencies"));
     }
+    // SMS keywords (`[sms]` of the origin): one that is malformed, or names an agency the origin does not
+    // publish, is dropped; the agencies still apply.
+    let sms_keywords = p
+        .sms_keywords
+        .into_iter()
+        .filter(|k| {
+            crate::config::valid_keyword(&k.keyword)
+                && k.agency_id
+                    .as_ref()
+                    .is_none_or(|a| p.agencies.iter().any(|x| &x.id == a))
+        })
+        .map(|k| SmsKeywordRow {
+            keyword: k.keyword,
+            node_id: event.origin.clone(),
+            agency_id: k.agency_id,
+        })
+        .collect();
     let agencies = p
         .agencies
         .into_iter()
@@ -55,10 +72,25 @@ pub fn effect_for(event: &Event) -> Effect {
     Effect::Agencies {
         origin: event.origin.clone(),
         agencies,
+        sms_keywords,
     }
 }
 
-/// Publishes this node's agencies when they changed since the last publication. Returns whether it did.
+/// This node's SMS keywords as it publishes them: its own keyword, then its agencies'.
+fn sms_keywords(sms: &crate::config::SmsConfig) -> Vec<PublishedKeyword> {
+    let own = (!sms.keyword.is_empty()).then(|| PublishedKeyword {
+        keyword: sms.keyword.clone(),
+        agency_id: None,
+    });
+    own.into_iter()
+        .chain(sms.agency_keywords.iter().map(|(k, a)| PublishedKeyword {
+            keyword: k.clone(),
+            agency_id: Some(a.clone()),
+        }))
+        .collect()
+}
+
+/// Publishes this node's agencies (and its SMS keywords) when they changed since the last publication. Returns whether it did.
 pub async fn publish(node: &Node) -> FedResult<bool> {
     let mut own: Vec<AgencyRecord> = node
         .store
@@ -81,6 +113,7 @@ pub async fn publish(node: &Node) -> FedResult<bool> {
                 active: a.active,
             })
             .collect(),
+        sms_keywords: sms_keywords(&node.config.sms),
     };
     let value = author::encode(&body)?;
     let bytes = lapor_federation::canonical::encode(&value).map_err(anyhow::Error::from)?;

@@ -16,7 +16,7 @@ use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
 use self::api::{agencies, audit, auth, categories, health, metrics, reports, users};
@@ -169,6 +169,20 @@ pub fn router(app: App) -> Router {
             fed_timeout * 2,
         ));
 
+    // The SMS channel (`crate::channels::sms`): a 404 unless `sms.enabled`.
+    let mut sms = Router::new().route(
+        "/channels/sms/kannel",
+        get(crate::channels::sms::kannel::inbound).post(crate::channels::sms::kannel::inbound),
+    );
+    match crate::channels::sms::Gateway::new(&app) {
+        Ok(Some(gateway)) => sms = sms.layer(axum::Extension(std::sync::Arc::new(gateway))),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "SMS channel off: its configuration is unusable"),
+    }
+    let sms = sms.layer(DefaultBodyLimit::max(
+        crate::channels::sms::kannel::BODY_LIMIT,
+    ));
+
     let body_limit = app.config().http.max_body_bytes;
     let limiter = std::sync::Arc::new(limit::Limiter::default());
     Router::new()
@@ -183,6 +197,7 @@ pub fn router(app: App) -> Router {
         )
         .nest("/api/v1", api)
         .nest("/federation/v1", federation)
+        .merge(sms)
         .merge(crate::web::router())
         .fallback(crate::web::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -206,7 +221,16 @@ pub fn router(app: App) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .make_span_with(|req: &Request| {
+                    // The query of a channel request carries a shared secret and a phone number: never logged.
+                    let uri = req.uri();
+                    let shown = if uri.path().starts_with("/channels/") {
+                        uri.path()
+                    } else {
+                        uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
+                    };
+                    tracing::info_span!("request", method = %req.method(), uri = %shown, version = ?req.version())
+                })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .with_state(app)

@@ -1,7 +1,8 @@
 //! The storage contract and its two implementations.
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
-//! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`]) with coarse
+//! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`],
+//! [`SmsStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -292,6 +293,14 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>>;
 }
 
+/// What the SMS channel keeps: the keywords other nodes publish (written when their `node.agencies` event
+/// is accepted).
+#[async_trait]
+pub trait SmsStore: Send + Sync + 'static {
+    /// The node (and agency) another node published `keyword` for.
+    async fn sms_keyword_get(&self, keyword: &str) -> Result<Option<SmsKeywordRow>>;
+}
+
 /// The storage contract every backend implements: every concern trait at once.
 pub trait Store:
     MetaStore
@@ -302,6 +311,7 @@ pub trait Store:
     + EventStore
     + PeerStore
     + TransferStore
+    + SmsStore
 {
 }
 
@@ -314,6 +324,7 @@ impl<T> Store for T where
         + EventStore
         + PeerStore
         + TransferStore
+        + SmsStore
 {
 }
 
@@ -322,7 +333,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore,
-        Store, TransferStore,
+        SmsStore, Store, TransferStore,
     };
 }
 

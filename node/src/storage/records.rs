@@ -273,6 +273,8 @@ pub enum Effect {
         origin: String,
         /// Its agencies (`node_id` set to the origin).
         agencies: Vec<crate::domain::AgencyRecord>,
+        /// Its SMS keywords (`node_id` set to the origin); they replace what was known of that node's.
+        sms_keywords: Vec<SmsKeywordRow>,
     },
     /// The event is valid in the log but cannot be applied: stored as `quarantined` with this reason.
     Quarantine {
@@ -653,4 +655,15 @@ pub struct AuditFilter {
     pub before_id: Option<i64>,
     /// Most lines.
     pub limit: i64,
+}
+
+/// A keyword another node publishes for the SMS channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsKeywordRow {
+    /// Upper case (`KOTKUPANG`).
+    pub keyword: String,
+    /// The node that published it.
+    pub node_id: String,
+    /// The agency it names; `None` for the node's admin queue.
+    pub agency_id: Option<String>,
 }

@@ -162,8 +162,13 @@ async fn run_effect(c: &mut PgConnection, item: &Incoming) -> Result<&'static st
             apply_transfer(c, change, &item.id).await?;
             Ok(if *pending { "pending" } else { "applied" })
         }
-        Effect::Agencies { origin, agencies } => {
+        Effect::Agencies {
+            origin,
+            agencies,
+            sms_keywords,
+        } => {
             replace_remote_agencies(c, origin, agencies).await?;
+            super::sms::replace_remote_keywords(c, origin, sms_keywords).await?;
             Ok("applied")
         }
         Effect::Snapshot { report, entry } => {

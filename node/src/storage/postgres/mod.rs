@@ -20,6 +20,7 @@ mod meta;
 mod peers;
 mod reports;
 mod rows;
+mod sms;
 mod transfers;
 
 use std::time::Duration;

@@ -108,8 +108,13 @@ fn run_effect(c: &Connection, item: &Incoming) -> Result<&'static str> {
             apply_transfer(c, change, &item.id)?;
             Ok(if *pending { "pending" } else { "applied" })
         }
-        Effect::Agencies { origin, agencies } => {
+        Effect::Agencies {
+            origin,
+            agencies,
+            sms_keywords,
+        } => {
             replace_remote_agencies(c, origin, agencies)?;
+            super::sms::replace_remote_keywords(c, origin, sms_keywords)?;
             Ok("applied")
         }
         Effect::Snapshot { report, entry } => {

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_transfers.sql"),
     ),
+    (6, include_str!("../../../migrations/sqlite/0006_sms.sql")),
     (
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),

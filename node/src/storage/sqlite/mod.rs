@@ -18,6 +18,7 @@ mod meta;
 mod peers;
 mod reports;
 mod rows;
+mod sms;
 mod transfers;
 
 use std::path::{Path, PathBuf};
