@@ -46,6 +46,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// Routing reports to the node that must act, and transfers between nodes.
     pub routing: RoutingConfig,
+    /// Notices to reporters and officers (email, outbound SMS).
+    pub notifications: crate::notify::config::NotificationsConfig,
 }
 
 /// `[node]`
@@ -420,6 +422,7 @@ impl Config {
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");
         }
+        self.notifications.check()?;
         Ok(())
     }
 
@@ -455,30 +458,44 @@ impl Config {
             let toml::Value::Table(keys) = section else {
                 continue;
             };
-            writeln!(out, "\n# {}\n[{name}]", doc(name)?)?;
-            for (key, v) in keys {
-                writeln!(
-                    out,
-                    "# {}
-{key} = {v}",
-                    doc(&format!("{name}.{key}"))?
-                )?;
-            }
-            // Optional keys do not serialise; show them commented out.
-            for (path, text) in DOCS {
-                if let Some(key) = path.strip_prefix(&format!("{name}.")) {
-                    if !keys.contains_key(key) {
-                        writeln!(out, "# {text}\n# {key} = \"...\"")?;
-                    }
-                }
-            }
+            write_section(&mut out, name, keys)?;
         }
         Ok(out)
     }
 }
 
+/// Writes `[name]` with its keys, then each sub-table as `[name.sub]`.
+fn write_section(out: &mut String, name: &str, keys: &toml::Table) -> anyhow::Result<()> {
+    writeln!(out, "\n# {}\n[{name}]", doc(name)?)?;
+    for (key, v) in keys {
+        if !v.is_table() {
+            writeln!(out, "# {}\n{key} = {v}", doc(&format!("{name}.{key}"))?)?;
+        }
+    }
+    // Optional keys do not serialise; show them commented out. Empty maps are shown the same way.
+    for (path, text) in DOCS.iter().chain(crate::notify::config::DOCS) {
+        if let Some(key) = path.strip_prefix(&format!("{name}.")) {
+            let shown = keys
+                .get(key)
+                .is_some_and(|v| !v.as_table().is_some_and(toml::Table::is_empty));
+            if !key.contains('.') && !shown {
+                writeln!(out, "# {text}\n# {key} = \"...\"")?;
+            }
+        }
+    }
+    for (key, v) in keys {
+        if let toml::Value::Table(sub) = v {
+            if !sub.is_empty() {
+                write_section(out, &format!("{name}.{key}"), sub)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn doc(key: &str) -> anyhow::Result<&'static str> {
     DOCS.iter()
+        .chain(crate::notify::config::DOCS)
         .find(|(k, _)| *k == key)
         .map(|(_, d)| *d)
         .with_context(|| format!("configuration key `{key}` has no documentation in config::DOCS"))

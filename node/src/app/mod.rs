@@ -25,6 +25,7 @@ mod agencies;
 mod attachments;
 mod error;
 mod intake;
+mod notifications;
 mod reports;
 mod stats;
 mod status;

@@ -29,10 +29,12 @@ use crate::domain::{
 
 pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
+pub use notices::{NewNotice, NoticeOutcome, NoticeRow, NoticeStore};
 pub use records::*;
 
 mod decide;
 mod error;
+pub mod notices;
 mod records;
 
 /// The database itself and the node settings kept in it.
@@ -264,7 +266,14 @@ pub trait TransferStore: Send + Sync + 'static {
 
 /// The storage contract every backend implements: every concern trait at once.
 pub trait Store:
-    MetaStore + AccountStore + CatalogStore + ReportStore + EventStore + PeerStore + TransferStore
+    MetaStore
+    + AccountStore
+    + CatalogStore
+    + ReportStore
+    + EventStore
+    + PeerStore
+    + TransferStore
+    + NoticeStore
 {
 }
 
@@ -276,6 +285,7 @@ impl<T> Store for T where
         + EventStore
         + PeerStore
         + TransferStore
+        + NoticeStore
 {
 }
 
@@ -283,8 +293,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, Store,
-        TransferStore,
+        AccountStore, CatalogStore, EventStore, MetaStore, NoticeStore, PeerStore, ReportStore,
+        Store, TransferStore,
     };
 }
 

@@ -119,14 +119,19 @@ pub fn render(s: &Snapshot) -> String {
 /// `GET /metrics`.
 #[tracing::instrument(skip_all)]
 pub async fn metrics(State(app): State<App>) -> Response {
-    match app.federation_snapshot().await {
-        Ok(snapshot) => (
+    let notices = crate::notify::status::metrics(&app.node().store).await;
+    match (app.federation_snapshot().await, notices) {
+        (Ok(snapshot), Ok(notices)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            render(&snapshot),
+            render(&snapshot) + &notices,
         )
             .into_response(),
-        Err(e) => {
+        (Err(e), _) => {
+            tracing::error!(error = %e, "metrics failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        (_, Err(e)) => {
             tracing::error!(error = %e, "metrics failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }

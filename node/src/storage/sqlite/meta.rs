@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_transfers.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_notifications.sql"),
+    ),
 ];
 
 #[async_trait]
