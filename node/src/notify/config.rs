@@ -104,12 +104,15 @@ pub struct SmsConfig {
     /// Kannel's sendsms URL, e.g. `http://127.0.0.1:13013/cgi-bin/sendsms`.
     pub sendsms_url: String,
     /// The `sendsms-user` username.
+    #[serde(deserialize_with = "text")]
     pub user: String,
     /// The `sendsms-user` password (prefer `password_file`).
+    #[serde(deserialize_with = "text")]
     pub password: String,
     /// File holding the password; refused when readable by other users.
     pub password_file: Option<PathBuf>,
     /// Sender number or short code, e.g. `1708`.
+    #[serde(deserialize_with = "text")]
     pub from: String,
     /// Timeout of one sendsms request, in seconds.
     pub timeout_secs: u64,
@@ -130,6 +133,23 @@ impl Default for SmsConfig {
             every_phone: false,
         }
     }
+}
+
+/// A string that may have been written as a number (`LAPOR_NOTIFICATIONS__SMS__FROM=1708` reaches serde as
+/// an integer).
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        I(i64),
+        U(u64),
+    }
+    Ok(match Text::deserialize(d)? {
+        Text::S(s) => s,
+        Text::I(n) => n.to_string(),
+        Text::U(n) => n.to_string(),
+    })
 }
 
 /// Documentation of every `[notifications]` key, printed into the example config.
