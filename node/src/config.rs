@@ -54,6 +54,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// SMS 1708 through a Kannel smsbox.
     pub sms: SmsConfig,
+    /// Notices to reporters and officers (email, outbound SMS).
+    pub notifications: crate::notify::config::NotificationsConfig,
 }
 
 /// `[node]`
@@ -502,6 +504,7 @@ impl Config {
             }
         }
         self.sms.check()?;
+        self.notifications.check()?;
         Ok(())
     }
 
@@ -577,23 +580,7 @@ impl Config {
             let toml::Value::Table(keys) = section else {
                 continue;
             };
-            writeln!(out, "\n# {}\n[{name}]", doc(name)?)?;
-            for (key, v) in keys {
-                writeln!(
-                    out,
-                    "# {}
-{key} = {v}",
-                    doc(&format!("{name}.{key}"))?
-                )?;
-            }
-            // Optional keys do not serialise; show them commented out.
-            for (path, text) in DOCS {
-                if let Some(key) = path.strip_prefix(&format!("{name}.")) {
-                    if !keys.contains_key(key) {
-                        writeln!(out, "# {text}\n# {key} = \"...\"")?;
-                    }
-                }
-            }
+            write_section(&mut out, name, keys)?;
         }
         Ok(out)
     }
@@ -611,39 +598,82 @@ impl Config {
         };
         let mut out =
             String::from("| Key | Default | Environment | Meaning |\n| --- | --- | --- | --- |\n");
-        let cell = |s: &str| s.replace('|', "\\|");
         for (name, section) in &sections {
             let toml::Value::Table(keys) = section else {
                 continue;
             };
-            let mut rows: Vec<(String, String)> = keys
-                .iter()
-                .map(|(k, v)| (k.clone(), format!("`{}`", cell(&v.to_string()))))
-                .collect();
-            for (path, _) in DOCS {
-                if let Some(key) = path.strip_prefix(&format!("{name}.")) {
-                    if !keys.contains_key(key) {
-                        rows.push((key.to_owned(), "unset".to_owned()));
-                    }
-                }
-            }
-            for (key, default) in rows {
-                let path = format!("{name}.{key}");
-                writeln!(
-                    out,
-                    "| `{path}` | {default} | `LAPOR_{}__{}` | {} |",
-                    name.to_uppercase(),
-                    key.to_uppercase(),
-                    cell(doc(&path)?)
-                )?;
-            }
+            write_key_rows(&mut out, name, keys)?;
         }
         Ok(out)
     }
 }
 
+/// Writes the Markdown rows of `[name]`'s keys, then those of each sub-table.
+fn write_key_rows(out: &mut String, name: &str, keys: &toml::Table) -> anyhow::Result<()> {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut rows: Vec<(String, String)> = keys
+        .iter()
+        .filter(|(_, v)| !v.as_table().is_some_and(|t| !t.is_empty()))
+        .map(|(k, v)| (k.clone(), format!("`{}`", cell(&v.to_string()))))
+        .collect();
+    for (path, _) in DOCS.iter().chain(crate::notify::config::DOCS) {
+        if let Some(key) = path.strip_prefix(&format!("{name}.")) {
+            if !key.contains('.') && !keys.contains_key(key) {
+                rows.push((key.to_owned(), "unset".to_owned()));
+            }
+        }
+    }
+    for (key, default) in rows {
+        let path = format!("{name}.{key}");
+        let env = path.to_uppercase().replace('.', "__");
+        writeln!(
+            out,
+            "| `{path}` | {default} | `LAPOR_{env}` | {} |",
+            cell(doc(&path)?)
+        )?;
+    }
+    for (key, v) in keys {
+        if let toml::Value::Table(sub) = v {
+            if !sub.is_empty() {
+                write_key_rows(out, &format!("{name}.{key}"), sub)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `[name]` with its keys, then each sub-table as `[name.sub]`.
+fn write_section(out: &mut String, name: &str, keys: &toml::Table) -> anyhow::Result<()> {
+    writeln!(out, "\n# {}\n[{name}]", doc(name)?)?;
+    for (key, v) in keys {
+        if !v.is_table() {
+            writeln!(out, "# {}\n{key} = {v}", doc(&format!("{name}.{key}"))?)?;
+        }
+    }
+    // Optional keys do not serialise; show them commented out. Empty maps are shown the same way.
+    for (path, text) in DOCS.iter().chain(crate::notify::config::DOCS) {
+        if let Some(key) = path.strip_prefix(&format!("{name}.")) {
+            let shown = keys
+                .get(key)
+                .is_some_and(|v| !v.as_table().is_some_and(toml::Table::is_empty));
+            if !key.contains('.') && !shown {
+                writeln!(out, "# {text}\n# {key} = \"...\"")?;
+            }
+        }
+    }
+    for (key, v) in keys {
+        if let toml::Value::Table(sub) = v {
+            if !sub.is_empty() {
+                write_section(out, &format!("{name}.{key}"), sub)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn doc(key: &str) -> anyhow::Result<&'static str> {
     DOCS.iter()
+        .chain(crate::notify::config::DOCS)
         .find(|(k, _)| *k == key)
         .map(|(_, d)| *d)
         .with_context(|| format!("configuration key `{key}` has no documentation in config::DOCS"))

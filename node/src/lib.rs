@@ -11,6 +11,7 @@ pub mod federation;
 pub mod http;
 pub mod lock;
 pub mod node;
+pub mod notify;
 pub mod routing;
 pub mod storage;
 pub mod tasks;

@@ -29,6 +29,7 @@ pub mod audit;
 mod contact;
 mod error;
 mod intake;
+mod notifications;
 mod reports;
 mod stats;
 mod status;

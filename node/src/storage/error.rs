@@ -65,6 +65,9 @@ pub enum Conflict {
         /// The key id.
         key_id: String,
     },
+    /// The notification worker's cursor moved since it was read (another worker ran).
+    #[error("the notification cursor moved since it was read")]
+    NoticeCursorMoved,
 }
 
 impl Conflict {
@@ -79,6 +82,7 @@ impl Conflict {
             Self::PushTxnRecorded { .. } => "push_txn_recorded",
             Self::BootstrapSecret => "bootstrap_secret",
             Self::SigningKeyMismatch { .. } => "signing_key_mismatch",
+            Self::NoticeCursorMoved => "notice_cursor_moved",
         }
     }
 }

@@ -31,11 +31,13 @@ use crate::domain::{
 pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
 pub use identity::IdentityCipher;
+pub use notices::{NewNotice, NoticeOutcome, NoticeRow, NoticeStore};
 pub use records::*;
 
 mod decide;
 mod error;
 pub mod identity;
+pub mod notices;
 mod records;
 
 /// The database itself and the node settings kept in it.
@@ -312,6 +314,7 @@ pub trait Store:
     + PeerStore
     + TransferStore
     + SmsStore
+    + NoticeStore
 {
 }
 
@@ -325,6 +328,7 @@ impl<T> Store for T where
         + PeerStore
         + TransferStore
         + SmsStore
+        + NoticeStore
 {
 }
 
@@ -332,8 +336,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore,
-        SmsStore, Store, TransferStore,
+        AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, NoticeStore, PeerStore,
+        ReportStore, SmsStore, Store, TransferStore,
     };
 }
 

@@ -22,6 +22,7 @@ pub mod citizen;
 pub mod forms;
 pub mod html;
 pub mod officer;
+pub mod unsubscribe;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
@@ -68,6 +69,10 @@ pub fn router() -> Router<App> {
         .route("/track/{code}/files/{sha256}", get(citizen::attachment))
         .route("/reports", get(citizen::public_list))
         .route("/stats", get(citizen::public_stats))
+        .route(
+            "/notifications/unsubscribe",
+            get(unsubscribe::page_get).post(unsubscribe::one_click),
+        )
         .route("/officer", get(officer::inbox))
         .route("/officer/", get(officer::inbox))
         .route(

@@ -154,18 +154,23 @@ pub async fn metrics(State(app): State<App>) -> Response {
         ..crate::domain::ReportFilter::default()
     };
     let stats = app.node().store.report_stats(&all).await;
-    match (app.federation_snapshot().await, stats) {
-        (Ok(snapshot), Ok(stats)) => (
+    let notices = crate::notify::status::metrics(&app.node().store).await;
+    match (app.federation_snapshot().await, stats, notices) {
+        (Ok(snapshot), Ok(stats), Ok(notices)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            render(&snapshot) + &render_reports(&stats),
+            render(&snapshot) + &render_reports(&stats) + &notices,
         )
             .into_response(),
-        (Err(e), _) => {
+        (Err(e), _, _) => {
             tracing::error!(error = %e, "metrics failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
-        (_, Err(e)) => {
+        (_, Err(e), _) => {
+            tracing::error!(error = %e, "metrics failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        (_, _, Err(e)) => {
             tracing::error!(error = %e, "metrics failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }

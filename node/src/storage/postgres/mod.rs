@@ -17,6 +17,7 @@ mod audit;
 mod catalog;
 mod events;
 mod meta;
+mod notices;
 mod peers;
 mod reports;
 mod rows;

@@ -24,6 +24,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (6, include_str!("../../../migrations/sqlite/0006_sms.sql")),
     (
+        7,
+        include_str!("../../../migrations/sqlite/0007_notifications.sql"),
+    ),
+    (
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),
     ),
