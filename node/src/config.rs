@@ -46,6 +46,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// Routing reports to the node that must act, and transfers between nodes.
     pub routing: RoutingConfig,
+    /// The Open311 GeoReport v2 endpoint (`/open311/v2/`).
+    pub open311: crate::open311::Open311Config,
 }
 
 /// `[node]`
@@ -314,6 +316,15 @@ pub const DOCS: &[(&str, &str)] = &[
     ("routing.boundaries_file", "GeoJSON FeatureCollection of administrative boundaries (properties.code, properties.name) for routing by location; unset means no routing by location."),
     ("routing.transfer_expiry_secs", "How long the hub waits for the target of a transfer to accept before the transfer expires and the report stays with its owner, in seconds."),
     ("routing.transfer_cooldown_secs", "How long after a transfer the report may not move back to a node that held it (stops ping-pong), in seconds."),
+    ("open311", "The Open311 GeoReport v2 endpoint at /open311/v2/ (see docs/OPEN311.md)."),
+    ("open311.enabled", "Serve /open311/v2/; false answers 404 there."),
+    ("open311.jurisdiction_id", "The jurisdiction_id clients send: the node's domain, e.g. \"kupangkota.go.id\"; empty means the host of federation.public_url without a leading \"www.\" or \"lapor.\" (or node.id when that is unset too)."),
+    ("open311.contact", "Discovery's contact: who to ask about this endpoint (e-mail or phone); empty means the node's name."),
+    ("open311.key_service", "Discovery's key_service: how a client app gets an API key."),
+    ("open311.max_requests", "Most requests one GET requests answers (the specification's default is 1000)."),
+    ("open311.window_days", "Default and largest window of GET requests and servicerequestupdates in days (the specification's is 90)."),
+    ("open311.key_burst", "Requests one API key may make in a burst before it is rate limited (429)."),
+    ("open311.key_refill_ms", "Time one request of an API key's budget takes to come back, in milliseconds."),
 ];
 
 impl Config {
@@ -420,6 +431,7 @@ impl Config {
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");
         }
+        self.open311.check()?;
         Ok(())
     }
 

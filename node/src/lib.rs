@@ -8,6 +8,7 @@ pub mod domain;
 pub mod federation;
 pub mod http;
 pub mod node;
+pub mod open311;
 pub mod routing;
 pub mod storage;
 pub mod tasks;

@@ -1,14 +1,16 @@
-//! The command line: `lapor serve | migrate | keys | peers | federation | bench | config`. This file parses
+//! The command line: `lapor serve | migrate | keys | peers | federation | open311 | bench | config`. This file parses
 //! and dispatches; each command lives in its own file.
 
 mod bench;
 mod federation;
 mod keys;
+mod open311;
 mod peers;
 mod serve;
 
 pub use federation::{status_text, FederationAction};
 pub use keys::KeysAction;
+pub use open311::Open311Action;
 pub use peers::PeersAction;
 
 use std::net::SocketAddr;
@@ -80,6 +82,15 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: FederationAction,
+    },
+    /// Open311 GeoReport v2: API keys of client apps.
+    Open311 {
+        /// Data directory (overrides node.data_dir).
+        #[arg(long, env = "LAPOR_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: Open311Action,
     },
     /// Measure federation ingest (verify + store + apply) against the raw ed25519 verify rate.
     Bench {
@@ -185,6 +196,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.node.data_dir = d;
             }
             runtime()?.block_on(federation::run(config, action))
+        }
+        Command::Open311 { data_dir, action } => {
+            if let Some(d) = data_dir {
+                config.node.data_dir = d;
+            }
+            runtime()?.block_on(open311::run(config, action))
         }
         Command::Bench { events, database } => runtime()?.block_on(bench::run(events, &database)),
         Command::Serve { listen, data_dir } => {

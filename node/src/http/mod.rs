@@ -7,12 +7,13 @@ pub mod error;
 pub mod extract;
 pub mod federation;
 pub mod limit;
+pub mod upload;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -21,6 +22,7 @@ use utoipa::OpenApi;
 use self::api::{agencies, auth, categories, health, metrics, reports, users};
 use self::error::{ApiError, Lang, LANG};
 use self::federation as fed;
+use crate::open311::admin as o311;
 use crate::app::App;
 
 /// The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the schema types.
@@ -36,8 +38,10 @@ use crate::app::App;
         reports::create, reports::list, reports::get, reports::stats,
         reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::transfer, reports::acknowledge,
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
+        o311::list, o311::create, o311::revoke,
     ),
-    components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError)),
+    components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError,
+        o311::CreateKey, o311::KeyView, o311::IssuedKey)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;
@@ -140,6 +144,8 @@ pub fn router(app: App) -> Router {
         .route("/reports/{key}/archive", post(reports::archive))
         .route("/reports/{key}/privacy", post(reports::privacy))
         .route("/stats", get(reports::stats))
+        .route("/open311/keys", get(o311::list).post(o311::create))
+        .route("/open311/keys/{id}", delete(o311::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
@@ -162,6 +168,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api)
         .nest("/federation/v1", federation)
+        .nest("/open311/v2", crate::open311::router(&app.config().open311))
         .merge(crate::web::router())
         .fallback(crate::web::not_found)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -1,7 +1,8 @@
 //! The storage contract and its two implementations.
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
-//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`]) with coarse
+//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`],
+//! [`Open311Store`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -29,10 +30,12 @@ use crate::domain::{
 
 pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
+pub use open311::{Open311Key, Open311Store, RequestQuery};
 pub use records::*;
 
 mod decide;
 mod error;
+mod open311;
 mod records;
 
 /// The database itself and the node settings kept in it.
@@ -264,7 +267,14 @@ pub trait TransferStore: Send + Sync + 'static {
 
 /// The storage contract every backend implements: every concern trait at once.
 pub trait Store:
-    MetaStore + AccountStore + CatalogStore + ReportStore + EventStore + PeerStore + TransferStore
+    MetaStore
+    + AccountStore
+    + CatalogStore
+    + ReportStore
+    + EventStore
+    + PeerStore
+    + TransferStore
+    + Open311Store
 {
 }
 
@@ -276,6 +286,7 @@ impl<T> Store for T where
         + EventStore
         + PeerStore
         + TransferStore
+        + Open311Store
 {
 }
 
@@ -283,8 +294,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, Store,
-        TransferStore,
+        AccountStore, CatalogStore, EventStore, MetaStore, Open311Store, PeerStore, ReportStore,
+        Store, TransferStore,
     };
 }
 

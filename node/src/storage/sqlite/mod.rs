@@ -14,6 +14,7 @@ mod accounts;
 mod catalog;
 mod events;
 mod meta;
+mod open311;
 mod peers;
 mod reports;
 mod rows;
