@@ -71,7 +71,8 @@ struct Bucket {
 
 impl Bucket {
     fn full_at(&self, now: Instant) -> bool {
-        self.tokens + now.duration_since(self.at).as_secs_f64() / self.per.as_secs_f64() >= self.burst
+        self.tokens + now.duration_since(self.at).as_secs_f64() / self.per.as_secs_f64()
+            >= self.burst
     }
 }
 

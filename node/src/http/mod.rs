@@ -22,8 +22,8 @@ use utoipa::OpenApi;
 use self::api::{agencies, auth, categories, health, metrics, reports, users};
 use self::error::{ApiError, Lang, LANG};
 use self::federation as fed;
-use crate::open311::admin as o311;
 use crate::app::App;
+use crate::open311::admin as o311;
 
 /// The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the schema types.
 #[derive(OpenApi)]

@@ -52,15 +52,17 @@ impl UploadError {
     /// The message a client reads, Indonesian first.
     pub fn message(&self) -> String {
         match self {
-            Self::TooLarge => "unggahan terlalu besar (maksimal 5 MB per berkas, 4 berkas) / the upload is too \
+            Self::TooLarge => {
+                "unggahan terlalu besar (maksimal 5 MB per berkas, 4 berkas) / the upload is too \
                                large (at most 5 MB per file, 4 files)"
-                .into(),
+                    .into()
+            }
             Self::Malformed => {
                 "isi multipart tidak dapat dibaca / the multipart body could not be read".into()
             }
-            Self::NotUtf8(f) => format!(
-                "kolom {f} bukan teks UTF-8 yang valid / field {f} is not valid UTF-8 text"
-            ),
+            Self::NotUtf8(f) => {
+                format!("kolom {f} bukan teks UTF-8 yang valid / field {f} is not valid UTF-8 text")
+            }
             Self::TooManyFiles => "maksimal 4 berkas / at most 4 files".into(),
             Self::BadFile(name, e) => {
                 let (id, en) = file_error_text(e);

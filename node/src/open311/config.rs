@@ -60,9 +60,9 @@ impl Open311Config {
         let j = &self.jurisdiction_id;
         if !j.is_empty()
             && !(j.len() <= 253
-                && j
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'))
+                && j.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                }))
         {
             bail!("open311.jurisdiction_id `{j}` must be a lower-case domain such as kupangkota.go.id");
         }

@@ -176,10 +176,8 @@ pub fn render(format: Format, status: StatusCode, doc: &Doc) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -220,7 +218,10 @@ mod tests {
 
     #[test]
     fn suffixes() {
-        assert_eq!(Format::split("services.json"), ("services", Some(Format::Json)));
+        assert_eq!(
+            Format::split("services.json"),
+            ("services", Some(Format::Json))
+        );
         assert_eq!(Format::split("KPG-1.xml"), ("KPG-1", Some(Format::Xml)));
         assert_eq!(Format::split("services.yaml"), ("services", None));
         assert_eq!(Format::split("services"), ("services", None));

@@ -137,11 +137,7 @@ impl Params {
 
 /// Parses a W3C datetime with its zone (`2026-12-01T08:00:00+08:00`, `…Z`), or a date alone
 /// (`2026-12-01`, the start of that day in the node's zone).
-pub fn parse_datetime(
-    name: &str,
-    value: &str,
-    zone: FixedOffset,
-) -> Result<Millis, Open311Error> {
+pub fn parse_datetime(name: &str, value: &str, zone: FixedOffset) -> Result<Millis, Open311Error> {
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.timestamp_millis());
     }
@@ -157,9 +153,7 @@ pub fn parse_datetime(
         &format!(
             "{name} bukan tanggal-waktu W3C dengan zona waktu, mis. 2026-12-01T00:00:00+08:00"
         ),
-        &format!(
-            "{name} is not a W3C datetime with a time zone, e.g. 2026-12-01T00:00:00+08:00"
-        ),
+        &format!("{name} is not a W3C datetime with a time zone, e.g. 2026-12-01T00:00:00+08:00"),
     ))
 }
 
@@ -169,7 +163,8 @@ mod tests {
 
     #[test]
     fn form_decoding_is_strict() {
-        let p = Params::parse(b"a=1&b=jalan+rusak%21&empty=&attribute%5Bkind%5D=complaint").unwrap();
+        let p =
+            Params::parse(b"a=1&b=jalan+rusak%21&empty=&attribute%5Bkind%5D=complaint").unwrap();
         assert_eq!(p.one("a").unwrap(), Some("1"));
         assert_eq!(p.one("b").unwrap(), Some("jalan rusak!"));
         assert_eq!(p.one("empty").unwrap(), None);

@@ -197,7 +197,13 @@ pub async fn list(ctx: &Ctx, p: &Params) -> Result<Doc, Open311Error> {
         let mut categories = p.list("service_code")?;
         categories.dedup();
         for c in &categories {
-            if !app.node().store.category_get(c).await?.is_some_and(|c| c.active) {
+            if !app
+                .node()
+                .store
+                .category_get(c)
+                .await?
+                .is_some_and(|c| c.active)
+            {
                 return Err(Open311Error::bad(
                     &format!("service_code {c} tidak dikenal"),
                     &format!("service_code {c} is unknown"),
@@ -207,8 +213,12 @@ pub async fn list(ctx: &Ctx, p: &Params) -> Result<Doc, Open311Error> {
         let mut statuses = Vec::new();
         for s in p.list("status")? {
             match s.to_ascii_lowercase().as_str() {
-                "open" => statuses.extend(ReportStatus::ALL.into_iter().filter(|s| !s.is_terminal())),
-                "closed" => statuses.extend(ReportStatus::ALL.into_iter().filter(|s| s.is_terminal())),
+                "open" => {
+                    statuses.extend(ReportStatus::ALL.into_iter().filter(|s| !s.is_terminal()))
+                }
+                "closed" => {
+                    statuses.extend(ReportStatus::ALL.into_iter().filter(|s| s.is_terminal()))
+                }
                 _ => {
                     return Err(Open311Error::bad(
                         &format!("status {s} tidak dikenal; gunakan open atau closed"),
@@ -276,7 +286,9 @@ pub async fn one(ctx: &Ctx, id: &str) -> Result<Doc, Open311Error> {
         Err(e) => return Err(e.into()),
     };
     let mut names = Names::load(&ctx.app).await?;
-    Ok(requests_doc(vec![request_val(ctx, &report, &mut names).await?]))
+    Ok(requests_doc(vec![
+        request_val(ctx, &report, &mut names).await?,
+    ]))
 }
 
 /// `GET tokens/{token}`: the token is the report's id (`<node>:<ULID>`, as the JSON API names it).
@@ -362,12 +374,19 @@ fn parse_bool(name: &str, v: &str, errors: &mut Vec<String>) -> bool {
 }
 
 fn title_from(description: &str) -> String {
-    let line = description.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = description
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if line.chars().count() <= 80 {
         return line.to_owned();
     }
     let cut: String = line.chars().take(77).collect();
-    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a).trim_end();
+    let cut = cut
+        .rsplit_once(' ')
+        .map_or(cut.as_str(), |(a, _)| a)
+        .trim_end();
     format!("{cut}...")
 }
 
@@ -435,7 +454,10 @@ pub async fn create(
     // Location: lat and long together, or an address, or an address id (a Kemendagri region code).
     let lat = body.one("lat")?;
     let long = body.one("long")?;
-    let address = body.one("address_string")?.map(str::trim).map(str::to_owned);
+    let address = body
+        .one("address_string")?
+        .map(str::trim)
+        .map(str::to_owned);
     let address_id = body.one("address_id")?.map(str::trim).map(str::to_owned);
     let mut location = None;
     match (lat, long) {
@@ -459,7 +481,9 @@ pub async fn create(
             }
         }
         (Some(_), None) | (None, Some(_)) => {
-            errors.push("lat dan long harus diberikan bersama / lat and long must be given together".into());
+            errors.push(
+                "lat dan long harus diberikan bersama / lat and long must be given together".into(),
+            );
         }
         (None, None) => {}
     }
@@ -480,24 +504,31 @@ pub async fn create(
              {MAX_DESCRIPTION} characters"
         ));
     } else if has_html(&description) {
-        errors.push("description tidak boleh berisi HTML / description must not contain HTML".into());
+        errors
+            .push("description tidak boleh berisi HTML / description must not contain HTML".into());
     }
     let media_url = body.one("media_url")?.map(str::trim);
     if let Some(m) = media_url {
         let ok = m.len() <= 2000
             && url::Url::parse(m).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
         if !ok {
-            errors.push("media_url harus berupa URL http(s) / media_url must be an http(s) URL".into());
+            errors.push(
+                "media_url harus berupa URL http(s) / media_url must be an http(s) URL".into(),
+            );
         }
     }
     for name in ["first_name", "last_name"] {
         if body.one(name)?.is_some_and(|v| v.chars().count() > 100) {
-            errors.push(format!("{name} maksimal 100 karakter / {name} may have at most 100 characters"));
+            errors.push(format!(
+                "{name} maksimal 100 karakter / {name} may have at most 100 characters"
+            ));
         }
     }
     for name in ["device_id", "account_id"] {
         if body.one(name)?.is_some_and(|v| v.chars().count() > 200) {
-            errors.push(format!("{name} maksimal 200 karakter / {name} may have at most 200 characters"));
+            errors.push(format!(
+                "{name} maksimal 200 karakter / {name} may have at most 200 characters"
+            ));
         }
     }
 
@@ -597,7 +628,10 @@ mod tests {
 
     #[test]
     fn titles_come_from_the_description() {
-        assert_eq!(title_from("Jalan rusak di depan pasar"), "Jalan rusak di depan pasar");
+        assert_eq!(
+            title_from("Jalan rusak di depan pasar"),
+            "Jalan rusak di depan pasar"
+        );
         let long = "Lampu jalan di sepanjang Jalan El Tari mati sejak dua minggu dan warga takut melintas pada malam hari";
         let t = title_from(long);
         assert!(t.ends_with("...") && t.chars().count() <= 80, "{t}");

@@ -27,7 +27,10 @@ const BOOL_VALUES: &[(&str, &str)] = &[("false", "Tidak / No"), ("true", "Ya / Y
 const KIND_VALUES: &[(&str, &str)] = &[
     ("complaint", "Pengaduan / Complaint"),
     ("aspiration", "Aspirasi / Aspiration"),
-    ("information_request", "Permintaan Informasi / Information request"),
+    (
+        "information_request",
+        "Permintaan Informasi / Information request",
+    ),
 ];
 
 /// The attributes of every service, in `order`.
@@ -104,7 +107,11 @@ fn service(c: &Category, group: &str) -> Val {
         ("type", Val::s("realtime")),
         (
             "keywords",
-            Val::s(format!("{}, {}, lapor", c.name_id.to_lowercase(), c.name_en.to_lowercase())),
+            Val::s(format!(
+                "{}, {}, lapor",
+                c.name_id.to_lowercase(),
+                c.name_en.to_lowercase()
+            )),
         ),
         ("group", Val::s(group)),
     ])

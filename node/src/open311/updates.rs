@@ -36,7 +36,10 @@ pub async fn list(ctx: &Ctx, p: &Params) -> Result<Doc, Open311Error> {
         };
         let status = e.to_status.unwrap_or(r.status);
         items.push(Val::Obj(vec![
-            ("update_id", Val::s(format!("{}-{}", r.tracking_code, e.seq))),
+            (
+                "update_id",
+                Val::s(format!("{}-{}", r.tracking_code, e.seq)),
+            ),
             ("service_request_id", Val::s(r.tracking_code.clone())),
             ("status", Val::s(open311_status(status))),
             ("updated_datetime", Val::s(datetime(app, e.at))),

@@ -34,7 +34,9 @@ impl Open311Store for SqliteStore {
         let k = key.clone();
         self.write(move |c| {
             c.execute(
-                &format!("INSERT INTO open311_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                &format!(
+                    "INSERT INTO open311_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
                 params![
                     k.id,
                     k.key_hash,
