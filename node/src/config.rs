@@ -56,6 +56,8 @@ pub struct Config {
     pub sms: SmsConfig,
     /// Notices to reporters and officers (email, outbound SMS).
     pub notifications: crate::notify::config::NotificationsConfig,
+    /// The Open311 GeoReport v2 endpoint (`/open311/v2/`).
+    pub open311: crate::open311::Open311Config,
 }
 
 /// `[node]`
@@ -386,6 +388,15 @@ pub const DOCS: &[(&str, &str)] = &[
     ("sms.kind_keywords", "Second keywords that set the kind (aspiration or information_request); without one a report is a complaint."),
     ("sms.anonymous_keyword", "The keyword that files anonymously: the number is kept nowhere once the reply is sent."),
     ("sms.rate_per_hour", "Messages one number may send per hour; more are answered politely and not filed."),
+    ("open311", "The Open311 GeoReport v2 endpoint at /open311/v2/ (see docs/OPEN311.md)."),
+    ("open311.enabled", "Serve /open311/v2/; false answers 404 there."),
+    ("open311.jurisdiction_id", "The jurisdiction_id clients send: the node's domain, e.g. \"kupangkota.go.id\"; empty means the host of federation.public_url without a leading \"www.\" or \"lapor.\" (or node.id when that is unset too)."),
+    ("open311.contact", "Discovery's contact: who to ask about this endpoint (e-mail or phone); empty means the node's name."),
+    ("open311.key_service", "Discovery's key_service: how a client app gets an API key."),
+    ("open311.max_requests", "Most requests one GET requests answers (the specification's default is 1000)."),
+    ("open311.window_days", "Default and largest window of GET requests and servicerequestupdates in days (the specification's is 90)."),
+    ("open311.key_burst", "Requests one API key may make in a burst before it is rate limited (429)."),
+    ("open311.key_refill_ms", "Time one request of an API key's budget takes to come back, in milliseconds."),
 ];
 
 impl Config {
@@ -505,6 +516,7 @@ impl Config {
         }
         self.sms.check()?;
         self.notifications.check()?;
+        self.open311.check()?;
         Ok(())
     }
 

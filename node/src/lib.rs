@@ -12,6 +12,7 @@ pub mod http;
 pub mod lock;
 pub mod node;
 pub mod notify;
+pub mod open311;
 pub mod routing;
 pub mod storage;
 pub mod tasks;

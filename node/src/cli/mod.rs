@@ -1,4 +1,4 @@
-//! The command line: `lapor serve | migrate | backup | restore | backup-key | keys | peers | federation | bench |
+//! The command line: `lapor serve | migrate | backup | restore | backup-key | keys | peers | federation | open311 | bench |
 //! config`. This file parses
 //! and dispatches; each command lives in its own file.
 
@@ -6,11 +6,13 @@ mod backup;
 mod bench;
 mod federation;
 mod keys;
+mod open311;
 mod peers;
 mod serve;
 
 pub use federation::{status_text, FederationAction};
 pub use keys::KeysAction;
+pub use open311::Open311Action;
 pub use peers::PeersAction;
 
 use std::net::SocketAddr;
@@ -111,6 +113,15 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: FederationAction,
+    },
+    /// Open311 GeoReport v2: API keys of client apps.
+    Open311 {
+        /// Data directory (overrides node.data_dir).
+        #[arg(long, env = "LAPOR_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        action: Open311Action,
     },
     /// Measure federation ingest (verify + store + apply) against the raw ed25519 verify rate.
     Bench {
@@ -270,6 +281,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.node.data_dir = d;
             }
             runtime()?.block_on(federation::run(config, action))
+        }
+        Command::Open311 { data_dir, action } => {
+            if let Some(d) = data_dir {
+                config.node.data_dir = d;
+            }
+            runtime()?.block_on(open311::run(config, action))
         }
         Command::Bench { events, database } => runtime()?.block_on(bench::run(events, &database)),
         Command::Serve { listen, data_dir } => {

@@ -65,33 +65,49 @@ impl Class {
 struct Bucket {
     tokens: f64,
     at: Instant,
+    burst: f64,
+    per: Duration,
+}
+
+impl Bucket {
+    fn full_at(&self, now: Instant) -> bool {
+        self.tokens + now.duration_since(self.at).as_secs_f64() / self.per.as_secs_f64()
+            >= self.burst
+    }
 }
 
 /// Most buckets kept; beyond it, the full ones (clients that came back to their budget) are dropped.
 const MAX_BUCKETS: usize = 100_000;
 
-/// The buckets of every client.
-#[derive(Default)]
-pub struct Limiter {
-    buckets: Mutex<HashMap<(Class, IpAddr), Bucket>>,
+/// Token buckets by any key: `burst` tokens, one back every `per`. The per-address [`Limiter`] uses them, and
+/// so does the Open311 surface per API key.
+pub struct Buckets<K> {
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl Limiter {
-    /// Takes one token of `class` for `ip` at `now`; the wait until the next one when there is none.
-    pub fn take(&self, class: Class, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        let (burst, per) = class.budget();
+impl<K> Default for Buckets<K> {
+    fn default() -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Buckets<K> {
+    /// Takes one token of `key`'s bucket (`burst`, one back every `per`) at `now`; the wait until the next one
+    /// when there is none.
+    pub fn take(&self, key: K, burst: f64, per: Duration, now: Instant) -> Result<(), Duration> {
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
         if buckets.len() >= MAX_BUCKETS {
-            buckets.retain(|(c, _), b| {
-                let (burst, per) = c.budget();
-                b.tokens + now.duration_since(b.at).as_secs_f64() / per.as_secs_f64() < burst
-            });
+            buckets.retain(|_, b| !b.full_at(now));
         }
-        let b = buckets.entry((class, ip)).or_insert(Bucket {
+        let b = buckets.entry(key).or_insert(Bucket {
             tokens: burst,
             at: now,
+            burst,
+            per,
         });
         let refill = now.duration_since(b.at).as_secs_f64() / per.as_secs_f64();
         b.tokens = (b.tokens + refill).min(burst);
@@ -102,6 +118,20 @@ impl Limiter {
         } else {
             Err(per.mul_f64(1.0 - b.tokens))
         }
+    }
+}
+
+/// The buckets of every client.
+#[derive(Default)]
+pub struct Limiter {
+    buckets: Buckets<(Class, IpAddr)>,
+}
+
+impl Limiter {
+    /// Takes one token of `class` for `ip` at `now`; the wait until the next one when there is none.
+    pub fn take(&self, class: Class, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let (burst, per) = class.budget();
+        self.buckets.take((class, ip), burst, per, now)
     }
 }
 

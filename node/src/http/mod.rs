@@ -8,12 +8,13 @@ pub mod extract;
 pub mod federation;
 pub mod limit;
 pub mod security;
+pub mod upload;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -23,6 +24,7 @@ use self::api::{agencies, audit, auth, categories, health, metrics, reports, use
 use self::error::{ApiError, Lang, LANG};
 use self::federation as fed;
 use crate::app::App;
+use crate::open311::admin as o311;
 
 /// The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the schema types.
 #[derive(OpenApi)]
@@ -38,8 +40,10 @@ use crate::app::App;
         reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::transfer, reports::acknowledge,
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
         audit::list, audit::export,
+        o311::list, o311::create, o311::revoke,
     ),
-    components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError)),
+    components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError,
+        o311::CreateKey, o311::KeyView, o311::IssuedKey)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;
@@ -144,6 +148,8 @@ pub fn router(app: App) -> Router {
         .route("/stats", get(reports::stats))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
+        .route("/open311/keys", get(o311::list).post(o311::create))
+        .route("/open311/keys/{id}", delete(o311::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
@@ -198,6 +204,7 @@ pub fn router(app: App) -> Router {
         .nest("/api/v1", api)
         .nest("/federation/v1", federation)
         .merge(sms)
+        .nest("/open311/v2", crate::open311::router(&app.config().open311))
         .merge(crate::web::router())
         .fallback(crate::web::not_found)
         .layer(DefaultBodyLimit::max(body_limit))

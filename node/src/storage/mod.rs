@@ -2,7 +2,7 @@
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
 //! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`],
-//! [`SmsStore`]) with coarse
+//! [`SmsStore`], [`NoticeStore`], [`Open311Store`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -32,12 +32,14 @@ pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
 pub use identity::IdentityCipher;
 pub use notices::{NewNotice, NoticeOutcome, NoticeRow, NoticeStore};
+pub use open311::{Open311Key, Open311Store, RequestQuery};
 pub use records::*;
 
 mod decide;
 mod error;
 pub mod identity;
 pub mod notices;
+mod open311;
 mod records;
 
 /// The database itself and the node settings kept in it.
@@ -315,6 +317,7 @@ pub trait Store:
     + TransferStore
     + SmsStore
     + NoticeStore
+    + Open311Store
 {
 }
 
@@ -329,6 +332,7 @@ impl<T> Store for T where
         + TransferStore
         + SmsStore
         + NoticeStore
+        + Open311Store
 {
 }
 
@@ -336,8 +340,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, NoticeStore, PeerStore,
-        ReportStore, SmsStore, Store, TransferStore,
+        AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, NoticeStore, Open311Store,
+        PeerStore, ReportStore, SmsStore, Store, TransferStore,
     };
 }
 

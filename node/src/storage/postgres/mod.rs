@@ -18,6 +18,7 @@ mod catalog;
 mod events;
 mod meta;
 mod notices;
+mod open311;
 mod peers;
 mod reports;
 mod rows;

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_transfers.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_open311.sql"),
+    ),
     (6, include_str!("../../../migrations/sqlite/0006_sms.sql")),
     (
         7,

@@ -16,6 +16,7 @@ mod catalog;
 mod events;
 mod meta;
 mod notices;
+mod open311;
 mod peers;
 mod reports;
 mod rows;
