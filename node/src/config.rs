@@ -46,6 +46,8 @@ pub struct Config {
     pub federation: FederationConfig,
     /// Routing reports to the node that must act, and transfers between nodes.
     pub routing: RoutingConfig,
+    /// Accountability statistics: ratings, the monthly recap, emerging issues.
+    pub stats: StatsConfig,
 }
 
 /// `[node]`
@@ -279,6 +281,54 @@ impl Default for RoutingConfig {
     }
 }
 
+/// `[stats]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// Share handled, in percent, at or above which an agency or node is rated Baik.
+    pub good_percent: u16,
+    /// Share handled, in percent, at or above which it is rated Sedang (below: Kurang).
+    pub fair_percent: u16,
+    /// Share handled, in percent, below which it is flagged and shown first.
+    pub flag_percent: u16,
+    /// Make and keep the recap of the previous month (and quarter) on the first working day of each month.
+    pub recap_enabled: bool,
+    /// Local hour (0-23) from which the first working day's recap job runs.
+    pub recap_hour: u8,
+    /// Emerging issues: the fewest reports of a key in the period.
+    pub emerging_min_count: i64,
+    /// Emerging issues: the least rise against the mean of the previous periods, in percent.
+    pub emerging_ratio_percent: i64,
+    /// Emerging issues: how many previous periods the mean is taken over.
+    pub emerging_periods: u32,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        Self {
+            good_percent: 80,
+            fair_percent: 60,
+            flag_percent: 60,
+            recap_enabled: true,
+            recap_hour: 7,
+            emerging_min_count: 5,
+            emerging_ratio_percent: 200,
+            emerging_periods: 3,
+        }
+    }
+}
+
+impl StatsConfig {
+    /// The rating thresholds in per mille.
+    pub fn thresholds(&self) -> crate::stats::Thresholds {
+        crate::stats::Thresholds {
+            good_permille: i64::from(self.good_percent) * 10,
+            fair_permille: i64::from(self.fair_percent) * 10,
+            flag_permille: i64::from(self.flag_percent) * 10,
+        }
+    }
+}
+
 /// Documentation of every key, printed into the example config. A test checks that every key has one.
 pub const DOCS: &[(&str, &str)] = &[
     ("node", "Who this node is."),
@@ -314,6 +364,15 @@ pub const DOCS: &[(&str, &str)] = &[
     ("routing.boundaries_file", "GeoJSON FeatureCollection of administrative boundaries (properties.code, properties.name) for routing by location; unset means no routing by location."),
     ("routing.transfer_expiry_secs", "How long the hub waits for the target of a transfer to accept before the transfer expires and the report stays with its owner, in seconds."),
     ("routing.transfer_cooldown_secs", "How long after a transfer the report may not move back to a node that held it (stops ping-pong), in seconds."),
+    ("stats", "Accountability statistics (see docs/STATISTICS.md)."),
+    ("stats.good_percent", "Share handled (ditindaklanjuti), in percent, at or above which an agency or node is rated Baik."),
+    ("stats.fair_percent", "Share handled, in percent, at or above which it is rated Sedang; below it, Kurang."),
+    ("stats.flag_percent", "Share handled, in percent, below which an agency or node is flagged and shown first."),
+    ("stats.recap_enabled", "Make and keep the recap of the previous month (and quarter) on the first working day of each month."),
+    ("stats.recap_hour", "Local hour (0-23) from which the first working day's recap job runs."),
+    ("stats.emerging_min_count", "Emerging issues: the fewest reports of a category, place or word in the period."),
+    ("stats.emerging_ratio_percent", "Emerging issues: the least rise against the mean of the previous periods, in percent (200 = doubled)."),
+    ("stats.emerging_periods", "Emerging issues: how many previous periods the mean is taken over."),
 ];
 
 impl Config {
@@ -416,6 +475,19 @@ impl Config {
         }
         if !(10..=90 * 24 * 3600).contains(&self.routing.transfer_expiry_secs) {
             bail!("routing.transfer_expiry_secs must be between 10 and 7776000 (90 days)");
+        }
+        let st = &self.stats;
+        if st.good_percent > 100 || st.fair_percent > st.good_percent || st.flag_percent > 100 {
+            bail!("stats: need fair_percent <= good_percent <= 100 and flag_percent <= 100");
+        }
+        if st.recap_hour > 23 {
+            bail!("stats.recap_hour must be between 0 and 23");
+        }
+        if !(1..=100_000).contains(&st.emerging_min_count)
+            || !(101..=100_000).contains(&st.emerging_ratio_percent)
+            || !(1..=24).contains(&st.emerging_periods)
+        {
+            bail!("stats: emerging_min_count 1-100000, emerging_ratio_percent 101-100000, emerging_periods 1-24");
         }
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");

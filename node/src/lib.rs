@@ -9,6 +9,7 @@ pub mod federation;
 pub mod http;
 pub mod node;
 pub mod routing;
+pub mod stats;
 pub mod storage;
 pub mod tasks;
 pub mod web;

@@ -18,7 +18,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
-use self::api::{agencies, auth, categories, health, metrics, reports, users};
+use self::api::{agencies, auth, categories, health, metrics, reports, stats, users};
 use self::error::{ApiError, Lang, LANG};
 use self::federation as fed;
 use crate::app::App;
@@ -36,6 +36,7 @@ use crate::app::App;
         reports::create, reports::list, reports::get, reports::stats,
         reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::transfer, reports::acknowledge,
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
+        stats::agencies, stats::recap, stats::emerging, stats::recaps,
     ),
     components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError)),
     modifiers(&BearerAuth),
@@ -140,6 +141,10 @@ pub fn router(app: App) -> Router {
         .route("/reports/{key}/archive", post(reports::archive))
         .route("/reports/{key}/privacy", post(reports::privacy))
         .route("/stats", get(reports::stats))
+        .route("/stats/agencies", get(stats::agencies))
+        .route("/stats/recap/{period}", get(stats::recap))
+        .route("/stats/emerging", get(stats::emerging))
+        .route("/stats/recaps", get(stats::recaps))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 

@@ -1,7 +1,7 @@
 //! The storage contract and its two implementations.
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
-//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`]) with coarse
+//! [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`], [`StatsStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -262,9 +262,37 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn transfers_list(&self, open_only: bool, limit: i64) -> Result<Vec<TransferRow>>;
 }
 
+/// Statistics: the facts of a period, the freshness of every origin, kept recaps.
+#[async_trait]
+pub trait StatsStore: Send + Sync + 'static {
+    /// One fact per report the query selects, by submission time.
+    async fn stats_facts(&self, query: &crate::stats::FactQuery)
+        -> Result<Vec<crate::stats::Fact>>;
+    /// Per origin: the head applied here, when it was applied and when it was authored.
+    async fn stats_freshness(&self) -> Result<Vec<crate::stats::Freshness>>;
+    /// Stores a recap, replacing one of the same period, scope and format.
+    async fn recap_put(&self, recap: &crate::stats::RecapFile) -> Result<()>;
+    /// One kept recap.
+    async fn recap_get(
+        &self,
+        period: &str,
+        scope: &str,
+        format: &str,
+    ) -> Result<Option<crate::stats::RecapFile>>;
+    /// Every kept recap without its content (empty), newest period first.
+    async fn recap_list(&self) -> Result<Vec<crate::stats::RecapFile>>;
+}
+
 /// The storage contract every backend implements: every concern trait at once.
 pub trait Store:
-    MetaStore + AccountStore + CatalogStore + ReportStore + EventStore + PeerStore + TransferStore
+    MetaStore
+    + AccountStore
+    + CatalogStore
+    + ReportStore
+    + EventStore
+    + PeerStore
+    + TransferStore
+    + StatsStore
 {
 }
 
@@ -276,6 +304,7 @@ impl<T> Store for T where
         + EventStore
         + PeerStore
         + TransferStore
+        + StatsStore
 {
 }
 
@@ -283,8 +312,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, Store,
-        TransferStore,
+        AccountStore, CatalogStore, EventStore, MetaStore, PeerStore, ReportStore, StatsStore,
+        Store, TransferStore,
     };
 }
 

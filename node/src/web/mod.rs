@@ -17,10 +17,12 @@
 //!   confidential report can never appear there; the track page shows one only with its secret.
 
 pub mod assets;
+pub mod chart;
 pub mod citizen;
 pub mod forms;
 pub mod html;
 pub mod officer;
+pub mod statistics;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
@@ -66,7 +68,8 @@ pub fn router() -> Router<App> {
         .route("/track/{code}/{action}", post(citizen::track_action))
         .route("/track/{code}/files/{sha256}", get(citizen::attachment))
         .route("/reports", get(citizen::public_list))
-        .route("/stats", get(citizen::public_stats))
+        .route("/stats", get(statistics::public_stats))
+        .route("/stats/csv/{chart}", get(statistics::public_csv))
         .route("/officer", get(officer::inbox))
         .route("/officer/", get(officer::inbox))
         .route(
@@ -80,7 +83,17 @@ pub fn router() -> Router<App> {
                 .post(officer::log_report)
                 .layer(upload_limit),
         )
-        .route("/officer/dashboard", get(officer::dashboard))
+        .route("/officer/dashboard", get(statistics::dashboard))
+        .route(
+            "/officer/dashboard/csv/{chart}",
+            get(statistics::dashboard_csv),
+        )
+        .route("/officer/recap/{period}", get(statistics::recap_page))
+        .route("/officer/recaps", get(statistics::recaps))
+        .route(
+            "/officer/recaps/{period}/{scope}/{format}",
+            get(statistics::recap_download),
+        )
         .route("/officer/reports/{code}", get(officer::detail))
         .route(
             "/officer/reports/{code}/{action}",

@@ -19,6 +19,7 @@ mod meta;
 mod peers;
 mod reports;
 mod rows;
+mod stats;
 mod transfers;
 
 use std::time::Duration;

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_transfers.sql"),
     ),
+    (8, include_str!("../../../migrations/sqlite/0008_stats.sql")),
 ];
 
 #[async_trait]

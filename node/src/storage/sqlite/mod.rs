@@ -17,6 +17,7 @@ mod meta;
 mod peers;
 mod reports;
 mod rows;
+mod stats;
 mod transfers;
 
 use std::path::{Path, PathBuf};
