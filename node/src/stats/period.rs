@@ -42,14 +42,24 @@ pub struct Period {
 #[error("{0}")]
 pub struct BadPeriod(pub String);
 
+fn bad2(id: &str, en: &str) -> BadPeriod {
+    BadPeriod(format!("periode tidak valid: {id} / invalid period: {en}"))
+}
+
 fn bad(what: &str) -> BadPeriod {
-    BadPeriod(format!(
-        "periode tidak valid: {what} / invalid period: {what}"
-    ))
+    bad2(
+        &format!("'{what}' (pakai YYYY-MM, YYYY-Qn, YYYY atau YYYY-MM-DD)"),
+        &format!("'{what}' (use YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD)"),
+    )
 }
 
 fn date(s: &str) -> Result<NaiveDate, BadPeriod> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad(&format!("'{s}' bukan YYYY-MM-DD")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        bad2(
+            &format!("'{s}' bukan tanggal YYYY-MM-DD"),
+            &format!("'{s}' is not a YYYY-MM-DD date"),
+        )
+    })
 }
 
 /// Longest custom range, in days (ten years).
@@ -67,7 +77,12 @@ impl Period {
 
     /// A calendar month.
     pub fn month(year: i32, month: u32) -> Result<Self, BadPeriod> {
-        let from = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(|| bad("bulan / month"))?;
+        let from = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(|| {
+            bad2(
+                &format!("bulan {month} tidak ada"),
+                &format!("there is no month {month}"),
+            )
+        })?;
         Ok(Self {
             from,
             to: from + Months::new(1),
@@ -78,10 +93,10 @@ impl Period {
     /// A calendar quarter (1 to 4).
     pub fn quarter(year: i32, q: u32) -> Result<Self, BadPeriod> {
         if !(1..=4).contains(&q) {
-            return Err(bad("kuartal 1-4 / quarter 1-4"));
+            return Err(bad2("triwulan harus 1-4", "the quarter must be 1-4"));
         }
-        let from =
-            NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1).ok_or_else(|| bad("tahun / year"))?;
+        let from = NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1)
+            .ok_or_else(|| bad2("tahun di luar jangkauan", "year out of range"))?;
         Ok(Self {
             from,
             to: from + Months::new(3),
@@ -91,7 +106,8 @@ impl Period {
 
     /// A calendar year.
     pub fn year(year: i32) -> Result<Self, BadPeriod> {
-        let from = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| bad("tahun / year"))?;
+        let from = NaiveDate::from_ymd_opt(year, 1, 1)
+            .ok_or_else(|| bad2("tahun di luar jangkauan", "year out of range"))?;
         Ok(Self {
             from,
             to: from + Months::new(12),
@@ -102,11 +118,11 @@ impl Period {
     /// `from` to `to`, both included (as a user types them).
     pub fn custom(from: NaiveDate, to_inclusive: NaiveDate) -> Result<Self, BadPeriod> {
         if to_inclusive < from {
-            return Err(bad("'to' sebelum 'from' / 'to' before 'from'"));
+            return Err(bad2("'to' sebelum 'from'", "'to' is before 'from'"));
         }
         let to = to_inclusive + Days::new(1);
         if (to - from).num_days() > i64::try_from(MAX_DAYS).unwrap_or(i64::MAX) {
-            return Err(bad("lebih dari sepuluh tahun / more than ten years"));
+            return Err(bad2("lebih dari sepuluh tahun", "more than ten years"));
         }
         Ok(Self {
             from,
