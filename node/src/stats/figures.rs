@@ -225,8 +225,9 @@ pub fn compute<'a>(
         *f.by_kind.entry(r.kind.clone()).or_default() += 1;
         *f.by_channel.entry(r.channel.clone()).or_default() += 1;
 
-        // Verification: measured when it happened; a report not verified (nor archived) once its three
-        // working days have passed is late.
+        // Verification: measured when it happened; a report not verified (nor archived) once its deadline
+        // (the end of the third working day after its submission, as the lifecycle sets it) has passed is
+        // late. The same for the follow-up, five working days after the verification.
         match r.verified_at {
             Some(v) => {
                 f.verified += 1;
@@ -254,9 +255,7 @@ pub fn compute<'a>(
                     None => {}
                 }
             }
-            None if !r.archived()
-                && cal.working_days_between(r.submitted_at, now) > VERIFY_DAYS =>
-            {
+            None if !r.archived() && now > cal.add_working_days(r.submitted_at, VERIFY_DAYS) => {
                 f.verify_deadline.late += 1;
             }
             None => {}
