@@ -58,6 +58,8 @@ pub struct Config {
     pub notifications: crate::notify::config::NotificationsConfig,
     /// The Open311 GeoReport v2 endpoint (`/open311/v2/`).
     pub open311: crate::open311::Open311Config,
+    /// Accountability statistics: ratings, the monthly recap, emerging issues.
+    pub stats: StatsConfig,
 }
 
 /// `[node]`
@@ -323,6 +325,43 @@ impl Default for SecurityConfig {
     }
 }
 
+/// `[stats]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// Share handled, in percent, at or above which an agency or node is rated Baik.
+    pub good_percent: u16,
+    /// Share handled, in percent, at or above which it is rated Sedang (below: Kurang).
+    pub fair_percent: u16,
+    /// Share handled, in percent, below which it is flagged and shown first.
+    pub flag_percent: u16,
+    /// Make and keep the recap of the previous month (and quarter) on the first working day of each month.
+    pub recap_enabled: bool,
+    /// Local hour (0-23) from which the first working day's recap job runs.
+    pub recap_hour: u8,
+    /// Emerging issues: the fewest reports of a key in the period.
+    pub emerging_min_count: i64,
+    /// Emerging issues: the least rise against the mean of the previous periods, in percent.
+    pub emerging_ratio_percent: i64,
+    /// Emerging issues: how many previous periods the mean is taken over.
+    pub emerging_periods: u32,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        Self {
+            good_percent: 80,
+            fair_percent: 60,
+            flag_percent: 60,
+            recap_enabled: true,
+            recap_hour: 7,
+            emerging_min_count: 5,
+            emerging_ratio_percent: 200,
+            emerging_periods: 3,
+        }
+    }
+}
+
 impl SecurityConfig {
     /// The metrics token: from `metrics_token_file`, else `metrics_token`; `None` when neither is set.
     pub fn metrics_token(&self) -> anyhow::Result<Option<String>> {
@@ -333,6 +372,17 @@ impl SecurityConfig {
             return Ok(Some(token.trim().to_owned()).filter(|t| !t.is_empty()));
         }
         Ok(Some(self.metrics_token.trim().to_owned()).filter(|t| !t.is_empty()))
+    }
+}
+
+impl StatsConfig {
+    /// The rating thresholds in per mille.
+    pub fn thresholds(&self) -> crate::stats::Thresholds {
+        crate::stats::Thresholds {
+            good_permille: i64::from(self.good_percent) * 10,
+            fair_permille: i64::from(self.fair_percent) * 10,
+            flag_permille: i64::from(self.flag_percent) * 10,
+        }
     }
 }
 
@@ -397,6 +447,15 @@ pub const DOCS: &[(&str, &str)] = &[
     ("open311.window_days", "Default and largest window of GET requests and servicerequestupdates in days (the specification's is 90)."),
     ("open311.key_burst", "Requests one API key may make in a burst before it is rate limited (429)."),
     ("open311.key_refill_ms", "Time one request of an API key's budget takes to come back, in milliseconds."),
+    ("stats", "Accountability statistics (see docs/STATISTICS.md)."),
+    ("stats.good_percent", "Share handled (ditindaklanjuti), in percent, at or above which an agency or node is rated Baik."),
+    ("stats.fair_percent", "Share handled, in percent, at or above which it is rated Sedang; below it, Kurang."),
+    ("stats.flag_percent", "Share handled, in percent, below which an agency or node is flagged and shown first."),
+    ("stats.recap_enabled", "Make and keep the recap of the previous month (and quarter) on the first working day of each month."),
+    ("stats.recap_hour", "Local hour (0-23) from which the first working day's recap job runs."),
+    ("stats.emerging_min_count", "Emerging issues: the fewest reports of a category, place or word in the period."),
+    ("stats.emerging_ratio_percent", "Emerging issues: the least rise against the mean of the previous periods, in percent (200 = doubled)."),
+    ("stats.emerging_periods", "Emerging issues: how many previous periods the mean is taken over."),
 ];
 
 impl Config {
@@ -499,6 +558,19 @@ impl Config {
         }
         if !(10..=90 * 24 * 3600).contains(&self.routing.transfer_expiry_secs) {
             bail!("routing.transfer_expiry_secs must be between 10 and 7776000 (90 days)");
+        }
+        let st = &self.stats;
+        if st.good_percent > 100 || st.fair_percent > st.good_percent || st.flag_percent > 100 {
+            bail!("stats: need fair_percent <= good_percent <= 100 and flag_percent <= 100");
+        }
+        if st.recap_hour > 23 {
+            bail!("stats.recap_hour must be between 0 and 23");
+        }
+        if !(1..=100_000).contains(&st.emerging_min_count)
+            || !(101..=100_000).contains(&st.emerging_ratio_percent)
+            || !(1..=24).contains(&st.emerging_periods)
+        {
+            bail!("stats: emerging_min_count 1-100000, emerging_ratio_percent 101-100000, emerging_periods 1-24");
         }
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");

@@ -14,6 +14,7 @@ pub mod node;
 pub mod notify;
 pub mod open311;
 pub mod routing;
+pub mod stats;
 pub mod storage;
 pub mod tasks;
 pub mod web;

@@ -100,6 +100,31 @@ pub fn start_deadline_worker(node: Node, mut shutdown: tokio::sync::watch::Recei
     });
 }
 
+/// How often the recap worker looks whether the monthly recap is due.
+pub const RECAP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Starts the recap worker: every ten minutes it asks [`App::recap_due`](crate::app::App::recap_due),
+/// which on the first working day of a month makes and keeps the previous month's (and quarter's) recap
+/// once; it stops when `shutdown` fires.
+pub fn start_recap_worker(app: crate::app::App, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    spawn_named("recap-worker", async move {
+        let mut tick = tokio::time::interval(RECAP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            match app.recap_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "recap worker kept the monthly recap"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "recap worker failed; retrying in ten minutes")
+                }
+            }
+        }
+    });
+}
+
 /// Starts the federation tasks: the applier, the contribution and transfer workers, the supervisor (which starts one
 /// push worker per peer and, on a regional node, refreshes the directory and catches up from the hub).
 /// They run until the process ends; everything they do is durable step by step, so a kill at any point

@@ -527,6 +527,8 @@ async fn dashboard_counts_per_agency() {
     t.agency(&admin, "pemkot-kupang", None, "city").await;
     t.agency(&admin, "dinas-pupr", Some("pemkot-kupang"), "office")
         .await;
+    t.agency(&admin, "dinas-kesehatan", Some("pemkot-kupang"), "office")
+        .await;
     let (seed, token) = csrf(&t).await;
     let filed = send(
         &t,
@@ -546,10 +548,12 @@ async fn dashboard_counts_per_agency() {
     )
     .await;
     let session = format!("lapor_session={admin}");
+    let received = |n: i64| format!("<b>{n}</b>laporan diterima");
     let all = send(&t, "GET", "/officer/dashboard", &session, None).await;
     assert_eq!(all.status, StatusCode::OK);
-    assert!(all.body.contains("<b>1</b>"));
-    let other = send(
+    assert!(all.body.contains(&received(1)), "{}", all.body);
+    // An agency's figures cover its whole subtree: the city counts its office's report.
+    let city = send(
         &t,
         "GET",
         "/officer/dashboard?agency_id=pemkot-kupang",
@@ -557,7 +561,16 @@ async fn dashboard_counts_per_agency() {
         None,
     )
     .await;
-    assert!(other.body.contains("<b>0</b>") && !other.body.contains("<b>1</b>"));
+    assert!(city.body.contains(&received(1)));
+    let kes = send(
+        &t,
+        "GET",
+        "/officer/dashboard?agency_id=dinas-kesehatan",
+        &session,
+        None,
+    )
+    .await;
+    assert!(kes.body.contains(&received(0)), "{}", kes.body);
     let pupr = send(
         &t,
         "GET",
@@ -566,7 +579,8 @@ async fn dashboard_counts_per_agency() {
         None,
     )
     .await;
-    assert!(pupr.body.contains("<b>1</b>"));
+    assert!(pupr.body.contains(&received(1)));
+    assert!(pupr.body.contains("<svg class=\"chart\""));
 }
 
 /// Sends raw body bytes with a content type.

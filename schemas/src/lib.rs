@@ -4,6 +4,7 @@
 pub mod api;
 pub mod events;
 pub mod problem;
+pub mod stats;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

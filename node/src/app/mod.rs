@@ -17,11 +17,13 @@
 //! | `reports.rs` | finding, loading, acting on and listing reports |
 //! | `views.rs` | what a viewer sees of a report |
 //! | `stats.rs` | counts for dashboards and the public page |
+//! | `accountability.rs` | figures per agency and node, ratings, recaps, emerging issues (issue 15) |
 //! | `transfers.rs` | an admin moving a report to another node |
 //! | `attachments.rs` | files of a report |
 //! | `contact.rs` | a reporter proven by their phone (the SMS channel) instead of the tracking secret |
 //! | `status.rs` | readiness and the federation snapshot for `/metrics` |
 
+mod accountability;
 mod accounts;
 mod agencies;
 mod attachments;
@@ -42,6 +44,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 
+pub use self::accountability::{first_working_day, RecapFormat};
 pub use self::accounts::{user_view, BOOTSTRAP_KEY};
 pub use self::agencies::{agency_view, default_categories, AGENCY_KINDS};
 pub use self::audit::AuditQuery;

@@ -109,13 +109,14 @@ pub fn make_events(key: &SigningKey, key_id: &str, n: usize) -> anyhow::Result<V
     Ok(out)
 }
 
-struct Scratch {
-    node: Node,
+pub(super) struct Scratch {
+    pub(super) node: Node,
+    pub(super) url: String,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
-async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
+pub(super) async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
     let dir = tempfile::tempdir()?;
     let (url, pg) = if database == "sqlite" {
         (
@@ -141,6 +142,7 @@ async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
     config.node.role = NodeRole::Hub;
     config.node.data_dir = dir.path().to_owned();
     let store = crate::storage::open(&url).await?;
+    let url = url.clone();
     let node = Node::new(config, store, Arc::new(SystemClock))?;
     node.init().await?;
     let public = key.verifying_key();
@@ -169,13 +171,14 @@ async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
     node.fed.reload(&node.store).await?;
     Ok(Scratch {
         node,
+        url,
         _dir: dir,
         pg,
     })
 }
 
-async fn drop_scratch(s: Scratch) -> anyhow::Result<()> {
-    let Scratch { node, _dir, pg } = s;
+pub(super) async fn drop_scratch(s: Scratch) -> anyhow::Result<()> {
+    let Scratch { node, _dir, pg, .. } = s;
     drop(node);
     if let Some((admin, name)) = pg {
         use sqlx::Connection;

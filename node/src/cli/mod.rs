@@ -4,6 +4,7 @@
 
 mod backup;
 mod bench;
+mod bench_stats;
 mod federation;
 mod keys;
 mod open311;
@@ -131,6 +132,10 @@ pub enum Command {
         /// Database: `sqlite` (a temporary file) or a `postgres://` URL to create a scratch database next to.
         #[arg(long, default_value = "sqlite")]
         database: String,
+        /// Instead of ingest: load this many reports with realistic timelines and time the statistics (one
+        /// agency's dashboard, the national monthly recap, the public page) beside the 50 ms target.
+        #[arg(long)]
+        stats: Option<usize>,
     },
     /// Print the example configuration, or check one.
     Config {
@@ -288,7 +293,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             runtime()?.block_on(open311::run(config, action))
         }
-        Command::Bench { events, database } => runtime()?.block_on(bench::run(events, &database)),
+        Command::Bench {
+            events,
+            database,
+            stats: Some(n),
+        } => {
+            let _ = events;
+            runtime()?.block_on(bench_stats::run(n, &database))
+        }
+        Command::Bench {
+            events, database, ..
+        } => runtime()?.block_on(bench::run(events, &database)),
         Command::Serve { listen, data_dir } => {
             if let Some(l) = listen {
                 config.http.listen = l;

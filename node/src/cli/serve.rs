@@ -56,6 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     crate::notify::start(app.node().clone(), stop_rx.clone())?;
+    workers::start_recap_worker(app.clone(), stop_rx.clone());
     workers::start_deadline_worker(app.node().clone(), stop_rx);
     workers::start_federation(app.node());
     axum::serve(

@@ -20,7 +20,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
-use self::api::{agencies, audit, auth, categories, health, metrics, reports, users};
+use self::api::{agencies, audit, auth, categories, health, metrics, reports, stats, users};
 use self::error::{ApiError, Lang, LANG};
 use self::federation as fed;
 use crate::app::App;
@@ -41,6 +41,7 @@ use crate::open311::admin as o311;
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
         audit::list, audit::export,
         o311::list, o311::create, o311::revoke,
+        stats::agencies, stats::recap, stats::emerging, stats::recaps,
     ),
     components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError,
         o311::CreateKey, o311::KeyView, o311::IssuedKey)),
@@ -150,6 +151,10 @@ pub fn router(app: App) -> Router {
         .route("/audit/export", get(audit::export))
         .route("/open311/keys", get(o311::list).post(o311::create))
         .route("/open311/keys/{id}", delete(o311::revoke))
+        .route("/stats/agencies", get(stats::agencies))
+        .route("/stats/recap/{period}", get(stats::recap))
+        .route("/stats/emerging", get(stats::emerging))
+        .route("/stats/recaps", get(stats::recaps))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 

@@ -2,7 +2,7 @@
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
 //! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`],
-//! [`SmsStore`], [`NoticeStore`], [`Open311Store`]) with coarse
+//! [`SmsStore`], [`NoticeStore`], [`Open311Store`], [`StatsStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -305,6 +305,27 @@ pub trait SmsStore: Send + Sync + 'static {
     async fn sms_keyword_get(&self, keyword: &str) -> Result<Option<SmsKeywordRow>>;
 }
 
+/// Statistics: the facts of a period, the freshness of every origin, kept recaps.
+#[async_trait]
+pub trait StatsStore: Send + Sync + 'static {
+    /// One fact per report the query selects, by submission time.
+    async fn stats_facts(&self, query: &crate::stats::FactQuery)
+        -> Result<Vec<crate::stats::Fact>>;
+    /// Per origin: the head applied here, when it was applied and when it was authored.
+    async fn stats_freshness(&self) -> Result<Vec<crate::stats::Freshness>>;
+    /// Stores a recap, replacing one of the same period, scope and format.
+    async fn recap_put(&self, recap: &crate::stats::RecapFile) -> Result<()>;
+    /// One kept recap.
+    async fn recap_get(
+        &self,
+        period: &str,
+        scope: &str,
+        format: &str,
+    ) -> Result<Option<crate::stats::RecapFile>>;
+    /// Every kept recap without its content (empty), newest period first.
+    async fn recap_list(&self) -> Result<Vec<crate::stats::RecapFile>>;
+}
+
 /// The storage contract every backend implements: every concern trait at once.
 pub trait Store:
     MetaStore
@@ -318,6 +339,7 @@ pub trait Store:
     + SmsStore
     + NoticeStore
     + Open311Store
+    + StatsStore
 {
 }
 
@@ -333,6 +355,7 @@ impl<T> Store for T where
         + SmsStore
         + NoticeStore
         + Open311Store
+        + StatsStore
 {
 }
 
@@ -341,7 +364,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, NoticeStore, Open311Store,
-        PeerStore, ReportStore, SmsStore, Store, TransferStore,
+        PeerStore, ReportStore, SmsStore, StatsStore, Store, TransferStore,
     };
 }
 

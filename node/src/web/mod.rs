@@ -18,11 +18,13 @@
 
 pub mod assets;
 pub mod audit;
+pub mod chart;
 pub mod citizen;
 pub mod forms;
 pub mod html;
 pub mod officer;
 pub mod unsubscribe;
+pub mod statistics;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
@@ -68,7 +70,8 @@ pub fn router() -> Router<App> {
         .route("/track/{code}/{action}", post(citizen::track_action))
         .route("/track/{code}/files/{sha256}", get(citizen::attachment))
         .route("/reports", get(citizen::public_list))
-        .route("/stats", get(citizen::public_stats))
+        .route("/stats", get(statistics::public_stats))
+        .route("/stats/csv/{chart}", get(statistics::public_csv))
         .route(
             "/notifications/unsubscribe",
             get(unsubscribe::page_get).post(unsubscribe::one_click),
@@ -86,7 +89,17 @@ pub fn router() -> Router<App> {
                 .post(officer::log_report)
                 .layer(upload_limit),
         )
-        .route("/officer/dashboard", get(officer::dashboard))
+        .route("/officer/dashboard", get(statistics::dashboard))
+        .route(
+            "/officer/dashboard/csv/{chart}",
+            get(statistics::dashboard_csv),
+        )
+        .route("/officer/recap/{period}", get(statistics::recap_page))
+        .route("/officer/recaps", get(statistics::recaps))
+        .route(
+            "/officer/recaps/{period}/{scope}/{format}",
+            get(statistics::recap_download),
+        )
         .route("/officer/audit", get(audit::page_audit))
         .route("/officer/reports/{code}", get(officer::detail))
         .route(

@@ -7,4 +7,5 @@ pub mod categories;
 pub mod health;
 pub mod metrics;
 pub mod reports;
+pub mod stats;
 pub mod users;

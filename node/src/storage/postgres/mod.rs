@@ -23,6 +23,7 @@ mod peers;
 mod reports;
 mod rows;
 mod sms;
+mod stats;
 mod transfers;
 
 use std::time::Duration;

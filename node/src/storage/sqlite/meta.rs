@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../migrations/sqlite/0007_notifications.sql"),
     ),
+    (8, include_str!("../../../migrations/sqlite/0008_stats.sql")),
     (
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),

@@ -21,6 +21,7 @@ mod peers;
 mod reports;
 mod rows;
 mod sms;
+mod stats;
 mod transfers;
 
 use std::path::{Path, PathBuf};

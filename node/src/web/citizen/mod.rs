@@ -2,12 +2,10 @@
 //! search, public statistics, attachments. One file per page group; the labels every page shares are here.
 
 mod lists;
-mod stats;
 mod submit;
 mod track;
 
 pub use lists::{filter_of, list_filters, pager, public_list, ListParams};
-pub use stats::{bars, public_stats, stats_html};
 pub use submit::{created_page, new_report, report_form, submit_report};
 pub use track::{attachment, report_details, track_action, track_form, track_lookup, track_page};
 
