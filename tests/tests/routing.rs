@@ -254,7 +254,11 @@ async fn no_wrong_door_routing_and_transfers() -> anyhow::Result<()> {
         )
         .await?;
     ensure!(st.is_success(), "{st} {body}");
-    for (member, agency) in [("kupangkota", "kemenkes"), ("hub", "dinas-pu-samarinda")] {
+    // Another node's agency is known as `<node>/<id>` (PROTOCOL section 9.1), `/` percent-encoded in a URL.
+    for (member, agency) in [
+        ("kupangkota", "hub%2Fkemenkes"),
+        ("hub", "kaltim%2Fdinas-pu-samarinda"),
+    ] {
         let api = cluster.member(member).admin()?;
         wait_for(
             &format!("{agency} known at {member}"),
@@ -299,7 +303,7 @@ async fn no_wrong_door_routing_and_transfers() -> anyhow::Result<()> {
         &cluster,
         "hub",
         "Drainase tersumbat di Samarinda",
-        json!({"agency_id": "dinas-pu-samarinda"}),
+        json!({"agency_id": "kaltim/dinas-pu-samarinda"}),
     )
     .await?;
     // By point in polygon (Samarinda) at the national portal.
@@ -315,7 +319,7 @@ async fn no_wrong_door_routing_and_transfers() -> anyhow::Result<()> {
         &cluster,
         "kupangkota",
         "Obat kosong di puskesmas",
-        json!({"agency_id": "kemenkes"}),
+        json!({"agency_id": "hub/kemenkes"}),
     )
     .await?;
     // Nothing to route by: stays in the admin queue where it was filed.

@@ -264,6 +264,51 @@ async fn no_acknowledged_action_is_lost_across_a_transfer() -> anyhow::Result<()
     wait_actions(kaltim, &code3, &want3).await?;
     wait_actions(hub, &code3, &want3).await?;
 
+    // --- agency ids are namespaced by their node -----------------------------------------------------
+    // Two honest nodes both have `dinas-kesehatan`: no collision; the hub knows each under its node's name and
+    // routes a report about Kaltim's to Kaltim.
+    for m in [kupang, kaltim] {
+        let (st, body) = m
+            .admin()?
+            .post_json(
+                "/api/v1/agencies",
+                &json!({"id": "dinas-kesehatan", "name": "Dinas Kesehatan", "kind": "office"}),
+            )
+            .await?;
+        ensure!(
+            st.is_success(),
+            "{} creates dinas-kesehatan: {st} {body}",
+            m.id
+        );
+    }
+    for node in ["kupangkota", "kaltim"] {
+        let v = wait_for(
+            &format!("the hub to know {node}/dinas-kesehatan"),
+            LIMIT,
+            Duration::from_millis(200),
+            || async {
+                let (st, v) = h
+                    .get_json(&format!("/api/v1/agencies/{node}%2Fdinas-kesehatan"))
+                    .await?;
+                Ok((st.as_u16() == 200).then_some(v))
+            },
+        )
+        .await?;
+        ensure!(v["id"] == format!("{node}/dinas-kesehatan"), "{v}");
+    }
+    let body = json!({"kind": "complaint", "title": "Puskesmas tutup siang hari",
+        "body": "Puskesmas di kelurahan kami tutup setiap siang, warga tidak bisa berobat.",
+        "agency_id": "kaltim/dinas-kesehatan",
+        "reporter": {"name": "Yohanes Lake", "phone": "081339001122"}});
+    let (st, resp) = hub.api().post_json("/api/v1/reports", &body).await?;
+    ensure!(st.as_u16() == 201, "filing at the hub: {st} {resp}");
+    let code4 = resp["tracking_code"].as_str().context("code")?.to_owned();
+    let v = wait_actions(kaltim, &code4, &["created", "transferred"]).await?;
+    ensure!(
+        v["owner_node"] == "kaltim" && v["agency_id"] == "dinas-kesehatan",
+        "routed to the node hosting the agency, named as its own there: {v}"
+    );
+
     // Nothing is left waiting anywhere once the transfers settled.
     for m in [hub, kupang, kaltim] {
         wait_for(

@@ -20,8 +20,33 @@ const PUBLISHED_KEY: &str = "agencies_published_sha256";
 /// Most agencies one node may publish.
 pub const MAX_AGENCIES: usize = 5000;
 
+/// An agency id as this node stores it, from a payload authored by `author` (PROTOCOL section 9.1): on the
+/// wire an id is either bare, the author's own agency, or `<node>/<id>`, another node's. This node keeps its
+/// own agencies bare and every other node's as `<node>/<id>`, so two nodes' `dinas-kesehatan` never collide
+/// and no node can name another's agency as its own.
+pub fn localize(me: &str, author: &str, id: &str) -> String {
+    match id.split_once('/') {
+        Some((node, own)) if node == me => own.to_owned(),
+        Some(_) => id.to_owned(),
+        None if author == me => id.to_owned(),
+        None => format!("{author}/{id}"),
+    }
+}
+
+/// The agency ids of a report payload authored by `author`, as this node stores them.
+pub fn localize_report(me: &str, author: &str, p: &mut lapor_schemas::events::ReportPayload) {
+    p.state.agency_id = localize_opt(me, author, p.state.agency_id.as_ref());
+    p.entry.agency_id = localize_opt(me, author, p.entry.agency_id.as_ref());
+}
+
+/// [`localize`] over an optional id.
+pub fn localize_opt(me: &str, author: &str, id: Option<&String>) -> Option<String> {
+    id.map(|i| localize(me, author, i))
+}
+
 /// What accepting a `node.agencies` event does: the origin's agencies replace what this node knew of them,
-/// under paths prefixed with `@<origin>` so they never mix with this node's own tree.
+/// stored as `<origin>/<id>` under paths prefixed with `@<origin>` so they never mix with this node's own tree
+/// or another node's.
 pub fn effect_for(event: &Event) -> Effect {
     let quarantine = |reason: String| Effect::Quarantine {
         code: "bad_payload".into(),
@@ -58,8 +83,8 @@ pub fn effect_for(event: &Event) -> Effect {
         .agencies
         .into_iter()
         .map(|a| AgencyRecord {
-            id: a.id,
-            parent_id: a.parent_id,
+            id: format!("{}/{}", event.origin, a.id),
+            parent_id: a.parent_id.map(|p| format!("{}/{p}", event.origin)),
             path: format!("@{}{}", event.origin, a.path),
             name: a.name,
             kind: a.kind,

@@ -234,10 +234,11 @@ async fn report_effect(
     action: TimelineAction,
     paths: &mut HashMap<String, Option<String>>,
 ) -> Effect {
-    let p: ReportPayload = match payload::decode(&event.payload) {
+    let mut p: ReportPayload = match payload::decode(&event.payload) {
         Ok(p) => p,
         Err(e) => return quarantine("bad_payload", e.0),
     };
+    super::agencies::localize_report(node.id(), &event.origin, &mut p);
     if p.entry.action != action.as_str() {
         return quarantine("bad_payload", "entry.action does not match the event type");
     }

@@ -61,7 +61,9 @@ pub async fn rebuild(
             continue;
         }
         let event = parse_event(&e.wire)?;
-        let p: ReportPayload = payload::decode(&event.payload).map_err(|x| anyhow::anyhow!(x.0))?;
+        let mut p: ReportPayload =
+            payload::decode(&event.payload).map_err(|x| anyhow::anyhow!(x.0))?;
+        super::agencies::localize_report(node.id(), &event.origin, &mut p);
         applicable.push((e.report_epoch, e.origin_seq, e, p));
     }
     applicable.sort_by_key(|(epoch, seq, _, _)| (*epoch, *seq));

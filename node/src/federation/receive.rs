@@ -74,18 +74,19 @@ pub enum ReceiveError {
 }
 
 /// The time window of a push (PROTOCOL section 8.3): its `lapor-request-v1` headers, signed by the sender over
-/// the same body at a time within [`signed::MAX_SKEW_MS`] of this node's clock, seen once. A stale or replayed
+/// the same body at a time within [`signed::MAX_SKEW_MS`] of this node's clock, seen once; `log` holds the keys
+/// the push's own key events announced (a freshly rotated key signs its first push). A stale or replayed
 /// request is refused and counted.
 fn request_window<'h>(
     node: &Node,
+    log: &lapor_federation::KeyLog,
     header: &impl Fn(&str) -> Option<&'h str>,
     body: &[u8],
     sender: &str,
     now: i64,
 ) -> Result<(), ReceiveError> {
     let f = &node.fed;
-    let log = f.keylog_snapshot()?;
-    let outcome = signed::verify(&log, header, "POST", PUSH_PATH, body, now).and_then(|node_id| {
+    let outcome = signed::verify(log, header, "POST", PUSH_PATH, body, now).and_then(|node_id| {
         if node_id != sender {
             return Err(RequestRefused {
                 code: "sender_mismatch",
@@ -150,13 +151,14 @@ pub async fn push(
             .inspect_err(|e| {
                 tracing::warn!(peer.node = %verified.sender, error = %e, "push signed with a revoked key");
             })?;
-        verified
+        (verified, log)
     };
+    let (verified, learnt) = verified;
     if f.peer(&verified.sender).is_none() {
         return Err(ReceiveError::UnknownPeer(verified.sender));
     }
     let now = node.now();
-    request_window(node, &header, body, &verified.sender, now)?;
+    request_window(node, &learnt, &header, body, &verified.sender, now)?;
     let _ = node
         .store
         .peer_push_result(&verified.sender, PushOutcome::Contact, now)

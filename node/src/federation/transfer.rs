@@ -259,8 +259,10 @@ fn payload_of(stored: &StoredEvent) -> anyhow::Result<(Event, TransferPayload)> 
 async fn decide(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     let (event, p) = payload_of(stored)?;
     let me = node.id().to_owned();
+    // The offer names the agency as its author knows it; the hub's own events name it as the hub does.
     let base = TransferPayload {
         offer: Some(stored.id.clone()),
+        agency_id: super::agencies::localize_opt(&me, &event.origin, p.agency_id.as_ref()),
         ..p.clone()
     };
     let refused = |code: &str| TransferPayload {
@@ -529,10 +531,14 @@ async fn settle(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
 async fn arrival(node: &Node, report: &Report, p: &TransferPayload) -> anyhow::Result<Transition> {
     let now = node.now();
     let mut next = report.clone();
-    let agency = match &p.agency_id {
+    // The commit is the hub's: its agency id is in the hub's namespace.
+    let hub = node
+        .hub_peer()
+        .map_or_else(|| node.id().to_owned(), |h| h.node_id);
+    let agency = match super::agencies::localize_opt(node.id(), &hub, p.agency_id.as_ref()) {
         Some(id) => node
             .store
-            .agency_get(id)
+            .agency_get(&id)
             .await?
             .filter(|a| a.node_id.is_none() && a.active),
         None => None,

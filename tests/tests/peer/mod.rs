@@ -33,16 +33,15 @@ fn request_time() -> i64 {
 
 /// The `lapor-request-v1` headers of a push of `body` at `time`, signed with the key its body was signed with.
 pub fn push_headers(body: &[u8], time: i64) -> Vec<(&'static str, String)> {
-    let Ok(Value::Object(map)) = decode_canonical(body) else {
+    // Leniently: a test may send a non-canonical body, which the node must refuse for what it is.
+    let Ok(map) = serde_json::from_slice::<Json>(body) else {
         return Vec::new();
     };
-    let (Some(Value::String(sender)), Some(Value::String(key_id))) =
-        (map.get("sender"), map.get("key_id"))
-    else {
+    let (Some(sender), Some(key_id)) = (map["sender"].as_str(), map["key_id"].as_str()) else {
         return Vec::new();
     };
     let keys = signers().lock().unwrap();
-    let Some(key) = keys.get(&(sender.clone(), key_id.clone())) else {
+    let Some(key) = keys.get(&(sender.to_owned(), key_id.to_owned())) else {
         return Vec::new();
     };
     lapor_federation::request::sign(
