@@ -88,7 +88,11 @@ pub fn parse_urlencoded(input: &[u8]) -> Result<Vec<(String, String)>, String> {
         while i < part.len() {
             match part[i] {
                 b'+' => out.push(b' '),
-                b'%' if i + 2 < part.len() => {
+                b'%' if i + 2 < part.len()
+                    && part[i + 1].is_ascii_hexdigit()
+                    && part[i + 2].is_ascii_hexdigit() =>
+                {
+                    // Two hex digits exactly (`from_str_radix` alone would take "+b" as 0x0b).
                     let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok();
                     match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                         Some(b) => {
@@ -416,7 +420,8 @@ mod tests {
 
     #[test]
     fn urlencoded_is_strict_utf8() {
-        let input = b"csrf=ab&title=Jalan+rusak+%E2%80%94+Oebobo&empty=&flag&pct=100%25&bad=%zz";
+        let input =
+            b"csrf=ab&title=Jalan+rusak+%E2%80%94+Oebobo&empty=&flag&pct=100%25&bad=%zz&sign=%+b&end=%4";
         let strict = parse_urlencoded(input).unwrap();
         let lossy: Vec<(String, String)> =
             url::form_urlencoded::parse(input).into_owned().collect();
