@@ -111,7 +111,11 @@ pub fn sources_under(dir: &Path, prefix: &str) -> anyhow::Result<Vec<Source>> {
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 stack.push((entry.path(), format!("{p}/{name}")));
-            } else if kind.is_file() && !name.ends_with(".tmp") {
+            } else if kind.is_file()
+                && !Path::new(&name)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("tmp"))
+            {
                 out.push(Source {
                     from: entry.path(),
                     path: format!("{p}/{name}"),
@@ -340,6 +344,7 @@ mod tests {
 
     #[test]
     fn archive_round_trips_plain_and_sealed_and_refuses_damage() {
+        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         fs::create_dir_all(src.join("keys")).unwrap();
@@ -354,7 +359,6 @@ mod tests {
         for encrypt in [None, Some(key.public())] {
             let out = dir.path().join(format!("b-{}.lapor", encrypt.is_some()));
             write(&out, "kupang", "sqlite", 1, &sources, encrypt).unwrap();
-            use std::os::unix::fs::PermissionsExt as _;
             assert_eq!(
                 fs::metadata(&out).unwrap().permissions().mode() & 0o777,
                 0o600
