@@ -413,9 +413,12 @@ mod tests {
         });
         doc.objects.insert(
             pages_id,
-            Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1}),
+            Object::Dictionary(
+                dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1},
+            ),
         );
-        let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id, "Metadata" => xmp});
+        let catalog = doc
+            .add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id, "Metadata" => xmp});
         let info = doc.add_object(dictionary! {
             "Author" => Object::string_literal("Maria Lende"),
             "Producer" => Object::string_literal("Microsoft Word for Budi's laptop"),
@@ -431,9 +434,19 @@ mod tests {
     #[test]
     fn pdf_metadata_is_dropped_and_the_document_kept() {
         let p = sample_pdf();
-        assert!(contains(&p, b"Maria Lende") && contains(&p, b"GPS") && contains(&p, b"laptop-budi"));
+        assert!(
+            contains(&p, b"Maria Lende") && contains(&p, b"GPS") && contains(&p, b"laptop-budi")
+        );
         let s = strip_pdf(&p).unwrap();
-        for gone in [&b"Maria Lende"[..], b"Microsoft Word", b"GPS", b"xmpmeta", b"laptop-budi", b"/Info", b"D:2026"] {
+        for gone in [
+            &b"Maria Lende"[..],
+            b"Microsoft Word",
+            b"GPS",
+            b"xmpmeta",
+            b"laptop-budi",
+            b"/Info",
+            b"D:2026",
+        ] {
             assert!(!contains(&s, gone), "{}", String::from_utf8_lossy(gone));
         }
         let doc = lopdf::Document::load_mem(&s).unwrap();
@@ -444,7 +457,10 @@ mod tests {
         assert_eq!(c.kind, Kind::Pdf);
         assert!(!contains(&c.bytes, b"Maria Lende"));
         // Not a PDF after all: refused as damaged, never stored as it is.
-        assert!(matches!(check(b"%PDF-1.7 not really"), Err(AttachmentError::Damaged(_))));
+        assert!(matches!(
+            check(b"%PDF-1.7 not really"),
+            Err(AttachmentError::Damaged(_))
+        ));
     }
 
     #[test]

@@ -257,23 +257,21 @@ impl<T: serde::de::DeserializeOwned> FromRequest<crate::app::App> for WithFiles<
                 "bagian json hanya boleh satu / only one json part".into(),
             ));
         }
-        let body = match serde_json::from_str::<T>(json) {
-            Ok(b) if json.trim_start().starts_with('{') => b,
-            Ok(_) => {
-                return Err(unprocessable(
-                    "json",
-                    "invalid",
-                    "bagian json harus berupa objek {...} / the json part must be an object {...}".into(),
-                ))
-            }
-            Err(e) => {
-                return Err(unprocessable(
-                    "json",
-                    "invalid",
-                    format!("bagian json tidak sesuai / the json part does not fit: {e}"),
-                ))
-            }
-        };
+        if !json.trim_start().starts_with('{') {
+            return Err(unprocessable(
+                "json",
+                "invalid",
+                "bagian json harus berupa objek {...} / the json part must be an object {...}"
+                    .into(),
+            ));
+        }
+        let body = serde_json::from_str::<T>(json).map_err(|e| {
+            unprocessable(
+                "json",
+                "invalid",
+                format!("bagian json tidak sesuai / the json part does not fit: {e}"),
+            )
+        })?;
         let files = check_files(&mp.files, &["files"]).map_err(|e| {
             let code = match e {
                 UploadError::TooManyFiles => "too_many",

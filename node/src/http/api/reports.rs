@@ -32,7 +32,11 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedReport>)> {
     let created = app.create_report(&viewer, req).await?;
     if !files.is_empty() {
-        let by = if viewer.is_staff() { "staff" } else { "reporter" };
+        let by = if viewer.is_staff() {
+            "staff"
+        } else {
+            "reporter"
+        };
         app.attach(&created.id, files, by).await?;
     }
     Ok((StatusCode::CREATED, Json(created)))
@@ -238,7 +242,12 @@ pub async fn supplement(
     WithFiles { body: req, files }: WithFiles<NoteRequest>,
 ) -> ApiResult<Json<ReportView>> {
     let (report, access) = app
-        .act(&viewer, &key, secret.as_deref(), Command::Supplement { note: req.note })
+        .act(
+            &viewer,
+            &key,
+            secret.as_deref(),
+            Command::Supplement { note: req.note },
+        )
         .await?;
     if !files.is_empty() {
         app.attach(&report.id, files, "reporter").await?;
@@ -341,7 +350,12 @@ pub async fn reply(
     WithFiles { body: req, files }: WithFiles<NoteRequest>,
 ) -> ApiResult<Json<ReportView>> {
     let (report, access) = app
-        .act(&viewer, &key, secret.as_deref(), Command::Reply { note: req.note })
+        .act(
+            &viewer,
+            &key,
+            secret.as_deref(),
+            Command::Reply { note: req.note },
+        )
         .await?;
     if !files.is_empty() {
         app.attach(&report.id, files, "reporter").await?;
