@@ -4,8 +4,11 @@
 //! (JPEG, PNG, PDF; nothing else is accepted), the size is capped, and images are rewritten without their
 //! metadata before anything is stored. Stripping happens for **every** report, not only anonymous ones: a
 //! photo's EXIF block carries the GPS position of the camera and the device's make, model and serial number,
-//! and a citizen who did not tick "anonymous" still never meant to publish where they live. PDFs are stored
-//! as they are (their document information is not rewritten); the form says so.
+//! and a citizen who did not tick "anonymous" still never meant to publish where they live. PDFs are rewritten
+//! too: the document information dictionary (author, creator, producer, title, dates), every XMP metadata
+//! stream, the application data of `/PieceInfo` and the file identifier are removed, older revisions of an
+//! incrementally updated file are dropped, and a PDF that cannot be parsed or is encrypted (so could not be
+//! stripped) is refused.
 //!
 //! Files live under `<data_dir>/attachments/<first two hex chars>/<sha256>` where the hash is taken over the
 //! stored (stripped) bytes, so the same photo uploaded twice is stored once. A file is written to a temporary
@@ -100,7 +103,7 @@ pub fn check(bytes: &[u8]) -> Result<Checked, AttachmentError> {
     let stored = match kind {
         Kind::Jpeg => strip_jpeg(bytes)?,
         Kind::Png => strip_png(bytes)?,
-        Kind::Pdf => bytes.to_vec(),
+        Kind::Pdf => strip_pdf(bytes)?,
     };
     let sha256 = hex::encode(Sha256::digest(&stored));
     Ok(Checked {
@@ -202,6 +205,43 @@ pub fn strip_png(bytes: &[u8]) -> Result<Vec<u8>, AttachmentError> {
             return Ok(out);
         }
     }
+}
+
+/// Rewrites a PDF without its metadata: the trailer's `/Info` and `/ID`, every `/Metadata` (XMP) and
+/// `/PieceInfo` entry, and the objects only they used. Only the live objects are written, so earlier revisions
+/// of an incrementally saved file (with their own metadata) are gone too.
+pub fn strip_pdf(bytes: &[u8]) -> Result<Vec<u8>, AttachmentError> {
+    use lopdf::Object;
+    let mut doc = lopdf::Document::load_mem(bytes)
+        .map_err(|_| AttachmentError::Damaged("PDF cannot be read"))?;
+    if doc.is_encrypted() {
+        return Err(AttachmentError::Damaged("encrypted PDF"));
+    }
+    doc.trailer.remove(b"Info");
+    doc.trailer.remove(b"ID");
+    let mut metadata_streams = Vec::new();
+    for (id, obj) in &mut doc.objects {
+        let dict = match obj {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => {
+                if s.dict.has_type(b"Metadata") {
+                    metadata_streams.push(*id);
+                }
+                &mut s.dict
+            }
+            _ => continue,
+        };
+        dict.remove(b"Metadata");
+        dict.remove(b"PieceInfo");
+    }
+    for id in metadata_streams {
+        doc.objects.remove(&id);
+    }
+    doc.prune_objects();
+    let mut out = Vec::with_capacity(bytes.len());
+    doc.save_to(&mut out)
+        .map_err(|_| AttachmentError::Damaged("PDF cannot be written"))?;
+    Ok(out)
 }
 
 /// Where a file with this hash lives under `data_dir`.
@@ -352,10 +392,81 @@ mod tests {
         assert!(strip_png(&p[..30]).is_err());
     }
 
+    /// A PDF with a document information dictionary, an XMP stream in the catalog and one on the page.
+    fn sample_pdf() -> Vec<u8> {
+        use lopdf::{dictionary, Document, Object, Stream};
+        let mut doc = Document::with_version("1.7");
+        let xmp = doc.add_object(Stream::new(
+            dictionary! {"Type" => "Metadata", "Subtype" => "XML"},
+            b"<x:xmpmeta><dc:creator>Maria Lende</dc:creator></x:xmpmeta>".to_vec(),
+        ));
+        let page_xmp = doc.add_object(Stream::new(
+            dictionary! {"Type" => "Metadata", "Subtype" => "XML"},
+            b"<x:xmpmeta>GPS -10.17 123.60</x:xmpmeta>".to_vec(),
+        ));
+        let content = doc.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
+        let pages_id = doc.new_object_id();
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content, "Metadata" => page_xmp,
+            "PieceInfo" => dictionary! {"Word" => dictionary! {"Private" => Object::string_literal("laptop-budi")}},
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(
+                dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1},
+            ),
+        );
+        let catalog = doc
+            .add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id, "Metadata" => xmp});
+        let info = doc.add_object(dictionary! {
+            "Author" => Object::string_literal("Maria Lende"),
+            "Producer" => Object::string_literal("Microsoft Word for Budi's laptop"),
+            "CreationDate" => Object::string_literal("D:20261201093000+08'00'"),
+        });
+        doc.trailer.set("Root", catalog);
+        doc.trailer.set("Info", info);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn pdf_metadata_is_dropped_and_the_document_kept() {
+        let p = sample_pdf();
+        assert!(
+            contains(&p, b"Maria Lende") && contains(&p, b"GPS") && contains(&p, b"laptop-budi")
+        );
+        let s = strip_pdf(&p).unwrap();
+        for gone in [
+            &b"Maria Lende"[..],
+            b"Microsoft Word",
+            b"GPS",
+            b"xmpmeta",
+            b"laptop-budi",
+            b"/Info",
+            b"D:2026",
+        ] {
+            assert!(!contains(&s, gone), "{}", String::from_utf8_lossy(gone));
+        }
+        let doc = lopdf::Document::load_mem(&s).unwrap();
+        assert_eq!(doc.get_pages().len(), 1);
+        assert!(contains(&s, b"BT ET"));
+        // Through the checks: stored as a PDF, stripped.
+        let c = check(&p).unwrap();
+        assert_eq!(c.kind, Kind::Pdf);
+        assert!(!contains(&c.bytes, b"Maria Lende"));
+        // Not a PDF after all: refused as damaged, never stored as it is.
+        assert!(matches!(
+            check(b"%PDF-1.7 not really"),
+            Err(AttachmentError::Damaged(_))
+        ));
+    }
+
     #[test]
     fn types_come_from_magic_bytes() {
         assert_eq!(check(&sample_jpeg()).unwrap().kind, Kind::Jpeg);
-        assert_eq!(check(b"%PDF-1.7 ...").unwrap().kind, Kind::Pdf);
+        assert_eq!(check(&sample_pdf()).unwrap().kind, Kind::Pdf);
         assert_eq!(
             check(b"<html>not a photo</html>").unwrap_err(),
             AttachmentError::UnsupportedType
@@ -372,11 +483,11 @@ mod tests {
     #[test]
     fn files_are_content_addressed() {
         let dir = tempfile::tempdir().unwrap();
-        let c = check(b"%PDF-1.4 hello").unwrap();
+        let c = check(&sample_pdf()).unwrap();
         store_blocking(dir.path(), &c).unwrap();
         store_blocking(dir.path(), &c).unwrap();
         let p = path_of(dir.path(), &c.sha256);
-        assert_eq!(std::fs::read(p).unwrap(), b"%PDF-1.4 hello");
+        assert_eq!(std::fs::read(p).unwrap(), c.bytes);
     }
 
     #[test]

@@ -47,6 +47,27 @@ function exifSegment() {
 }
 
 /** A real JPEG drawn by Chromium, with the Exif block inserted right after SOI. */
+/** A one-page PDF with a document information dictionary naming its author (what the node must strip). */
+function minimalPdf(author) {
+  const objs = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>',
+    `<< /Author (${author}) /Producer (Pemindai Kantor) >>`,
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets = [];
+  objs.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R /Info 4 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
 async function photoWithExif(page, colour) {
   const dataUrl = await page.evaluate((c) => {
     const canvas = document.createElement('canvas');
@@ -215,7 +236,7 @@ try {
     await f.locator('textarea[name=note]').fill('Lubang sudah ditambal oleh tim Dinas PUPR pada hari Senin.');
     await f.locator('input[type=file]').setInputFiles({
       name: 'berita-acara.pdf', mimeType: 'application/pdf',
-      buffer: Buffer.from('%PDF-1.4\n% berita acara penambalan\n%%EOF\n'),
+      buffer: minimalPdf('Budi Santoso, Dinas PUPR'),
     });
   });
   await expectText(officer, 'Ditindaklanjuti');
@@ -229,7 +250,10 @@ try {
   const pdfHref = await citizen.getAttribute('a:has-text("berita-acara.pdf")', 'href');
   const pdf = await citizenCtx.request.get(`${BASE}${pdfHref}`);
   assert.equal(pdf.headers()['content-type'], 'application/pdf');
-  assert.ok((await pdf.body()).toString('latin1').startsWith('%PDF-1.4'));
+  const pdfText = (await pdf.body()).toString('latin1');
+  assert.ok(pdfText.startsWith('%PDF-1.4'));
+  // Its document information (the author) was stripped before storing.
+  assert.ok(!pdfText.includes('Budi Santoso'), 'PDF metadata stripped');
   await shot(citizen, 'track');
   await citizen.locator('form[action$="/reply"] textarea').fill('Masih ada satu lubang di sisi kanan jalan.');
   await citizen.click('form[action$="/reply"] button');

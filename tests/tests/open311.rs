@@ -1141,3 +1141,91 @@ async fn a_disabled_endpoint_answers_404_in_the_error_format() {
     let r = send(http.get(format!("{}/open311/v2/discovery.xml", node.base))).await;
     assert_xml_error(&r, 404, "not enabled");
 }
+
+/// "No wrong door" through Open311: a request filed on Kalimantan Timur's node about Kupang (its `address_id` is
+/// Kupang's region code) is routed to Kupang through the hub like any report, and its `service_request_id` (the
+/// tracking code) answers `GET requests/{id}` on every node and at the hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_routed_and_found_on_every_node_and_the_hub() {
+    use lapor_tests::cluster::Cluster;
+    let c = Cluster::start_with(
+        &[("kupangkota", "KPG", "53.71"), ("kaltim", "KTM", "64.72")],
+        &[],
+    )
+    .await
+    .unwrap();
+    let out = c
+        .member("kaltim")
+        .cli(&["open311", "keys", "add", "--app", "Aplikasi Nasional"])
+        .unwrap();
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let r = send(
+        http.post(format!(
+            "{}/open311/v2/requests.json",
+            c.member("kaltim").base()
+        ))
+        .form(&[
+            ("api_key", key.as_str()),
+            ("service_code", "infrastruktur"),
+            ("address_id", "53.71"),
+            ("address_string", "Jl. Soeharto, Kota Kupang"),
+            (
+                "description",
+                "Jembatan penghubung di Kupang retak dan berbahaya.",
+            ),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let code = r.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(code.starts_with("KTM-"), "filed where it came in: {code}");
+    let kupang = c.member("kupangkota").admin().unwrap();
+    lapor_tests::wait_for(
+        &format!("{code} owned by kupangkota"),
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || {
+            let kupang = kupang.clone();
+            let code = code.clone();
+            async move {
+                let (st, v) = kupang.get_json(&format!("/api/v1/reports/{code}")).await?;
+                Ok((st.is_success()
+                    && v["owner_node"] == "kupangkota"
+                    && v["channel"] == "open311")
+                    .then_some(v))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    for m in [c.hub(), c.member("kupangkota"), c.member("kaltim")] {
+        let r = send(http.get(format!("{}/open311/v2/requests/{code}.xml", m.base()))).await;
+        assert_eq!(r.status, 200, "{} on {}", r.body, m.base());
+        let doc = r.xml();
+        let req = child(doc.root_element(), "request");
+        assert_eq!(names(req), REQUEST);
+        assert_eq!(text(req, "service_request_id"), code);
+        assert_eq!(text(req, "address_id"), "53.71");
+        assert!(text(req, "requested_datetime").ends_with("+08:00"));
+    }
+    let r = send(http.get(format!(
+        "{}/open311/v2/requests.json?service_request_id={code}",
+        c.hub().base()
+    )))
+    .await;
+    assert_eq!(
+        r.json().as_array().unwrap().len(),
+        1,
+        "the hub lists it: {}",
+        r.body
+    );
+}

@@ -20,7 +20,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
-use self::api::{agencies, audit, auth, categories, health, metrics, reports, stats, users};
+use self::api::{agencies, audit, auth, categories, files, health, metrics, reports, stats, users};
 use self::error::{ApiError, Lang, LANG};
 use self::federation as fed;
 use crate::app::App;
@@ -40,11 +40,11 @@ use crate::open311::admin as o311;
         reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::transfer, reports::acknowledge,
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
         audit::list, audit::export,
-        o311::list, o311::create, o311::revoke,
+        o311::list, o311::create, o311::revoke, files::list, files::get,
         stats::agencies, stats::recap, stats::emerging, stats::recaps,
     ),
     components(schemas(lapor_schemas::problem::Problem, lapor_schemas::problem::FieldError,
-        o311::CreateKey, o311::KeyView, o311::IssuedKey)),
+        o311::CreateKey, o311::KeyView, o311::IssuedKey, files::FileView)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;
@@ -132,16 +132,29 @@ pub fn router(app: App) -> Router {
             get(categories::list).post(categories::create),
         )
         .route("/categories/{id}", patch(categories::update))
-        .route("/reports", get(reports::list).post(reports::create))
+        .route(
+            "/reports",
+            get(reports::list)
+                .post(reports::create)
+                .layer(DefaultBodyLimit::max(upload::UPLOAD_LIMIT)),
+        )
         .route("/reports/{key}", get(reports::get))
+        .route("/reports/{key}/files", get(files::list))
+        .route("/reports/{key}/files/{sha256}", get(files::get))
         .route("/reports/{key}/verify", post(reports::verify))
         .route("/reports/{key}/hold", post(reports::hold))
-        .route("/reports/{key}/supplement", post(reports::supplement))
+        .route(
+            "/reports/{key}/supplement",
+            post(reports::supplement).layer(DefaultBodyLimit::max(upload::UPLOAD_LIMIT)),
+        )
         .route("/reports/{key}/not-authority", post(reports::not_authority))
         .route("/reports/{key}/transfer", post(reports::transfer))
         .route("/reports/{key}/acknowledge", post(reports::acknowledge))
         .route("/reports/{key}/respond", post(reports::respond))
-        .route("/reports/{key}/reply", post(reports::reply))
+        .route(
+            "/reports/{key}/reply",
+            post(reports::reply).layer(DefaultBodyLimit::max(upload::UPLOAD_LIMIT)),
+        )
         .route("/reports/{key}/accept", post(reports::accept))
         .route("/reports/{key}/rate", post(reports::rate))
         .route("/reports/{key}/archive", post(reports::archive))

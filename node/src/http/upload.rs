@@ -153,3 +153,132 @@ pub fn check_files(
         })
         .collect()
 }
+
+/// Largest body of the routes that take files (`POST /api/v1/reports`, `…/reply`, `…/supplement`).
+pub const UPLOAD_LIMIT: usize = 24 * 1024 * 1024;
+
+/// A JSON API body with optional files: `application/json` as before (capped at `http.max_body_bytes`), or
+/// `multipart/form-data` with the same JSON object in the part `json` and up to four files in parts named
+/// `files`. Files are checked (magic bytes, size, metadata stripped) before the handler runs, so a refused file
+/// stores nothing; a text part that is not UTF-8 is refused with 422.
+pub struct WithFiles<T> {
+    /// The JSON body.
+    pub body: T,
+    /// Checked files, with their cleaned names.
+    pub files: Vec<(String, attachments::Checked)>,
+}
+
+fn unprocessable(field: &str, code: &str, message: String) -> super::error::ApiError {
+    super::error::ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        "Isi permintaan tidak valid",
+        "The request body is invalid",
+    )
+    .fields(vec![lapor_schemas::problem::FieldError {
+        field: field.into(),
+        code: code.into(),
+        message,
+    }])
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest<crate::app::App> for WithFiles<T> {
+    type Rejection = super::error::ApiError;
+
+    async fn from_request(req: Request, app: &crate::app::App) -> Result<Self, Self::Rejection> {
+        use super::error::ApiError;
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if !is_multipart(content_type.as_deref()) {
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, app.config().http.max_body_bytes)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "Data yang dikirim terlalu besar",
+                        "The body is too large",
+                    )
+                })?;
+            let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+            let super::extract::ApiJson(body) =
+                super::extract::ApiJson::<T>::from_request(req, app).await?;
+            return Ok(Self {
+                body,
+                files: Vec::new(),
+            });
+        }
+        let mp = read(req, app).await.map_err(|e| match e {
+            UploadError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "Data yang dikirim terlalu besar (maksimal 5 MB per berkas, 4 berkas)",
+                "The body is too large (at most 5 MB per file, 4 files)",
+            ),
+            UploadError::NotUtf8(ref f) => unprocessable(f, "invalid_utf8", e.message()),
+            other => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_multipart",
+                "Isi multipart tidak dapat dibaca",
+                "The multipart body could not be read",
+            )
+            .detail(other.to_string()),
+        })?;
+        if let Some(extra) = mp
+            .fields
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(mp.files.iter().map(|f| f.field.as_str()))
+            .find(|k| !matches!(*k, "json" | "files"))
+        {
+            return Err(unprocessable(
+                extra,
+                "unknown_field",
+                format!("bagian {extra} tidak dikenal; gunakan json dan files / unknown part {extra}; use json and files"),
+            ));
+        }
+        let mut json_parts = mp.fields.iter().filter(|(k, _)| k == "json");
+        let Some((_, json)) = json_parts.next() else {
+            return Err(unprocessable(
+                "json",
+                "required",
+                "bagian json (objek JSON permintaan) wajib ada / the json part (the request's JSON object) is required"
+                    .into(),
+            ));
+        };
+        if json_parts.next().is_some() {
+            return Err(unprocessable(
+                "json",
+                "duplicate",
+                "bagian json hanya boleh satu / only one json part".into(),
+            ));
+        }
+        if !json.trim_start().starts_with('{') {
+            return Err(unprocessable(
+                "json",
+                "invalid",
+                "bagian json harus berupa objek {...} / the json part must be an object {...}"
+                    .into(),
+            ));
+        }
+        let body = serde_json::from_str::<T>(json).map_err(|e| {
+            unprocessable(
+                "json",
+                "invalid",
+                format!("bagian json tidak sesuai / the json part does not fit: {e}"),
+            )
+        })?;
+        let files = check_files(&mp.files, &["files"]).map_err(|e| {
+            let code = match e {
+                UploadError::TooManyFiles => "too_many",
+                _ => "invalid",
+            };
+            unprocessable("files", code, e.message())
+        })?;
+        Ok(Self { body, files })
+    }
+}

@@ -96,8 +96,7 @@ fn esc(out: &mut String, s: &str) {
 
 fn num(n: f64) -> String {
     if n.is_finite() {
-        let s = format!("{n}");
-        s
+        format!("{n}")
     } else {
         String::new()
     }

@@ -184,6 +184,7 @@ fn query_params(req_query: Option<&str>) -> Result<Params, Open311Error> {
 }
 
 /// `GET /open311/v2/`: discovery in XML (the format the specification requires).
+#[allow(clippy::unused_async)] // axum handlers are async functions
 async fn index(
     State(app): State<App>,
     Extension(shared): Extension<Arc<Shared>>,
@@ -317,12 +318,9 @@ async fn get_item(
     respond(format, result)
 }
 
+#[allow(clippy::unused_async)] // axum handlers are async functions
 async fn fallback(req: Request) -> Response {
     let path = req.uri().path().to_owned();
-    let format = if path.ends_with(".json") {
-        Format::Json
-    } else {
-        Format::Xml
-    };
+    let format = Format::split(&path).1.unwrap_or(Format::Xml);
     unknown_resource(&path).render(format)
 }

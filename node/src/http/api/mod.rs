@@ -4,6 +4,7 @@ pub mod agencies;
 pub mod audit;
 pub mod auth;
 pub mod categories;
+pub mod files;
 pub mod health;
 pub mod metrics;
 pub mod reports;

@@ -16,8 +16,11 @@ use crate::app::{parse_order, App, Disposition, Viewer};
 use crate::domain::{Command, ReportFilter};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, TrackingSecret};
+use crate::http::upload::WithFiles;
 
-/// Files a report (the core contract): anyone may, officers may log one for a citizen with `channel`.
+/// Files a report (the core contract): anyone may, officers may log one for a citizen with `channel`. Also
+/// `multipart/form-data`: the same JSON object in part `json`, up to four JPEG/PNG/PDF files in parts `files`
+/// (checked by their bytes, metadata stripped).
 #[utoipa::path(post, path = "/api/v1/reports", tag = "reports", request_body = CreateReport,
     responses((status = 201, body = CreatedReport), (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 422, body = Problem)))]
@@ -25,12 +28,18 @@ use crate::http::extract::{ApiJson, ApiQuery, TrackingSecret};
 pub async fn create(
     State(app): State<App>,
     viewer: Viewer,
-    ApiJson(req): ApiJson<CreateReport>,
+    WithFiles { body: req, files }: WithFiles<CreateReport>,
 ) -> ApiResult<(StatusCode, Json<CreatedReport>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(app.create_report(&viewer, req).await?),
-    ))
+    let created = app.create_report(&viewer, req).await?;
+    if !files.is_empty() {
+        let by = if viewer.is_staff() {
+            "staff"
+        } else {
+            "reporter"
+        };
+        app.attach(&created.id, files, by).await?;
+    }
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Filters of `GET /api/v1/reports`.
@@ -218,7 +227,8 @@ pub async fn hold(
     act(&app, &viewer, &key, None, Command::Hold { note: req.note }).await
 }
 
-/// Reporter: supply what was asked for; the verification clock restarts.
+/// Reporter: supply what was asked for; the verification clock restarts. Also `multipart/form-data` with
+/// part `json` and up to four files in parts `files`.
 #[utoipa::path(post, path = "/api/v1/reports/{key}/supplement", tag = "lifecycle", request_body = NoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
@@ -229,16 +239,20 @@ pub async fn supplement(
     viewer: Viewer,
     TrackingSecret(secret): TrackingSecret,
     Path(key): Path<String>,
-    ApiJson(req): ApiJson<NoteRequest>,
+    WithFiles { body: req, files }: WithFiles<NoteRequest>,
 ) -> ApiResult<Json<ReportView>> {
-    act(
-        &app,
-        &viewer,
-        &key,
-        secret,
-        Command::Supplement { note: req.note },
-    )
-    .await
+    let (report, access) = app
+        .act(
+            &viewer,
+            &key,
+            secret.as_deref(),
+            Command::Supplement { note: req.note },
+        )
+        .await?;
+    if !files.is_empty() {
+        app.attach(&report.id, files, "reporter").await?;
+    }
+    Ok(Json(app.view(&report, access).await?))
 }
 
 /// Admin: move a report to the node that must act on it (the node hosting `agency_id`, `to_node`, or up to
@@ -321,7 +335,8 @@ pub async fn respond(
     .await
 }
 
-/// Reporter: reply to the follow-up; the report goes back to the agency.
+/// Reporter: reply to the follow-up; the report goes back to the agency. Also `multipart/form-data` with
+/// part `json` and up to four files in parts `files`.
 #[utoipa::path(post, path = "/api/v1/reports/{key}/reply", tag = "lifecycle", request_body = NoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
@@ -332,16 +347,20 @@ pub async fn reply(
     viewer: Viewer,
     TrackingSecret(secret): TrackingSecret,
     Path(key): Path<String>,
-    ApiJson(req): ApiJson<NoteRequest>,
+    WithFiles { body: req, files }: WithFiles<NoteRequest>,
 ) -> ApiResult<Json<ReportView>> {
-    act(
-        &app,
-        &viewer,
-        &key,
-        secret,
-        Command::Reply { note: req.note },
-    )
-    .await
+    let (report, access) = app
+        .act(
+            &viewer,
+            &key,
+            secret.as_deref(),
+            Command::Reply { note: req.note },
+        )
+        .await?;
+    if !files.is_empty() {
+        app.attach(&report.id, files, "reporter").await?;
+    }
+    Ok(Json(app.view(&report, access).await?))
 }
 
 /// Reporter: accept the follow-up; the report is completed.

@@ -258,8 +258,8 @@ pub async fn report_form(
         tr(lang, "Lampiran (foto atau dokumen)", "Attachments (photos or documents)"),
         tr(
             lang,
-            "Foto JPEG/PNG atau dokumen PDF, maksimal 4 berkas, 5 MB per berkas. Data lokasi dan perangkat di dalam foto (EXIF) dihapus sebelum disimpan. Dokumen PDF disimpan apa adanya.",
-            "JPEG/PNG photos or PDF documents, at most 4 files of 5 MB each. Location and device data inside photos (EXIF) is removed before storing. PDFs are stored as they are."
+            "Foto JPEG/PNG atau dokumen PDF, maksimal 4 berkas, 5 MB per berkas. Data lokasi dan perangkat di dalam foto (EXIF) serta metadata dokumen PDF (penulis, aplikasi, tanggal) dihapus sebelum disimpan.",
+            "JPEG/PNG photos or PDF documents, at most 4 files of 5 MB each. Location and device data inside photos (EXIF) and PDF document metadata (author, application, dates) are removed before storing."
         ),
         file_err
             .map(|e| format!(r#"<p class="msg">{}</p>"#, esc(&e)))
