@@ -371,6 +371,15 @@ try {
   await admin.goto(`${BASE}/officer/dashboard`);
   await expectText(admin, 'Dasbor');
   await shot(admin, 'officer-dashboard');
+  // The monthly recap: its printable page, and the same recap as a real PDF.
+  await admin.click('a[href^="/officer/recap/"]');
+  await expectText(admin, 'Rekapitulasi Pengelolaan Pengaduan');
+  await shot(admin, 'recap-print');
+  const recapPdfHref = await admin.getAttribute('a[href*=".pdf"]', 'href');
+  const recapPdf = await admin.request.get(`${BASE}${recapPdfHref}`);
+  assert.equal(recapPdf.status(), 200);
+  assert.equal(recapPdf.headers()['content-type'], 'application/pdf');
+  assert.equal((await recapPdf.body()).subarray(0, 5).toString(), '%PDF-');
 
   assert.deepEqual(cspViolations, [], 'no content security policy violations');
   console.log('RESULT ' + JSON.stringify(result));
