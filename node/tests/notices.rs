@@ -52,7 +52,10 @@ fn notice(id: &str, dedup: &str) -> NewNotice {
 async fn cursor_moves_with_the_notices_in_one_transaction(store: DynStore) {
     assert_eq!(store.notice_cursor().await.expect("cursor"), None);
     assert_eq!(
-        store.notices_enqueue(None, 3, &[], T0).await.expect("first"),
+        store
+            .notices_enqueue(None, 3, &[], T0)
+            .await
+            .expect("first"),
         0
     );
     assert_eq!(store.notice_cursor().await.expect("cursor"), Some(3));
@@ -61,18 +64,27 @@ async fn cursor_moves_with_the_notices_in_one_transaction(store: DynStore) {
         .notices_enqueue(Some(2), 5, &[notice("n1", "ev1:email:reporter")], T0)
         .await;
     assert!(
-        matches!(stale, Err(StorageError::Conflict(Conflict::NoticeCursorMoved))),
+        matches!(
+            stale,
+            Err(StorageError::Conflict(Conflict::NoticeCursorMoved))
+        ),
         "{stale:?}"
     );
     assert!(store.notices_due(T0, 10).await.expect("due").is_empty());
     let stale_first = store.notices_enqueue(None, 9, &[], T0).await;
-    assert!(matches!(stale_first, Err(StorageError::Conflict(Conflict::NoticeCursorMoved))));
+    assert!(matches!(
+        stale_first,
+        Err(StorageError::Conflict(Conflict::NoticeCursorMoved))
+    ));
     // Deriving the same notice twice records it once.
     let n = store
         .notices_enqueue(
             Some(3),
             5,
-            &[notice("n1", "ev1:email:reporter"), notice("n2", "ev1:email:reporter")],
+            &[
+                notice("n1", "ev1:email:reporter"),
+                notice("n2", "ev1:email:reporter"),
+            ],
             T0,
         )
         .await
@@ -94,10 +106,7 @@ async fn cursor_moves_with_the_notices_in_one_transaction(store: DynStore) {
 
 async fn claim_send_retry_fail_and_recover(store: DynStore) {
     store
-        .notices_add(
-            &[notice("a", "a"), notice("b", "b"), notice("c", "c")],
-            T0,
-        )
+        .notices_add(&[notice("a", "a"), notice("b", "b"), notice("c", "c")], T0)
         .await
         .expect("add");
     // One claim wins.
@@ -116,12 +125,21 @@ async fn claim_send_retry_fail_and_recover(store: DynStore) {
     store
         .notice_finish(
             "b",
-            &NoticeOutcome::Retry { next_at: T0 + 60_000, error: "SMTP: connection refused".into() },
+            &NoticeOutcome::Retry {
+                next_at: T0 + 60_000,
+                error: "SMTP: connection refused".into(),
+            },
             T0,
         )
         .await
         .expect("retry");
-    let due: Vec<_> = store.notices_due(T0 + 1, 10).await.expect("due").into_iter().map(|r| r.notice.id).collect();
+    let due: Vec<_> = store
+        .notices_due(T0 + 1, 10)
+        .await
+        .expect("due")
+        .into_iter()
+        .map(|r| r.notice.id)
+        .collect();
     assert_eq!(due, vec!["c".to_owned()], "b waits for its retry time");
     let later = store.notices_due(T0 + 60_000, 10).await.expect("due");
     let b = later.iter().find(|r| r.notice.id == "b").expect("b due");
@@ -130,11 +148,21 @@ async fn claim_send_retry_fail_and_recover(store: DynStore) {
     // A process dies while c is sending: recovery puts it back.
     assert!(store.notice_claim("c", T0).await.expect("claim"));
     assert_eq!(store.notices_recover(T0 + 5).await.expect("recover"), 1);
-    let c = store.notices_due(T0 + 5, 10).await.expect("due").into_iter().find(|r| r.notice.id == "c").expect("c");
+    let c = store
+        .notices_due(T0 + 5, 10)
+        .await
+        .expect("due")
+        .into_iter()
+        .find(|r| r.notice.id == "c")
+        .expect("c");
     assert_eq!((c.state.as_str(), c.attempts), ("retrying", 1));
     assert!(store.notice_claim("c", T0 + 5).await.expect("claim"));
     store
-        .notice_finish("c", &NoticeOutcome::Failed("550 no such user".into()), T0 + 6)
+        .notice_finish(
+            "c",
+            &NoticeOutcome::Failed("550 no such user".into()),
+            T0 + 6,
+        )
         .await
         .expect("failed");
     let mut counts = store.notice_counts().await.expect("counts");
@@ -147,7 +175,10 @@ async fn claim_send_retry_fail_and_recover(store: DynStore) {
             ("sent".to_owned(), "email".to_owned(), 1),
         ]
     );
-    let rows = store.notices_of_report("kupangkota-01JREPORT").await.expect("rows");
+    let rows = store
+        .notices_of_report("kupangkota-01JREPORT")
+        .await
+        .expect("rows");
     let a = rows.iter().find(|r| r.notice.id == "a").expect("a");
     assert_eq!((a.state.as_str(), a.sent_at), ("sent", Some(T0 + 1)));
 }

@@ -46,8 +46,11 @@ fn wait_port(port: u16, what: &str) -> anyhow::Result<()> {
 
 impl Kannel {
     fn start(dir: &Path) -> anyhow::Result<Self> {
-        let (admin, smsbox, fake, sendsms) = (free_port()?, free_port()?, free_port()?, free_port()?);
-        let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("notify/kannel.conf.in"))?;
+        let (admin, smsbox, fake, sendsms) =
+            (free_port()?, free_port()?, free_port()?, free_port()?);
+        let template = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("notify/kannel.conf.in"),
+        )?;
         let conf = template
             .replace("@ADMIN@", &admin.to_string())
             .replace("@SMSBOX@", &smsbox.to_string())
@@ -56,8 +59,14 @@ impl Kannel {
             .replace("@DIR@", &dir.display().to_string());
         let conf_path = dir.join("kannel.conf");
         std::fs::write(&conf_path, conf)?;
-        let log = |name: &str| -> anyhow::Result<Stdio> { Ok(std::fs::File::create(dir.join(name))?.into()) };
-        let mut k = Self { children: Vec::new(), smsc_log: dir.join("fakesmsc.log"), sendsms };
+        let log = |name: &str| -> anyhow::Result<Stdio> {
+            Ok(std::fs::File::create(dir.join(name))?.into())
+        };
+        let mut k = Self {
+            children: Vec::new(),
+            smsc_log: dir.join("fakesmsc.log"),
+            sendsms,
+        };
         k.children.push(
             Command::new("/usr/sbin/bearerbox")
                 .args(["-v", "0"])
@@ -70,7 +79,17 @@ impl Kannel {
         wait_port(fake, "bearerbox's fake SMSC port")?;
         k.children.push(
             Command::new("/usr/lib/kannel/test/fakesmsc")
-                .args(["-H", "127.0.0.1", "-r", &fake.to_string(), "-i", "0", "-m", "0", "1708 0 text -"])
+                .args([
+                    "-H",
+                    "127.0.0.1",
+                    "-r",
+                    &fake.to_string(),
+                    "-i",
+                    "0",
+                    "-m",
+                    "0",
+                    "1708 0 text -",
+                ])
                 .stdin(Stdio::null())
                 .stdout(log("fakesmsc.out")?)
                 .stderr(log("fakesmsc.log")?)
@@ -91,14 +110,22 @@ impl Kannel {
     }
 
     /// The MT messages fakesmsc received: (sender, receiver, UDH or empty, text).
-    fn received(&self) -> anyhow::Result<Vec<(String, String, String, String)>> {
+    fn received(&self) -> Vec<(String, String, String, String)> {
         let log = std::fs::read_to_string(&self.smsc_log).unwrap_or_default();
         let mut out = Vec::new();
         for line in log.lines() {
-            let Some(rest) = line.split_once("Got message ").map(|(_, r)| r) else { continue };
-            let Some(msg) = rest.split_once(": <").map(|(_, m)| m.trim_end_matches('>')) else { continue };
+            let Some(rest) = line.split_once("Got message ").map(|(_, r)| r) else {
+                continue;
+            };
+            let Some(msg) = rest.split_once(": <").map(|(_, m)| m.trim_end_matches('>')) else {
+                continue;
+            };
             let mut f = msg.splitn(3, ' ');
-            let (from, to, rest) = (f.next().unwrap_or(""), f.next().unwrap_or(""), f.next().unwrap_or(""));
+            let (from, to, rest) = (
+                f.next().unwrap_or(""),
+                f.next().unwrap_or(""),
+                f.next().unwrap_or(""),
+            );
             let (udh, text) = if let Some(t) = rest.strip_prefix("text ") {
                 (String::new(), t.to_owned())
             } else if let Some(u) = rest.strip_prefix("udh ") {
@@ -113,7 +140,7 @@ impl Kannel {
             };
             out.push((from.to_owned(), to.to_owned(), udh, text));
         }
-        Ok(out)
+        out
     }
 }
 
@@ -156,35 +183,71 @@ async fn status_changes_and_followups_leave_through_kannel_sendsms() -> anyhow::
     let node = start_node(dir.path(), &kannel, "rahasia-kannel")?;
     let admin = admin(&node).await?;
     agency(&admin).await?;
-    let (code, _) = file(&node.api(), "Jalan rusak di Oebobo", json!({"name": "Maria", "phone": "081234567890"})).await?;
+    let (code, _) = file(
+        &node.api(),
+        "Jalan rusak di Oebobo",
+        json!({"name": "Maria", "phone": "081234567890"}),
+    )
+    .await?;
 
     // Filing sends no SMS (the inbound reply does that); verifying is a status change.
     act(&admin, &code, "verify", json!({"agency_id": "pupr"})).await?;
-    let got = lapor_tests::wait_for("the status SMS out of fakesmsc", Duration::from_secs(30), Duration::from_millis(200), || async {
-        Ok(kannel.received()?.into_iter().find(|m| m.3.contains(&code)))
-    })
+    let got = lapor_tests::wait_for(
+        "the status SMS out of fakesmsc",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async { Ok(kannel.received().into_iter().find(|m| m.3.contains(&code))) },
+    )
     .await?;
     let (from, to, udh, text) = got;
-    assert_eq!((from.as_str(), to.as_str(), udh.as_str()), ("1708", "081234567890", ""), "{text}");
-    assert_eq!(text, format!("LAPOR! {code}: status Terverifikasi. Info: {}/track/{code}", node.base));
+    assert_eq!(
+        (from.as_str(), to.as_str(), udh.as_str()),
+        ("1708", "081234567890", ""),
+        "{text}"
+    );
+    assert_eq!(
+        text,
+        format!(
+            "LAPOR! {code}: status Terverifikasi. Info: {}/track/{code}",
+            node.base
+        )
+    );
     assert!(text.chars().count() <= 160);
 
     // A long follow-up: shortened, at most three concatenated parts, the link at the end.
-    let long = "Tim PUPR telah menambal lubang di Jl. Frans Seda dan memasang rambu peringatan; ".repeat(12);
+    let long = "Tim PUPR telah menambal lubang di Jl. Frans Seda dan memasang rambu peringatan; "
+        .repeat(12);
     act(&admin, &code, "respond", json!({"note": long})).await?;
-    let parts = lapor_tests::wait_for("the follow-up SMS parts", Duration::from_secs(30), Duration::from_millis(200), || async {
-        let parts: Vec<_> = kannel.received()?.into_iter().filter(|m| !m.2.is_empty()).collect();
-        let total = parts.first().map(|p| p.2.split('%').nth(5).unwrap_or("").to_owned());
-        Ok(total
-            .and_then(|t| u8::from_str_radix(&t, 16).ok())
-            .filter(|t| parts.len() == *t as usize)
-            .map(|_| parts))
-    })
+    let parts = lapor_tests::wait_for(
+        "the follow-up SMS parts",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            let parts: Vec<_> = kannel
+                .received()
+                .into_iter()
+                .filter(|m| !m.2.is_empty())
+                .collect();
+            let total = parts
+                .first()
+                .map(|p| p.2.split('%').nth(5).unwrap_or("").to_owned());
+            Ok(total
+                .and_then(|t| u8::from_str_radix(&t, 16).ok())
+                .filter(|t| parts.len() == *t as usize)
+                .map(|_| parts))
+        },
+    )
     .await?;
     assert!((2..=3).contains(&parts.len()), "{parts:?}");
     let joined: String = parts.iter().map(|p| p.3.as_str()).collect();
-    assert!(joined.starts_with(&format!("LAPOR! {code}: Tindak lanjut instansi: Tim PUPR")), "{joined}");
-    assert!(joined.ends_with(&format!("Balas/terima: {}/track/{code}", node.base)), "{joined}");
+    assert!(
+        joined.starts_with(&format!("LAPOR! {code}: Tindak lanjut instansi: Tim PUPR")),
+        "{joined}"
+    );
+    assert!(
+        joined.ends_with(&format!("Balas/terima: {}/track/{code}", node.base)),
+        "{joined}"
+    );
     assert!(joined.contains("..."), "shortened: {joined}");
     assert_eq!(notices(&node.api(), "sent", "sms").await?, 2);
     assert_eq!(notices(&node.api(), "failed", "sms").await?, 0);
@@ -199,15 +262,30 @@ async fn a_wrong_sendsms_password_is_a_permanent_failure_in_metrics() -> anyhow:
     let node = start_node(dir.path(), &kannel, "p4ss-wrong-xyz")?;
     let admin = admin(&node).await?;
     agency(&admin).await?;
-    let (code, _) = file(&node.api(), "Sampah menumpuk", json!({"phone": "081299998888"})).await?;
-    act(&admin, &code, "verify", json!({"agency_id": "pupr"})).await?;
-    lapor_tests::wait_until("the notice failed", Duration::from_secs(30), Duration::from_millis(200), || async {
-        notices(&node.api(), "failed", "sms").await.is_ok_and(|n| n == 1)
-    })
+    let (code, _) = file(
+        &node.api(),
+        "Sampah menumpuk",
+        json!({"phone": "081299998888"}),
+    )
     .await?;
-    assert!(kannel.received()?.is_empty());
+    act(&admin, &code, "verify", json!({"agency_id": "pupr"})).await?;
+    lapor_tests::wait_until(
+        "the notice failed",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            notices(&node.api(), "failed", "sms")
+                .await
+                .is_ok_and(|n| n == 1)
+        },
+    )
+    .await?;
+    assert!(kannel.received().is_empty());
     let out = node.output();
     assert!(out.contains("Kannel refused it (403)"), "{out}");
-    assert!(!out.contains("081299998888") && !out.contains("p4ss-wrong-xyz"), "no number or password in the log");
+    assert!(
+        !out.contains("081299998888") && !out.contains("p4ss-wrong-xyz"),
+        "no number or password in the log"
+    );
     Ok(())
 }

@@ -31,12 +31,16 @@ fn part<'a>(msg: &'a Value, content_type: &str) -> &'a str {
 
 fn find<'a>(msgs: &'a [Value], to: &str, subject_has: &str) -> &'a Value {
     msgs.iter()
-        .find(|m| m["to"].as_str().unwrap_or("").contains(to) && m["subject"].as_str().unwrap_or("").contains(subject_has))
+        .find(|m| {
+            m["to"].as_str().unwrap_or("").contains(to)
+                && m["subject"].as_str().unwrap_or("").contains(subject_has)
+        })
         .unwrap_or_else(|| panic!("no message to {to} with `{subject_has}` in {msgs:#?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured() -> anyhow::Result<()> {
+async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured(
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mail = tempfile::tempdir()?;
     let smtp = SmtpSink::start(free_port()?, mail.path(), 0.0)?;
@@ -52,18 +56,35 @@ async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured(
     )
     .await?;
     act(&admin, &code, "verify", json!({"agency_id": "pupr"})).await?;
-    act(&admin, &code, "respond", json!({"note": "Lubang sudah ditambal pada 2 Desember oleh tim PUPR."})).await?;
+    act(
+        &admin,
+        &code,
+        "respond",
+        json!({"note": "Lubang sudah ditambal pada 2 Desember oleh tim PUPR."}),
+    )
+    .await?;
 
     // filed, verified and follow-up to the reporter; the disposition to the agency's mailbox.
     let msgs = smtp.wait_for(4, Duration::from_secs(30)).await?;
     let filed = find(&msgs, "maria@example.org", "Laporan Anda telah diterima");
-    let verified = find(&msgs, "maria@example.org", "Laporan Anda telah diverifikasi");
+    let verified = find(
+        &msgs,
+        "maria@example.org",
+        "Laporan Anda telah diverifikasi",
+    );
     let followup = find(&msgs, "maria@example.org", "menindaklanjuti");
-    let disposition = find(&msgs, "pupr@kupangkota.go.id", "Laporan baru untuk Dinas PUPR Kota Kupang");
+    let disposition = find(
+        &msgs,
+        "pupr@kupangkota.go.id",
+        "Laporan baru untuk Dinas PUPR Kota Kupang",
+    );
 
     for m in [filed, verified, followup, disposition] {
         let subject = m["subject"].as_str().unwrap_or_default();
-        assert!(subject.starts_with(&format!("[LAPOR!] {code}: ")), "{subject}");
+        assert!(
+            subject.starts_with(&format!("[LAPOR!] {code}: ")),
+            "{subject}"
+        );
         // Indonesian first, English second.
         let (id, en) = subject.split_once(" / ").expect("bilingual subject");
         assert!(!id.is_empty() && !en.is_empty(), "{subject}");
@@ -72,23 +93,51 @@ async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured(
         let html = part(m, "text/html");
         assert!(!plain.is_empty() && !html.is_empty(), "both parts: {m}");
         assert!(html.contains("<html lang=\"id\">"), "{html}");
-        let (i, e) = (plain.find("Status:").unwrap_or(usize::MAX), plain.find("View:").unwrap_or(0));
+        let (i, e) = (
+            plain.find("Status:").unwrap_or(usize::MAX),
+            plain.find("View:").unwrap_or(0),
+        );
         assert!(i < e, "Indonesian before English: {plain}");
-        assert!(m["from"].as_str().unwrap_or("").contains("lapor@kupangkota.go.id"), "{m}");
-        assert!(m["message_id"].as_str().unwrap_or("").ends_with("@kupangkota.go.id>"), "{m}");
+        assert!(
+            m["from"]
+                .as_str()
+                .unwrap_or("")
+                .contains("lapor@kupangkota.go.id"),
+            "{m}"
+        );
+        assert!(
+            m["message_id"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("@kupangkota.go.id>"),
+            "{m}"
+        );
     }
     assert!(part(filed, "text/plain").contains(&format!("{}/track/{code}", node.base)));
-    assert!(part(followup, "text/plain").contains("Lubang sudah ditambal"), "{followup}");
-    assert!(part(verified, "text/plain").contains("Dinas PUPR Kota Kupang"), "{verified}");
+    assert!(
+        part(followup, "text/plain").contains("Lubang sudah ditambal"),
+        "{followup}"
+    );
+    assert!(
+        part(verified, "text/plain").contains("Dinas PUPR Kota Kupang"),
+        "{verified}"
+    );
     assert!(part(disposition, "text/plain").contains(&format!("/officer/reports/{code}")));
     // Officers get no unsubscribe link; reporters get the link and the one-click header.
     assert_eq!(disposition["list_unsubscribe"], "", "{disposition}");
     let header = followup["list_unsubscribe"].as_str().unwrap_or_default();
     assert!(header.starts_with('<') && header.ends_with('>'), "{header}");
-    assert_eq!(followup["list_unsubscribe_post"], "List-Unsubscribe=One-Click");
+    assert_eq!(
+        followup["list_unsubscribe_post"],
+        "List-Unsubscribe=One-Click"
+    );
     let link = &header[1..header.len() - 1];
-    assert!(part(followup, "text/plain").contains(link), "the body shows the same link");
-    let ids: std::collections::HashSet<_> = msgs.iter().map(|m| m["message_id"].to_string()).collect();
+    assert!(
+        part(followup, "text/plain").contains(link),
+        "the body shows the same link"
+    );
+    let ids: std::collections::HashSet<_> =
+        msgs.iter().map(|m| m["message_id"].to_string()).collect();
     assert_eq!(ids.len(), msgs.len(), "one Message-ID per notice");
 
     // A tampered link is refused; the real one unsubscribes (GET, no login).
@@ -98,7 +147,10 @@ async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured(
     assert!(bad.text().await?.contains("Tautan tidak berlaku"));
     let ok = client.get(link).send().await?;
     assert_eq!(ok.status(), 200);
-    assert!(ok.text().await?.contains("Anda telah berhenti berlangganan"));
+    assert!(ok
+        .text()
+        .await?
+        .contains("Anda telah berhenti berlangganan"));
 
     // Completing the report now sends no email to the reporter: the notice is recorded and skipped.
     let (st, body) = citizen
@@ -110,13 +162,24 @@ async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured(
         )
         .await?;
     assert!(st.is_success(), "accept: {st} {body}");
-    lapor_tests::wait_until("the completed notice skipped", Duration::from_secs(20), Duration::from_millis(200), || async {
-        notices(&citizen, "skipped", "email").await.is_ok_and(|n| n == 1)
-    })
+    lapor_tests::wait_until(
+        "the completed notice skipped",
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        || async {
+            notices(&citizen, "skipped", "email")
+                .await
+                .is_ok_and(|n| n == 1)
+        },
+    )
     .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = smtp.messages()?;
-    assert_eq!(after.len(), 4, "nothing sent after unsubscribing: {after:#?}");
+    assert_eq!(
+        after.len(),
+        4,
+        "nothing sent after unsubscribing: {after:#?}"
+    );
     assert_eq!(notices(&citizen, "sent", "email").await?, 4);
     assert_eq!(notices(&citizen, "failed", "email").await?, 0);
 
@@ -143,7 +206,12 @@ async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured(
         for i in 0..columns {
             let v: rusqlite::types::Value = r.get(i)?;
             let s = format!("{v:?}");
-            assert!(!s.contains("maria@example.org") && !s.contains("081234567890") && !s.contains("pupr@"), "{s}");
+            assert!(
+                !s.contains("maria@example.org")
+                    && !s.contains("081234567890")
+                    && !s.contains("pupr@"),
+                "{s}"
+            );
         }
     }
     assert_eq!(seen, 5, "four sent and one skipped notice ({node_id})");
@@ -151,7 +219,8 @@ async fn reporters_and_officers_get_bilingual_email_and_unsubscribe_is_honoured(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notices_queued_while_smtp_is_down_or_slow_are_delivered_exactly_once_after_sigkill() -> anyhow::Result<()> {
+async fn notices_queued_while_smtp_is_down_or_slow_are_delivered_exactly_once_after_sigkill(
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mail = tempfile::tempdir()?;
     let smtp_port = free_port()?;
@@ -169,17 +238,31 @@ async fn notices_queued_while_smtp_is_down_or_slow_are_delivered_exactly_once_af
         .await?;
         codes.push(code);
     }
-    lapor_tests::wait_until("three notices retrying", Duration::from_secs(30), Duration::from_millis(200), || async {
-        notices(&citizen, "retrying", "email").await.is_ok_and(|n| n == 3)
-    })
+    lapor_tests::wait_until(
+        "three notices retrying",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            notices(&citizen, "retrying", "email")
+                .await
+                .is_ok_and(|n| n == 3)
+        },
+    )
     .await?;
 
     // Now the server is up but slow: a notice is claimed (`sending`) and the process dies mid-send.
     let slow_dir = tempfile::tempdir()?;
     let slow = SmtpSink::start(smtp_port, slow_dir.path(), 60.0)?;
-    lapor_tests::wait_until("a notice sending", Duration::from_secs(30), Duration::from_millis(100), || async {
-        notices(&citizen, "sending", "email").await.is_ok_and(|n| n >= 1)
-    })
+    lapor_tests::wait_until(
+        "a notice sending",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || async {
+            notices(&citizen, "sending", "email")
+                .await
+                .is_ok_and(|n| n >= 1)
+        },
+    )
     .await?;
     node.crash()?;
     drop(slow);
@@ -189,9 +272,16 @@ async fn notices_queued_while_smtp_is_down_or_slow_are_delivered_exactly_once_af
             .prepare("SELECT state, COUNT(*) FROM notices GROUP BY state ORDER BY state")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        assert_eq!(states, vec![("retrying".into(), 2), ("sending".into(), 1)], "at the kill");
+        assert_eq!(
+            states,
+            vec![("retrying".into(), 2), ("sending".into(), 1)],
+            "at the kill"
+        );
     }
-    assert!(std::fs::read_dir(slow_dir.path())?.next().is_none(), "the slow server accepted nothing");
+    assert!(
+        std::fs::read_dir(slow_dir.path())?.next().is_none(),
+        "the slow server accepted nothing"
+    );
 
     // A healthy server and a restart: each notice arrives exactly once.
     let smtp = SmtpSink::start(smtp_port, mail.path(), 0.0)?;
@@ -203,7 +293,11 @@ async fn notices_queued_while_smtp_is_down_or_slow_are_delivered_exactly_once_af
     let mut per_code: HashMap<String, usize> = HashMap::new();
     for m in &msgs {
         let subject = m["subject"].as_str().unwrap_or_default();
-        let code = codes.iter().find(|c| subject.contains(c.as_str())).cloned().unwrap_or_default();
+        let code = codes
+            .iter()
+            .find(|c| subject.contains(c.as_str()))
+            .cloned()
+            .unwrap_or_default();
         *per_code.entry(code).or_default() += 1;
     }
     for c in &codes {
@@ -211,6 +305,9 @@ async fn notices_queued_while_smtp_is_down_or_slow_are_delivered_exactly_once_af
     }
     assert_eq!(notices(&node.api(), "sent", "email").await?, 3);
     assert_eq!(notices(&node.api(), "sending", "email").await?, 0);
-    assert!(node.output().contains("sent again"), "the recovery is logged");
+    assert!(
+        node.output().contains("sent again"),
+        "the recovery is logged"
+    );
     Ok(())
 }

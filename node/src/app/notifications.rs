@@ -11,10 +11,14 @@ impl App {
         let Some(key) = unsubscribe::existing_key(store).await? else {
             return Err(AppError::NotFound("report"));
         };
-        if !unsubscribe::verify(&key, report_id, token) || store.report_get(report_id).await?.is_none() {
+        if !unsubscribe::verify(&key, report_id, token)
+            || store.report_get(report_id).await?.is_none()
+        {
             return Err(AppError::NotFound("report"));
         }
-        store.notice_unsubscribe(report_id, self.node().now()).await?;
+        store
+            .notice_unsubscribe(report_id, self.node().now())
+            .await?;
         tracing::info!(report.id = %report_id, "reporter unsubscribed from email notices");
         Ok(())
     }

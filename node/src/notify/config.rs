@@ -217,9 +217,9 @@ impl NotificationsConfig {
                 })?;
             }
             if !e.admin.is_empty() {
-                e.admin.parse::<lettre::Address>().map_err(|x| {
-                    anyhow::anyhow!("notifications.email.admin `{}`: {x}", e.admin)
-                })?;
+                e.admin
+                    .parse::<lettre::Address>()
+                    .map_err(|x| anyhow::anyhow!("notifications.email.admin `{}`: {x}", e.admin))?;
             }
             if let Some(f) = &e.password_file {
                 crate::config::check_secret_file(f).context("notifications.email.password_file")?;

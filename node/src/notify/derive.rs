@@ -85,7 +85,11 @@ pub fn notices(change: &Change<'_>, report: &Report, reach: &Reach<'_>) -> Vec<N
         }
     }
     if reach.email {
-        match (change.action, report.agency_id.as_deref(), reach.agency_mailbox) {
+        match (
+            change.action,
+            report.agency_id.as_deref(),
+            reach.agency_mailbox,
+        ) {
             (A::Verified, Some(agency), Some(_)) => {
                 push("disposition", CHANNEL_EMAIL, format!("agency:{agency}"));
             }

@@ -59,11 +59,8 @@ impl Mailer {
             .map_err(|e| anyhow::anyhow!("notifications.email.from: {e}"))?;
         let mut builder = match c.tls {
             TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host),
-            TlsMode::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host).tls(
-                    Tls::Required(TlsParameters::new(c.host.clone())?),
-                )
-            }
+            TlsMode::Starttls => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host)
+                .tls(Tls::Required(TlsParameters::new(c.host.clone())?)),
             TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host)
                 .tls(Tls::Wrapper(TlsParameters::new(c.host.clone())?)),
         }
@@ -86,7 +83,11 @@ impl Mailer {
 
     /// The stable Message-ID of a notice.
     pub fn message_id(&self, notice_id: &str) -> String {
-        format!("<notice.{}@{}>", notice_id.to_ascii_lowercase(), self.domain())
+        format!(
+            "<notice.{}@{}>",
+            notice_id.to_ascii_lowercase(),
+            self.domain()
+        )
     }
 
     /// Sends one letter to `to`.

@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn cleans_to_the_alphabet() {
-        assert_eq!(clean("Jalan “rusak” — parah\n\n  sekali 😀"), "Jalan \"rusak\" - parah sekali ?");
+        assert_eq!(
+            clean("Jalan “rusak” — parah\n\n  sekali 😀"),
+            "Jalan \"rusak\" - parah sekali ?"
+        );
         assert!(clean("ñ é ü").chars().all(|c| cost(c).is_some()));
     }
 

@@ -120,10 +120,15 @@ pub fn start(node: Node, mut shutdown: tokio::sync::watch::Receiver<bool>) -> an
                     Ok(n) => {
                         ready = true;
                         if n > 0 {
-                            tracing::warn!(notices = n, "notices left sending by a stopped process are sent again");
+                            tracing::warn!(
+                                notices = n,
+                                "notices left sending by a stopped process are sent again"
+                            );
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "notification worker could not start; retrying"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "notification worker could not start; retrying");
+                    }
                 }
             }
             if ready {
@@ -292,7 +297,6 @@ pub fn backoff(base_secs: u64, max_secs: u64, attempts: i64) -> Duration {
 /// Sends the notices that are due. Returns how many attempts were made.
 pub async fn send_once(node: &Node, senders: &Senders) -> anyhow::Result<usize> {
     let store = &node.store;
-    let c = &node.config.notifications;
     let mut attempts = 0;
     for row in store.notices_due(node.now(), SEND_BATCH).await? {
         // A channel turned off keeps its notices queued until it is on again.
@@ -312,7 +316,7 @@ pub async fn send_once(node: &Node, senders: &Senders) -> anyhow::Result<usize> 
         };
         let span = tracing::info_span!("notice", notice.id = %row.notice.id, report.id = %row.notice.report_id,
             notice.kind = %row.notice.kind, notice.channel = %row.notice.channel, notice.attempt = row.attempts + 1);
-        let _g = span.enter();
+        let entered = span.enter();
         match &outcome {
             NoticeOutcome::Sent => tracing::info!("notice sent"),
             NoticeOutcome::Retry { error, next_at } => {
@@ -321,11 +325,10 @@ pub async fn send_once(node: &Node, senders: &Senders) -> anyhow::Result<usize> 
             NoticeOutcome::Failed(e) => tracing::error!(error = %e, "notice failed for good"),
             NoticeOutcome::Skipped(e) => tracing::info!(reason = %e, "notice skipped"),
         }
-        drop(_g);
+        drop(entered);
         store
             .notice_finish(&row.notice.id, &outcome, node.now())
             .await?;
-        let _ = c;
     }
     Ok(attempts)
 }
@@ -424,8 +427,13 @@ async fn deliver(node: &Node, senders: &Senders, row: &NoticeRow) -> anyhow::Res
     let attempt = match n.channel.as_str() {
         CHANNEL_EMAIL => match &senders.mailer {
             Some(m) => {
-                m.send(&n.id, &address, &text::email(&subject), unsubscribe_link.as_deref())
-                    .await
+                m.send(
+                    &n.id,
+                    &address,
+                    &text::email(&subject),
+                    unsubscribe_link.as_deref(),
+                )
+                .await
             }
             None => Attempt::Retry("email is turned off".into()),
         },

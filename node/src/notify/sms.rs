@@ -52,8 +52,12 @@ impl Kannel {
         let resp = match self.client.get(url).send().await {
             Ok(r) => r,
             // The error names the URL, which holds the password: say only what went wrong.
-            Err(e) if e.is_timeout() => return Attempt::Retry("Kannel did not answer in time".into()),
-            Err(e) if e.is_connect() => return Attempt::Retry("Kannel refused the connection".into()),
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry("Kannel did not answer in time".into())
+            }
+            Err(e) if e.is_connect() => {
+                return Attempt::Retry("Kannel refused the connection".into())
+            }
             Err(_) => return Attempt::Retry("the request to Kannel failed".into()),
         };
         let status = resp.status();
@@ -68,7 +72,7 @@ pub fn classify(status: u16, body: &str) -> Attempt {
     let short: String = body.chars().take(200).collect();
     match (status, code) {
         (200..=299, "0" | "3") => Attempt::Sent,
-        (429, _) | (500..=599, _) => Attempt::Retry(format!("Kannel answered {status}: {short}")),
+        (429 | 500..=599, _) => Attempt::Retry(format!("Kannel answered {status}: {short}")),
         (400..=499, _) => Attempt::Permanent(format!("Kannel refused it ({status}): {short}")),
         _ => Attempt::Retry(format!("Kannel answered {status}: {short}")),
     }
@@ -82,9 +86,21 @@ mod tests {
     fn kannel_answers() {
         assert_eq!(classify(202, "0: Accepted for delivery"), Attempt::Sent);
         assert_eq!(classify(202, "3: Queued for later delivery"), Attempt::Sent);
-        assert!(matches!(classify(403, "Authorization failed for sendsms"), Attempt::Permanent(_)));
-        assert!(matches!(classify(400, "Missing receiver number"), Attempt::Permanent(_)));
-        assert!(matches!(classify(503, "Sending failed."), Attempt::Retry(_)));
-        assert!(matches!(classify(202, "4: something else"), Attempt::Retry(_)));
+        assert!(matches!(
+            classify(403, "Authorization failed for sendsms"),
+            Attempt::Permanent(_)
+        ));
+        assert!(matches!(
+            classify(400, "Missing receiver number"),
+            Attempt::Permanent(_)
+        ));
+        assert!(matches!(
+            classify(503, "Sending failed."),
+            Attempt::Retry(_)
+        ));
+        assert!(matches!(
+            classify(202, "4: something else"),
+            Attempt::Retry(_)
+        ));
     }
 }

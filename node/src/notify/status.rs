@@ -10,7 +10,9 @@ use crate::storage::{DynStore, StorageError};
 pub const STATES: [&str; 6] = ["queued", "sending", "retrying", "sent", "failed", "skipped"];
 
 /// `(state, channel, count)` for every state and channel, zeros included.
-pub async fn counts(store: &DynStore) -> Result<Vec<(&'static str, &'static str, i64)>, StorageError> {
+pub async fn counts(
+    store: &DynStore,
+) -> Result<Vec<(&'static str, &'static str, i64)>, StorageError> {
     let held = store.notice_counts().await?;
     let mut out = Vec::new();
     for state in STATES {
@@ -32,7 +34,10 @@ pub async fn metrics(store: &DynStore) -> Result<String, StorageError> {
          # TYPE lapor_notices gauge\n",
     );
     for (state, channel, n) in counts(store).await? {
-        let _ = writeln!(out, "lapor_notices{{state=\"{state}\",channel=\"{channel}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "lapor_notices{{state=\"{state}\",channel=\"{channel}\"}} {n}"
+        );
     }
     Ok(out)
 }

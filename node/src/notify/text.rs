@@ -1,6 +1,8 @@
 //! What each notice says: email (subject, plain text and HTML, Indonesian first then English) and SMS (GSM-7,
 //! one part for a status change, at most three for a follow-up). Pure functions of the report and the notice.
 
+use std::fmt::Write as _;
+
 use lapor_schemas::ReportStatus;
 
 use super::gsm;
@@ -130,59 +132,82 @@ pub fn email(s: &Subject<'_>) -> Letter {
     } else {
         Some(s.report.title.as_str())
     };
-    let mut plain = format!("{head_id}\n\n{lead_id}\n");
-    let mut html = format!(
-        "<!DOCTYPE html><html lang=\"id\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\
-         <section lang=\"id\"><h1>{}</h1><p>{}</p>",
-        esc(&subject),
-        esc(&head_id),
-        esc(&lead_id)
+    let mut plain = String::new();
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"id\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>",
+        esc(&subject)
     );
-    if let Some(t) = title {
-        plain.push_str(&format!("Judul: {t}\n"));
-        html.push_str(&format!("<p>Judul: <strong>{}</strong></p>", esc(t)));
+    let sections = [
+        (
+            "id",
+            &head_id,
+            &lead_id,
+            "Judul",
+            s.report.status.label_id(),
+            "Lihat",
+            "Lihat laporan",
+        ),
+        (
+            "en",
+            &head_en,
+            &lead_en,
+            "Title",
+            s.report.status.label_en(),
+            "View",
+            "View the report",
+        ),
+    ];
+    for (lang, head, lead, title_label, status, view, view_link) in sections {
+        if lang == "en" {
+            plain.push_str("\n----\n\n");
+            html.push_str("<hr>");
+        }
+        let _ = write!(plain, "{head}\n\n{lead}\n");
+        let _ = write!(
+            html,
+            "<section lang=\"{lang}\"><h1>{}</h1><p>{}</p>",
+            esc(head),
+            esc(lead)
+        );
+        if let Some(t) = title {
+            let _ = writeln!(plain, "{title_label}: {t}");
+            let _ = write!(html, "<p>{title_label}: <strong>{}</strong></p>", esc(t));
+        }
+        let _ = writeln!(plain, "Status: {status}");
+        let _ = write!(html, "<p>Status: {}</p>", esc(status));
+        if let Some(n) = s.note {
+            if lang == "id" {
+                let _ = write!(plain, "\nTindak lanjut:\n{n}\n");
+                let _ = write!(
+                    html,
+                    "<p>Tindak lanjut:</p><blockquote>{}</blockquote>",
+                    esc(n)
+                );
+            } else {
+                plain.push_str("(The follow-up text is above.)\n");
+            }
+        }
+        let _ = write!(plain, "\n{view}: {}\n", s.link);
+        let _ = write!(
+            html,
+            "<p><a href=\"{0}\">{view_link}</a> ({0})</p></section>",
+            esc(&s.link)
+        );
     }
-    plain.push_str(&format!("Status: {}\n", s.report.status.label_id()));
-    html.push_str(&format!("<p>Status: {}</p>", esc(s.report.status.label_id())));
-    if let Some(n) = s.note {
-        plain.push_str(&format!("\nTindak lanjut:\n{n}\n"));
-        html.push_str(&format!("<p>Tindak lanjut:</p><blockquote>{}</blockquote>", esc(n)));
-    }
-    plain.push_str(&format!("\nLihat: {}\n", s.link));
-    html.push_str(&format!(
-        "<p><a href=\"{0}\">Lihat laporan</a> ({0})</p></section><hr>",
-        esc(&s.link)
-    ));
-    plain.push_str(&format!("\n----\n\n{head_en}\n\n{lead_en}\n"));
-    html.push_str(&format!(
-        "<section lang=\"en\"><h1>{}</h1><p>{}</p>",
-        esc(&head_en),
-        esc(&lead_en)
-    ));
-    if let Some(t) = title {
-        plain.push_str(&format!("Title: {t}\n"));
-        html.push_str(&format!("<p>Title: <strong>{}</strong></p>", esc(t)));
-    }
-    plain.push_str(&format!("Status: {}\n", s.report.status.label_en()));
-    html.push_str(&format!("<p>Status: {}</p>", esc(s.report.status.label_en())));
-    if s.note.is_some() {
-        plain.push_str("(The follow-up text is above.)\n");
-    }
-    plain.push_str(&format!("\nView: {}\n", s.link));
-    html.push_str(&format!(
-        "<p><a href=\"{0}\">View the report</a> ({0})</p></section>",
-        esc(&s.link)
-    ));
-    plain.push_str(&format!("\n-- \n{}\n", s.node_name));
-    html.push_str(&format!("<hr><p>{}</p>", esc(s.node_name)));
+    let _ = write!(plain, "\n-- \n{}\n", s.node_name);
+    let _ = write!(html, "<hr><p>{}</p>", esc(s.node_name));
     if let Some(u) = &s.unsubscribe {
-        plain.push_str(&format!(
-            "Berhenti menerima email tentang laporan ini / Stop emails about this report: {u}\n"
-        ));
-        html.push_str(&format!(
+        let _ = writeln!(
+            plain,
+            "Berhenti menerima email tentang laporan ini / Stop emails about this report: {u}"
+        );
+        let _ = write!(
+            html,
             "<p><a href=\"{}\">Berhenti menerima email tentang laporan ini / Stop emails about this report</a></p>",
             esc(u)
-        ));
+        );
     }
     html.push_str("</body></html>");
     Letter {

@@ -25,10 +25,7 @@ pub async fn key(store: &DynStore) -> Result<Vec<u8>, StorageError> {
 
 /// The key as it is stored, without making one (the page must not create it).
 pub async fn existing_key(store: &DynStore) -> Result<Option<Vec<u8>>, StorageError> {
-    Ok(store
-        .meta_get(KEY)
-        .await?
-        .and_then(|k| hex::decode(k).ok()))
+    Ok(store.meta_get(KEY).await?.and_then(|k| hex::decode(k).ok()))
 }
 
 fn mac(key: &[u8], report_id: &str) -> Option<Hmac<Sha256>> {

@@ -76,9 +76,11 @@ pub async fn page_get(State(app): State<App>, ctx: Ctx, Query(link): Query<Link>
 pub async fn one_click(State(app): State<App>, Query(link): Query<Link>) -> Response {
     match apply(&app, &link).await {
         Ok(()) => (StatusCode::OK, "berhenti berlangganan / unsubscribed\n").into_response(),
-        Err(AppError::NotFound(_)) => {
-            (StatusCode::NOT_FOUND, "tautan tidak berlaku / link not valid\n").into_response()
-        }
+        Err(AppError::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            "tautan tidak berlaku / link not valid\n",
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "unsubscribe failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()

@@ -167,7 +167,10 @@ pub async fn file(api: &Api, title: &str, reporter: Value) -> anyhow::Result<(St
     anyhow::ensure!(st.as_u16() == 201, "filing: {st} {body}");
     Ok((
         body["tracking_code"].as_str().context("code")?.to_owned(),
-        body["tracking_secret"].as_str().context("secret")?.to_owned(),
+        body["tracking_secret"]
+            .as_str()
+            .context("secret")?
+            .to_owned(),
     ))
 }
 

@@ -45,8 +45,18 @@ fn report(channel: Channel, anonymous: bool) -> Report {
     }
 }
 
-fn change(action: TimelineAction, from: Option<ReportStatus>, to: Option<ReportStatus>) -> Change<'static> {
-    Change { event_id: "ev1", action, from_status: from, to_status: to, at: 5 }
+fn change(
+    action: TimelineAction,
+    from: Option<ReportStatus>,
+    to: Option<ReportStatus>,
+) -> Change<'static> {
+    Change {
+        event_id: "ev1",
+        action,
+        from_status: from,
+        to_status: to,
+        at: 5,
+    }
 }
 
 fn all<'a>() -> Reach<'a> {
@@ -62,13 +72,15 @@ fn all<'a>() -> Reach<'a> {
 }
 
 fn kinds(n: &[NewNotice]) -> Vec<(String, String, String)> {
-    n.iter().map(|x| (x.kind.clone(), x.channel.clone(), x.recipient.clone())).collect()
+    n.iter()
+        .map(|x| (x.kind.clone(), x.channel.clone(), x.recipient.clone()))
+        .collect()
 }
 
 #[test]
 fn reporters_hear_the_four_steps_by_email() {
-    let r = report(Channel::Web, false);
     use ReportStatus as S;
+    let r = report(Channel::Web, false);
     for (action, kind) in [
         (TimelineAction::Created, "filed"),
         (TimelineAction::Verified, "verified"),
@@ -76,12 +88,23 @@ fn reporters_hear_the_four_steps_by_email() {
         (TimelineAction::Accepted, "completed"),
         (TimelineAction::AutoCompleted, "completed"),
     ] {
-        let n = notices(&change(action, Some(S::Submitted), Some(S::Verified)), &r, &all());
-        assert!(kinds(&n).contains(&(kind.into(), "email".into(), "reporter".into())), "{action:?}: {n:?}");
+        let n = notices(
+            &change(action, Some(S::Submitted), Some(S::Verified)),
+            &r,
+            &all(),
+        );
+        assert!(
+            kinds(&n).contains(&(kind.into(), "email".into(), "reporter".into())),
+            "{action:?}: {n:?}"
+        );
         // A web reporter gets no SMS unless every_phone.
         assert!(n.iter().all(|x| x.channel == "email"), "{n:?}");
     }
-    let n = notices(&change(TimelineAction::Held, Some(S::Submitted), Some(S::OnHold)), &r, &all());
+    let n = notices(
+        &change(TimelineAction::Held, Some(S::Submitted), Some(S::OnHold)),
+        &r,
+        &all(),
+    );
     assert!(n.iter().all(|x| x.recipient != "reporter"), "{n:?}");
 }
 
@@ -89,19 +112,47 @@ fn reporters_hear_the_four_steps_by_email() {
 fn sms_reporters_hear_status_changes_and_the_followup() {
     use ReportStatus as S;
     let r = report(Channel::Sms, false);
-    let n = notices(&change(TimelineAction::Held, Some(S::Submitted), Some(S::OnHold)), &r, &all());
+    let n = notices(
+        &change(TimelineAction::Held, Some(S::Submitted), Some(S::OnHold)),
+        &r,
+        &all(),
+    );
     assert!(kinds(&n).contains(&("status".into(), "sms".into(), "reporter".into())));
-    let n = notices(&change(TimelineAction::Responded, Some(S::InProgress), Some(S::Responded)), &r, &all());
+    let n = notices(
+        &change(
+            TimelineAction::Responded,
+            Some(S::InProgress),
+            Some(S::Responded),
+        ),
+        &r,
+        &all(),
+    );
     assert!(kinds(&n).contains(&("followup".into(), "sms".into(), "reporter".into())));
     // Filing is answered by the inbound reply, not by a notice; a note without a status change neither.
-    let n = notices(&change(TimelineAction::Created, None, Some(S::Submitted)), &r, &all());
+    let n = notices(
+        &change(TimelineAction::Created, None, Some(S::Submitted)),
+        &r,
+        &all(),
+    );
     assert!(n.iter().all(|x| x.channel != "sms"), "{n:?}");
-    let n = notices(&change(TimelineAction::PrivacyRaised, Some(S::Verified), Some(S::Verified)), &r, &all());
+    let n = notices(
+        &change(
+            TimelineAction::PrivacyRaised,
+            Some(S::Verified),
+            Some(S::Verified),
+        ),
+        &r,
+        &all(),
+    );
     assert!(n.iter().all(|x| x.channel != "sms"), "{n:?}");
     // every_phone reaches web reporters too.
     let mut reach = all();
     reach.sms_every_phone = true;
-    let n = notices(&change(TimelineAction::Held, Some(S::Submitted), Some(S::OnHold)), &report(Channel::Web, false), &reach);
+    let n = notices(
+        &change(TimelineAction::Held, Some(S::Submitted), Some(S::OnHold)),
+        &report(Channel::Web, false),
+        &reach,
+    );
     assert!(kinds(&n).contains(&("status".into(), "sms".into(), "reporter".into())));
 }
 
@@ -109,12 +160,28 @@ fn sms_reporters_hear_status_changes_and_the_followup() {
 fn anonymous_reporters_get_nothing_and_missing_addresses_nothing() {
     use ReportStatus as S;
     let r = report(Channel::Sms, true);
-    let n = notices(&change(TimelineAction::Verified, Some(S::Submitted), Some(S::Verified)), &r, &all());
+    let n = notices(
+        &change(
+            TimelineAction::Verified,
+            Some(S::Submitted),
+            Some(S::Verified),
+        ),
+        &r,
+        &all(),
+    );
     assert!(n.iter().all(|x| x.recipient != "reporter"), "{n:?}");
     let mut reach = all();
     reach.reporter_email = false;
     reach.reporter_phone = false;
-    let n = notices(&change(TimelineAction::Verified, Some(S::Submitted), Some(S::Verified)), &report(Channel::Sms, false), &reach);
+    let n = notices(
+        &change(
+            TimelineAction::Verified,
+            Some(S::Submitted),
+            Some(S::Verified),
+        ),
+        &report(Channel::Sms, false),
+        &reach,
+    );
     assert!(n.iter().all(|x| x.recipient != "reporter"), "{n:?}");
 }
 
@@ -122,18 +189,63 @@ fn anonymous_reporters_get_nothing_and_missing_addresses_nothing() {
 fn officers_hear_dispositions_and_overdue() {
     use ReportStatus as S;
     let r = report(Channel::Web, true);
-    let n = notices(&change(TimelineAction::Verified, Some(S::Submitted), Some(S::Verified)), &r, &all());
-    assert_eq!(kinds(&n), vec![("disposition".into(), "email".into(), "agency:dinas-pu".into())]);
-    let n = notices(&change(TimelineAction::FollowupOverdue, None, None), &r, &all());
-    assert_eq!(kinds(&n), vec![("overdue".into(), "email".into(), "agency:dinas-pu".into())]);
-    let n = notices(&change(TimelineAction::VerificationOverdue, None, None), &r, &all());
-    assert_eq!(kinds(&n), vec![("overdue".into(), "email".into(), "admin".into())]);
+    let n = notices(
+        &change(
+            TimelineAction::Verified,
+            Some(S::Submitted),
+            Some(S::Verified),
+        ),
+        &r,
+        &all(),
+    );
+    assert_eq!(
+        kinds(&n),
+        vec![(
+            "disposition".into(),
+            "email".into(),
+            "agency:dinas-pu".into()
+        )]
+    );
+    let n = notices(
+        &change(TimelineAction::FollowupOverdue, None, None),
+        &r,
+        &all(),
+    );
+    assert_eq!(
+        kinds(&n),
+        vec![("overdue".into(), "email".into(), "agency:dinas-pu".into())]
+    );
+    let n = notices(
+        &change(TimelineAction::VerificationOverdue, None, None),
+        &r,
+        &all(),
+    );
+    assert_eq!(
+        kinds(&n),
+        vec![("overdue".into(), "email".into(), "admin".into())]
+    );
     let mut reach = all();
     reach.agency_mailbox = None;
-    let n = notices(&change(TimelineAction::Verified, Some(S::Submitted), Some(S::Verified)), &r, &reach);
+    let n = notices(
+        &change(
+            TimelineAction::Verified,
+            Some(S::Submitted),
+            Some(S::Verified),
+        ),
+        &r,
+        &reach,
+    );
     assert!(n.is_empty(), "{n:?}");
     // Dedup keys differ per channel and recipient and repeat for the same event.
-    let a = notices(&change(TimelineAction::Verified, Some(S::Submitted), Some(S::Verified)), &report(Channel::Sms, false), &all());
+    let a = notices(
+        &change(
+            TimelineAction::Verified,
+            Some(S::Submitted),
+            Some(S::Verified),
+        ),
+        &report(Channel::Sms, false),
+        &all(),
+    );
     let mut keys: Vec<_> = a.iter().map(|x| x.dedup.clone()).collect();
     keys.sort();
     keys.dedup();
@@ -145,7 +257,10 @@ fn deadline_warning_within_one_working_day() {
     let mut r = report(Channel::Web, false);
     r.followup_due_at = Some(1_000);
     assert!(deadline_warning(&r, 500, 2_000).is_some());
-    assert!(deadline_warning(&r, 500, 900).is_none(), "beyond the horizon");
+    assert!(
+        deadline_warning(&r, 500, 900).is_none(),
+        "beyond the horizon"
+    );
     assert!(deadline_warning(&r, 1_500, 2_000).is_none(), "already past");
     r.followup_overdue = true;
     assert!(deadline_warning(&r, 500, 2_000).is_none());

@@ -11,7 +11,8 @@ use crate::storage::{
     Conflict, NewNotice, NoticeOutcome, NoticeRow, NoticeStore, Result, StorageError,
 };
 
-const COLS: &str = "id, dedup, report_id, kind, channel, recipient, event_id, entry_at, state, attempts, \
+const COLS: &str =
+    "id, dedup, report_id, kind, channel, recipient, event_id, entry_at, state, attempts, \
                     next_at, last_error, created_at, sent_at";
 
 fn notice_from_row(r: &PgRow) -> std::result::Result<NoticeRow, sqlx::Error> {

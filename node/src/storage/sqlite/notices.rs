@@ -11,7 +11,8 @@ use crate::storage::{
     Conflict, NewNotice, NoticeOutcome, NoticeRow, NoticeStore, Result, StorageError,
 };
 
-const COLS: &str = "id, dedup, report_id, kind, channel, recipient, event_id, entry_at, state, attempts, \
+const COLS: &str =
+    "id, dedup, report_id, kind, channel, recipient, event_id, entry_at, state, attempts, \
                     next_at, last_error, created_at, sent_at";
 
 fn notice_from_row(r: &Row<'_>) -> rusqlite::Result<NoticeRow> {
@@ -183,9 +184,7 @@ impl NoticeStore for SqliteStore {
         self.read(move |c| {
             query_all(
                 c,
-                &format!(
-                    "SELECT {COLS} FROM notices WHERE report_id = ?1 ORDER BY created_at, id"
-                ),
+                &format!("SELECT {COLS} FROM notices WHERE report_id = ?1 ORDER BY created_at, id"),
                 [id],
                 notice_from_row,
             )
@@ -210,14 +209,13 @@ impl NoticeStore for SqliteStore {
     async fn notice_unsubscribed(&self, report_id: &str) -> Result<bool> {
         let id = report_id.to_owned();
         self.read(move |c| {
-            Ok(c
-                .query_row(
-                    "SELECT 1 FROM notice_unsubscribes WHERE report_id = ?1",
-                    [id],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?
-                .is_some())
+            Ok(c.query_row(
+                "SELECT 1 FROM notice_unsubscribes WHERE report_id = ?1",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .is_some())
         })
         .await
     }
