@@ -110,6 +110,10 @@ pub async fn run(config: Config, action: FederationAction) -> anyhow::Result<()>
         FederationAction::Status => {
             let s = status::snapshot(&node, 20, true).await?;
             print!("{}", status_text(&node, &s));
+            print!(
+                "\nnotifications (outbox by channel and state)\n{}",
+                crate::notify::status::summary(&node.store).await?
+            );
         }
         FederationAction::Unfreeze { origin } => {
             if !node.store.origin_unfreeze(&origin, node.now()).await? {

@@ -243,3 +243,124 @@ pub fn sms(s: &Subject<'_>) -> String {
     let text = format!("LAPOR! {code}: status {status}.{advice} Info: {link}");
     gsm::shorten(&text, SMS_STATUS_SEPTETS)
 }
+
+#[cfg(test)]
+mod tests {
+    use lapor_schemas::{Channel, ReportKind};
+
+    use super::*;
+
+    fn report() -> Report {
+        Report {
+            id: "kupangkota-01JTEST".into(),
+            tracking_code: "KPG-ABC123".into(),
+            secret_hash: String::new(),
+            kind: ReportKind::Complaint,
+            title: "Jalan rusak <di> Oebobo".into(),
+            body: String::new(),
+            category_id: None,
+            agency_id: Some("pupr".into()),
+            agency_path: None,
+            region_code: None,
+            lat_e6: None,
+            lon_e6: None,
+            address: None,
+            incident_date: None,
+            anonymous: false,
+            confidential: false,
+            channel: Channel::Sms,
+            status: ReportStatus::Verified,
+            submitted_at: 0,
+            updated_at: 0,
+            verified_at: None,
+            responded_at: None,
+            closed_at: None,
+            verification_due_at: None,
+            followup_due_at: None,
+            autocomplete_at: None,
+            escalation_at: None,
+            verification_overdue: false,
+            followup_overdue: false,
+            escalated: false,
+            archive_reason: None,
+            duplicate_of: None,
+            rating_score: None,
+            rating_comment: None,
+            reporter_user_id: None,
+            created_by: None,
+            version: 1,
+        }
+    }
+
+    fn subject<'a>(kind: &'a str, r: &'a Report, note: Option<&'a str>) -> Subject<'a> {
+        Subject {
+            kind,
+            report: r,
+            note,
+            agency: Some("Dinas PUPR"),
+            due: None,
+            node_name: "LAPOR! Kota Kupang",
+            link: "https://lapor.kupangkota.go.id/track/KPG-ABC123".into(),
+            unsubscribe: (!for_officers(kind))
+                .then(|| "https://lapor.kupangkota.go.id/notifications/unsubscribe?r=x&t=y".into()),
+        }
+    }
+
+    #[test]
+    fn email_is_indonesian_first_escaped_and_unsubscribable() {
+        let r = report();
+        let l = email(&subject("verified", &r, None));
+        assert_eq!(
+            l.subject,
+            "[LAPOR!] KPG-ABC123: Laporan Anda telah diverifikasi / Your report was verified"
+        );
+        let (id, en) = (
+            l.plain.find("Judul:").unwrap(),
+            l.plain.find("Title:").unwrap(),
+        );
+        assert!(id < en, "{}", l.plain);
+        assert!(
+            l.html.contains("Jalan rusak &lt;di&gt; Oebobo"),
+            "{}",
+            l.html
+        );
+        assert!(!l.html.contains("<di>"));
+        assert!(l.plain.contains("notifications/unsubscribe"));
+        assert!(l.html.contains("notifications/unsubscribe"));
+    }
+
+    #[test]
+    fn officers_do_not_see_the_title_of_a_confidential_report() {
+        let mut r = report();
+        r.confidential = true;
+        let l = email(&subject("disposition", &r, None));
+        assert!(!l.plain.contains("Jalan rusak"), "{}", l.plain);
+        assert!(!l.plain.contains("unsubscribe"));
+        let reporter = email(&subject("verified", &r, None));
+        assert!(reporter.plain.contains("Jalan rusak"));
+    }
+
+    #[test]
+    fn sms_fit_their_budget() {
+        let r = report();
+        let s = sms(&subject("status", &r, None));
+        assert_eq!(
+            s,
+            "LAPOR! KPG-ABC123: status Terverifikasi. Info: https://lapor.kupangkota.go.id/track/KPG-ABC123"
+        );
+        assert!(gsm::septets(&s) <= SMS_STATUS_SEPTETS);
+        let long = "Perbaikan jalan “selesai” — terima kasih. ".repeat(40);
+        let f = sms(&subject("followup", &r, Some(&long)));
+        assert!(
+            gsm::septets(&f) <= SMS_FOLLOWUP_SEPTETS,
+            "{}",
+            gsm::septets(&f)
+        );
+        assert!(gsm::parts(&f) <= 3);
+        assert!(
+            f.ends_with("Balas/terima: https://lapor.kupangkota.go.id/track/KPG-ABC123"),
+            "{f}"
+        );
+        assert!(f.contains("\"selesai\" - terima"), "{f}");
+    }
+}

@@ -99,7 +99,7 @@ pub fn email_env(smtp_port: u16, base: &str) -> Vec<(String, String)> {
         ("LAPOR_NOTIFICATIONS__EMAIL__HOST", "127.0.0.1".to_owned()),
         ("LAPOR_NOTIFICATIONS__EMAIL__PORT", smtp_port.to_string()),
         ("LAPOR_NOTIFICATIONS__EMAIL__TLS", "none".to_owned()),
-        ("LAPOR_NOTIFICATIONS__EMAIL__TIMEOUT_SECS", "120".to_owned()),
+        ("LAPOR_NOTIFICATIONS__EMAIL__TIMEOUT_SECS", "10".to_owned()),
         (
             "LAPOR_NOTIFICATIONS__EMAIL__FROM",
             "LAPOR! Kota Kupang <lapor@kupangkota.go.id>".to_owned(),
