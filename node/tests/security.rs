@@ -1,4 +1,9 @@
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::too_many_lines)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)]
 //! Security of a node (issue 17), in-process on both backends: the append-only audit log (what is recorded,
 //! who may read it, the CSV export), the password policy, sessions ended on a password change, the idle
 //! timeout, `Cache-Control: no-store`, HSTS only behind HTTPS, `/metrics` access, and the assisted-intake

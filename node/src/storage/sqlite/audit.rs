@@ -1,5 +1,7 @@
 //! [`AuditStore`] on SQLite: the append-only audit log (triggers in `0009_privacy.sql` refuse changes).
 
+use std::fmt::Write as _;
+
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Row};
@@ -53,7 +55,7 @@ impl AuditStore for SqliteStore {
             let mut args: Vec<Value> = Vec::new();
             let mut cond = |sql: &mut String, clause: &str, v: Value| {
                 args.push(v);
-                sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+                let _ = write!(sql, " AND {clause} ?{}", args.len());
             };
             if let Some(v) = f.actor_id {
                 cond(&mut sql, "actor_id =", Value::Text(v));
@@ -74,7 +76,7 @@ impl AuditStore for SqliteStore {
                 cond(&mut sql, "id <", Value::Integer(v));
             }
             args.push(Value::Integer(f.limit));
-            sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
+            let _ = write!(sql, " ORDER BY id DESC LIMIT ?{}", args.len());
             query_all(c, &sql, rusqlite::params_from_iter(args), entry_from_row)
         })
         .await
