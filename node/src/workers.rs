@@ -118,7 +118,7 @@ pub fn start_recap_worker(app: crate::app::App, mut shutdown: tokio::sync::watch
                 Ok(0) => {}
                 Ok(n) => tracing::info!(files = n, "recap worker kept the monthly recap"),
                 Err(e) => {
-                    tracing::warn!(error = %e, "recap worker failed; retrying in ten minutes")
+                    tracing::warn!(error = %e, "recap worker failed; retrying in ten minutes");
                 }
             }
         }

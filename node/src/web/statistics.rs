@@ -339,12 +339,11 @@ pub fn recap_html(ctx: &Ctx, r: &Recap, cats: &[Category], csv: &str, query: &st
                 f.head_seq,
                 f.applied_at.map_or_else(
                     || "-".to_owned(),
-                    |t| format!(
-                        "{}",
-                        chrono::DateTime::from_timestamp_millis(t).map_or_else(String::new, |d| d
-                            .format("%d-%m-%Y %H:%M UTC")
-                            .to_string())
-                    )
+                    |t| {
+                        chrono::DateTime::from_timestamp_millis(t).map_or_else(String::new, |d| {
+                            d.format("%d-%m-%Y %H:%M UTC").to_string()
+                        })
+                    },
                 ),
                 f.applied_at.zip(f.authored_at).map_or_else(
                     || "-".to_owned(),
