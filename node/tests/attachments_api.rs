@@ -2,7 +2,8 @@
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::items_after_statements,
-    clippy::too_many_lines
+    clippy::too_many_lines,
+    clippy::format_push_string
 )]
 //! Attachments through the JSON API, in-process on SQLite and PostgreSQL: `multipart/form-data` on filing,
 //! reply and supplement (the JSON object in part `json`, files in parts `files`), the same magic-byte checks

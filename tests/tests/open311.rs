@@ -1,4 +1,9 @@
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::too_many_lines)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::type_complexity
+)]
 //! Open311 GeoReport v2 conformance against a real `lapor` process over HTTP on 127.0.0.1: every endpoint in
 //! `.json` and `.xml` (the XML parsed with a real XML parser and its element names compared with the
 //! specification's), every error with the specification's status and `errors` document, API keys issued by

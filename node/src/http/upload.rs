@@ -111,21 +111,18 @@ pub async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<MultipartBo
         let name = field.name().unwrap_or("").to_owned();
         let file_name = field.file_name().map(ToOwned::to_owned);
         let bytes = field.bytes().await.map_err(|e| too_large(e.status()))?;
-        match file_name {
-            Some(file_name) => {
-                if !bytes.is_empty() || !file_name.is_empty() {
-                    body.files.push(RawFile {
-                        field: name,
-                        file_name,
-                        bytes: bytes.to_vec(),
-                    });
-                }
+        if let Some(file_name) = file_name {
+            if !bytes.is_empty() || !file_name.is_empty() {
+                body.files.push(RawFile {
+                    field: name,
+                    file_name,
+                    bytes: bytes.to_vec(),
+                });
             }
-            None => {
-                let text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| UploadError::NotUtf8(name.clone()))?;
-                body.fields.push((name, text));
-            }
+        } else {
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| UploadError::NotUtf8(name.clone()))?;
+            body.fields.push((name, text));
         }
     }
     Ok(body)

@@ -58,12 +58,10 @@ impl Open311Config {
             bail!("open311.key_refill_ms must be between 1 and 3600000");
         }
         let j = &self.jurisdiction_id;
-        if !j.is_empty()
-            && !(j.len() <= 253
-                && j.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
-                }))
-        {
+        let domain_like = j.len() <= 253
+            && j.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !j.is_empty() && !domain_like {
             bail!("open311.jurisdiction_id `{j}` must be a lower-case domain such as kupangkota.go.id");
         }
         Ok(())

@@ -214,10 +214,10 @@ pub async fn list(ctx: &Ctx, p: &Params) -> Result<Doc, Open311Error> {
         for s in p.list("status")? {
             match s.to_ascii_lowercase().as_str() {
                 "open" => {
-                    statuses.extend(ReportStatus::ALL.into_iter().filter(|s| !s.is_terminal()))
+                    statuses.extend(ReportStatus::ALL.into_iter().filter(|s| !s.is_terminal()));
                 }
                 "closed" => {
-                    statuses.extend(ReportStatus::ALL.into_iter().filter(|s| s.is_terminal()))
+                    statuses.extend(ReportStatus::ALL.into_iter().filter(|s| s.is_terminal()));
                 }
                 _ => {
                     return Err(Open311Error::bad(
@@ -400,14 +400,11 @@ pub async fn create(
     let app = &ctx.app;
     ctx.check_jurisdiction(body)?;
     // The key first: without a valid one nothing else is looked at (the specification's 403).
-    let secret = match (body.one("api_key")?, query.one("api_key")?) {
-        (Some(k), _) | (None, Some(k)) => k,
-        (None, None) => {
-            return Err(Open311Error::forbidden(
-                "api_key wajib untuk mengirim laporan",
-                "api_key is required to file a request",
-            ))
-        }
+    let Some(secret) = body.one("api_key")?.or(query.one("api_key")?) else {
+        return Err(Open311Error::forbidden(
+            "api_key wajib untuk mengirim laporan",
+            "api_key is required to file a request",
+        ));
     };
     let key = keys::verify(app.node(), secret).await?.ok_or_else(|| {
         Open311Error::forbidden(
