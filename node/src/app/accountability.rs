@@ -346,6 +346,7 @@ fn system_viewer() -> Viewer {
             agency_path: None,
         },
         api_token: false,
+        token_hash: String::new(),
     }
 }
 

@@ -239,6 +239,7 @@ fn viewer(role: lapor_schemas::Role, agency: Option<(&str, &str)>) -> Viewer {
             agency_path: agency.map(|a| a.1.to_owned()),
         },
         api_token: false,
+        token_hash: String::new(),
     }
 }
 

@@ -252,7 +252,7 @@ pub async fn supplement(
     if !files.is_empty() {
         app.attach(&report.id, files, "reporter").await?;
     }
-    Ok(Json(app.view(&report, access).await?))
+    Ok(Json(app.view(&viewer, &report, access).await?))
 }
 
 /// Admin: move a report to the node that must act on it (the node hosting `agency_id`, `to_node`, or up to
@@ -360,7 +360,7 @@ pub async fn reply(
     if !files.is_empty() {
         app.attach(&report.id, files, "reporter").await?;
     }
-    Ok(Json(app.view(&report, access).await?))
+    Ok(Json(app.view(&viewer, &report, access).await?))
 }
 
 /// Reporter: accept the follow-up; the report is completed.
