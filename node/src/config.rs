@@ -697,12 +697,12 @@ fn write_key_rows(out: &mut String, name: &str, keys: &toml::Table) -> anyhow::R
     let cell = |s: &str| s.replace('|', "\\|");
     let mut rows: Vec<(String, String)> = keys
         .iter()
-        .filter(|(_, v)| !v.as_table().is_some_and(|t| !t.is_empty()))
+        .filter(|(k, _)| !is_section(&format!("{name}.{k}")))
         .map(|(k, v)| (k.clone(), format!("`{}`", cell(&v.to_string()))))
         .collect();
-    for (path, _) in DOCS.iter().chain(crate::notify::config::DOCS) {
+    for (path, _) in all_docs() {
         if let Some(key) = path.strip_prefix(&format!("{name}.")) {
-            if !key.contains('.') && !keys.contains_key(key) {
+            if !key.contains('.') && !keys.contains_key(key) && !is_section(path) {
                 rows.push((key.to_owned(), "unset".to_owned()));
             }
         }
@@ -717,10 +717,9 @@ fn write_key_rows(out: &mut String, name: &str, keys: &toml::Table) -> anyhow::R
         )?;
     }
     for (key, v) in keys {
-        if let toml::Value::Table(sub) = v {
-            if !sub.is_empty() {
-                write_key_rows(out, &format!("{name}.{key}"), sub)?;
-            }
+        let path = format!("{name}.{key}");
+        if let (toml::Value::Table(sub), true) = (v, is_section(&path)) {
+            write_key_rows(out, &path, sub)?;
         }
     }
     Ok(())
@@ -730,34 +729,42 @@ fn write_key_rows(out: &mut String, name: &str, keys: &toml::Table) -> anyhow::R
 fn write_section(out: &mut String, name: &str, keys: &toml::Table) -> anyhow::Result<()> {
     writeln!(out, "\n# {}\n[{name}]", doc(name)?)?;
     for (key, v) in keys {
-        if !v.is_table() {
-            writeln!(out, "# {}\n{key} = {v}", doc(&format!("{name}.{key}"))?)?;
+        let path = format!("{name}.{key}");
+        if !is_section(&path) {
+            writeln!(out, "# {}\n{key} = {v}", doc(&path)?)?;
         }
     }
-    // Optional keys do not serialise; show them commented out. Empty maps are shown the same way.
-    for (path, text) in DOCS.iter().chain(crate::notify::config::DOCS) {
+    // Optional keys do not serialise; show them commented out.
+    for (path, text) in all_docs() {
         if let Some(key) = path.strip_prefix(&format!("{name}.")) {
-            let shown = keys
-                .get(key)
-                .is_some_and(|v| !v.as_table().is_some_and(toml::Table::is_empty));
-            if !key.contains('.') && !shown {
+            if !key.contains('.') && !keys.contains_key(key) && !is_section(path) {
                 writeln!(out, "# {text}\n# {key} = \"...\"")?;
             }
         }
     }
     for (key, v) in keys {
-        if let toml::Value::Table(sub) = v {
-            if !sub.is_empty() {
-                write_section(out, &format!("{name}.{key}"), sub)?;
-            }
+        let path = format!("{name}.{key}");
+        if let (toml::Value::Table(sub), true) = (v, is_section(&path)) {
+            write_section(out, &path, sub)?;
         }
     }
     Ok(())
 }
 
+/// Every documented key, of the main sections and of `[notifications]`.
+fn all_docs() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    DOCS.iter().chain(crate::notify::config::DOCS)
+}
+
+/// A sub-table documented key by key (`[notifications.email]`), as opposed to a map whose keys are data
+/// (`sms.kind_keywords`), which is written inline.
+fn is_section(path: &str) -> bool {
+    let prefix = format!("{path}.");
+    all_docs().any(|(k, _)| k.starts_with(&prefix))
+}
+
 fn doc(key: &str) -> anyhow::Result<&'static str> {
-    DOCS.iter()
-        .chain(crate::notify::config::DOCS)
+    all_docs()
         .find(|(k, _)| *k == key)
         .map(|(_, d)| *d)
         .with_context(|| format!("configuration key `{key}` has no documentation in config::DOCS"))

@@ -21,7 +21,8 @@ use lapor_node::domain::{
 use lapor_node::storage::{
     self, AcceptOutcome, AuditEntry, AuditFilter, Conflict, DynStore, Effect, EventDraft,
     EventSigner, HistoryEvent, InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord,
-    PushOutcome, ReportImport, SmsKeywordRow, StorageError, TransferChange, TransferRow, INBOX_SHARE,
+    PushOutcome, ReportImport, SmsKeywordRow, StorageError, TransferChange, TransferRow,
+    INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};

@@ -8,8 +8,8 @@
 //! serving while a node starts or stops.
 
 pub mod cluster;
-pub mod pg;
 pub mod kannel;
+pub mod pg;
 pub mod proxy;
 
 pub use proxy::{FaultProxy, Faults, Mode, ProxyBuilder, ProxyStats, RecordedRequest, Replayed};

@@ -129,10 +129,7 @@ async fn drill(database_url: Option<&str>) {
     m.stop().unwrap();
 
     // A new machine: an empty data directory (and, on PostgreSQL, an empty database) and the sealed backup.
-    let fresh_db = match database_url {
-        Some(_) => Some(PgDatabase::create("restore_fresh").unwrap().unwrap()),
-        None => None,
-    };
+    let fresh_db = database_url.map(|_| PgDatabase::create("restore_fresh").unwrap().unwrap());
     let mut n = member(
         &root.path().join("new-machine"),
         fresh_db.as_ref().map(|d| d.url.as_str()),

@@ -41,6 +41,7 @@ fn node_row<'a>(recap: &'a Value, node: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::many_single_char_names)] // c the cluster; k, t, h its nodes' APIs; the scenario reads as a script.
 async fn the_hub_counts_every_node_from_replicated_reports() {
     let c = Cluster::start_with(
         &[("kupangkota", "KPG", "53.71"), ("kaltim", "KTM", "64")],

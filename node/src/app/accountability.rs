@@ -308,7 +308,7 @@ impl App {
             .map_err(|e| bad_period(&e))?
             .previous();
         let mut periods = vec![month];
-        if today.month0() % 3 == 0 {
+        if today.month0().is_multiple_of(3) {
             let q = Period::quarter(today.year(), today.month0() / 3 + 1)
                 .map_err(|e| bad_period(&e))?;
             periods.push(q.previous());

@@ -23,8 +23,8 @@ pub mod citizen;
 pub mod forms;
 pub mod html;
 pub mod officer;
-pub mod unsubscribe;
 pub mod statistics;
+pub mod unsubscribe;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;

@@ -124,7 +124,7 @@ pub fn decode_text(p: &Params) -> Result<String, Unreadable> {
             String::from_utf8(raw.to_vec()).map_err(|_| Unreadable::Binary)?
         }
         Some("UTF-16BE" | "UCS-2" | "UCS-2BE" | "UTF-16") => {
-            if raw.len() % 2 != 0 {
+            if !raw.len().is_multiple_of(2) {
                 return Err(Unreadable::Binary);
             }
             let units: Vec<u16> = raw
