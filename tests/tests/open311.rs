@@ -13,7 +13,7 @@
 use lapor_tests::{run_cli, Api, Node};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "kata-sandi-admin-1";
+const PASSWORD: &str = "kata-sandi-kota-1";
 
 /// Element names of the specification, in its order.
 const DISCOVERY: &[&str] = &["changeset", "contact", "key_service", "endpoints"];

@@ -10,7 +10,7 @@ use std::process::Command;
 use lapor_tests::{run_cli, Api, Node};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "kata-sandi-admin-1";
+const PASSWORD: &str = "kata-sandi-kota-1";
 
 fn python() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("open311");

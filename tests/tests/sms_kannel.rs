@@ -58,10 +58,10 @@ async fn bootstrap(node: &Node) -> anyhow::Result<Api> {
         .to_owned();
     let api = node.api();
     let (st, body) = api
-        .post_json("/api/v1/auth/bootstrap", &json!({"secret": secret, "username": "admin", "password": "kata-sandi-admin-1", "display_name": "Admin Kota"}))
+        .post_json("/api/v1/auth/bootstrap", &json!({"secret": secret, "username": "admin", "password": "kata-sandi-kota-1", "display_name": "Admin Kota"}))
         .await?;
     assert!(st.is_success(), "bootstrap: {st} {body}");
-    login(&api, "admin", "kata-sandi-admin-1").await
+    login(&api, "admin", "kata-sandi-kota-1").await
 }
 
 async fn login(api: &Api, user: &str, password: &str) -> anyhow::Result<Api> {

@@ -168,7 +168,7 @@ async fn the_hub_counts_every_node_from_replicated_reports() {
     let rows = agencies["agencies"].as_array().unwrap();
     let pu = rows
         .iter()
-        .find(|r| r["key"] == "dinas-pu-samarinda")
+        .find(|r| r["key"] == "kaltim/dinas-pu-samarinda")
         .expect("kaltim's agency at the hub");
     assert_eq!(pu["received"], 2);
     // Freshness of every node.

@@ -76,7 +76,8 @@ pub fn effect_for(event: &Event) -> Effect {
         .map(|k| SmsKeywordRow {
             keyword: k.keyword,
             node_id: event.origin.clone(),
-            agency_id: k.agency_id,
+            // Stored under the name the agency has here (`<node>/<id>`, like the agency rows below).
+            agency_id: k.agency_id.map(|a| format!("{}/{a}", event.origin)),
         })
         .collect();
     let agencies = p

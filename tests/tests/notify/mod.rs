@@ -12,7 +12,7 @@ use lapor_tests::{Api, Node};
 use serde_json::{json, Value};
 
 /// Admin password of the scenarios.
-pub const PASSWORD: &str = "kata-sandi-admin-1";
+pub const PASSWORD: &str = "kata-sandi-kota-1";
 
 /// A running aiosmtpd that writes each message it accepts (and its parsed summary) into a directory.
 /// Killed when dropped.
