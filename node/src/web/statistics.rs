@@ -443,9 +443,16 @@ pub fn recap_html(ctx: &Ctx, r: &Recap, cats: &[Category], csv: &str, query: &st
         ),
         csv_link(ctx, &format!("{csv}/categories?{query}"))
     );
-    let by_channel: Vec<(String, i64)> =
-        f.by_channel.iter().map(|(k, n)| (k.clone(), *n)).collect();
-    let by_kind: Vec<(String, i64)> = f.by_kind.iter().map(|(k, n)| (k.clone(), *n)).collect();
+    let by_channel: Vec<(String, i64)> = f
+        .by_channel
+        .iter()
+        .map(|(k, n)| (channel_name(ctx.lang, k), *n))
+        .collect();
+    let by_kind: Vec<(String, i64)> = f
+        .by_kind
+        .iter()
+        .map(|(k, n)| (kind_name(ctx.lang, k), *n))
+        .collect();
     let _ = write!(
         out,
         "<h2>{}</h2>{}<h2>{}</h2>{}",
@@ -461,6 +468,35 @@ pub fn recap_html(ctx: &Ctx, r: &Recap, cats: &[Category], csv: &str, query: &st
         ),
     );
     out
+}
+
+/// A kind key (`complaint`) as the page language names it.
+fn kind_name(lang: Lang, key: &str) -> String {
+    serde_json::from_value::<lapor_schemas::ReportKind>(serde_json::Value::String(key.to_owned()))
+        .map_or_else(
+            |_| key.to_owned(),
+            |k| crate::web::citizen::kind_label(lang, k).to_owned(),
+        )
+}
+
+/// A channel key (`walk_in`) as the page language names it.
+fn channel_name(lang: Lang, key: &str) -> String {
+    let (id, en) = match key {
+        "web" => ("Web", "Web"),
+        "api" => ("API", "API"),
+        "sms" => ("SMS 1708", "SMS 1708"),
+        "open311" => ("Open311", "Open311"),
+        "phone" => ("Telepon", "Phone"),
+        "whatsapp" => ("WhatsApp", "WhatsApp"),
+        "walk_in" => ("Datang langsung", "Walk-in"),
+        "letter" => ("Surat", "Letter"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::Id => id,
+        Lang::En => en,
+    }
+    .to_owned()
 }
 
 fn count_bars(rows: &[(String, i64)]) -> Vec<Bar> {
