@@ -110,31 +110,7 @@ impl Member {
     /// Creates the first admin with the bootstrap secret the node printed and logs in.
     pub async fn bootstrap(&mut self) -> anyhow::Result<Api> {
         let node = self.node.as_ref().context("not running")?;
-        node.wait_for_output("\"secret\":\"", Duration::from_secs(10))?;
-        let out = node.output();
-        let secret = out
-            .split("\"secret\":\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .context("no bootstrap secret printed")?
-            .to_owned();
-        let api = self.api();
-        let (st, body) = api
-            .post_json(
-                "/api/v1/auth/bootstrap",
-                &json!({"secret": secret, "username": "admin", "password": PASSWORD, "display_name": "Admin"}),
-            )
-            .await?;
-        anyhow::ensure!(st.is_success(), "bootstrap: {st} {body}");
-        let (st, body) = api
-            .post_json(
-                "/api/v1/auth/login",
-                &json!({"username": "admin", "password": PASSWORD}),
-            )
-            .await?;
-        anyhow::ensure!(st.is_success(), "login: {st} {body}");
-        let token = body["token"].as_str().context("no token")?;
-        let admin = api.with_token(token);
+        let admin = node.bootstrap_admin(PASSWORD).await?;
         self.admin = Some(admin.clone());
         Ok(admin)
     }

@@ -462,6 +462,35 @@ impl Node {
     pub fn api(&self) -> Api {
         Api::new(&self.base)
     }
+
+    /// Creates the first admin (`admin`, with `password`) from the bootstrap secret the node printed, logs in
+    /// and returns the admin's client.
+    pub async fn bootstrap_admin(&self, password: &str) -> anyhow::Result<Api> {
+        self.wait_for_output("\"secret\":\"", Duration::from_secs(10))?;
+        let out = self.output();
+        let secret = out
+            .split("\"secret\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .context("no bootstrap secret printed")?
+            .to_owned();
+        let api = self.api();
+        let (st, body) = api
+            .post_json(
+                "/api/v1/auth/bootstrap",
+                &serde_json::json!({"secret": secret, "username": "admin", "password": password, "display_name": "Admin"}),
+            )
+            .await?;
+        anyhow::ensure!(st.is_success(), "bootstrap: {st} {body}");
+        let (st, body) = api
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"username": "admin", "password": password}),
+            )
+            .await?;
+        anyhow::ensure!(st.is_success(), "login: {st} {body}");
+        Ok(api.with_token(body["token"].as_str().context("no token")?))
+    }
 }
 
 impl Drop for Node {

@@ -192,31 +192,7 @@ fn assert_xml_error(r: &Resp, status: u16, needle: &str) {
 }
 
 async fn bootstrap(node: &Node) -> Api {
-    let out = node.output();
-    let secret = out
-        .split("\"secret\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("bootstrap secret printed")
-        .to_owned();
-    let api = node.api();
-    let (st, body) = api
-        .post_json(
-            "/api/v1/auth/bootstrap",
-            &json!({"secret": secret, "username": "admin", "password": PASSWORD, "display_name": "Admin"}),
-        )
-        .await
-        .unwrap();
-    assert!(st.is_success(), "{st} {body}");
-    let (st, body) = api
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await
-        .unwrap();
-    assert!(st.is_success(), "{st} {body}");
-    api.with_token(body["token"].as_str().unwrap())
+    node.bootstrap_admin(PASSWORD).await.unwrap()
 }
 
 async fn report_total(admin: &Api) -> i64 {

@@ -116,30 +116,7 @@ pub fn email_env(smtp_port: u16, base: &str) -> Vec<(String, String)> {
 
 /// Creates the first admin from the printed bootstrap secret and logs in.
 pub async fn admin(node: &Node) -> anyhow::Result<Api> {
-    node.wait_for_output("\"secret\":\"", Duration::from_secs(10))?;
-    let out = node.output();
-    let secret = out
-        .split("\"secret\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .context("no bootstrap secret printed")?
-        .to_owned();
-    let api = node.api();
-    let (st, body) = api
-        .post_json(
-            "/api/v1/auth/bootstrap",
-            &json!({"secret": secret, "username": "admin", "password": PASSWORD, "display_name": "Admin"}),
-        )
-        .await?;
-    anyhow::ensure!(st.is_success(), "bootstrap: {st} {body}");
-    let (st, body) = api
-        .post_json(
-            "/api/v1/auth/login",
-            &json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await?;
-    anyhow::ensure!(st.is_success(), "login: {st} {body}");
-    Ok(api.with_token(body["token"].as_str().context("no token")?))
+    node.bootstrap_admin(PASSWORD).await
 }
 
 /// Creates the agency `pupr` (Dinas PUPR Kota Kupang).
