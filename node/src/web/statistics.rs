@@ -398,51 +398,33 @@ pub fn recap_html(ctx: &Ctx, r: &Recap, cats: &[Category], csv: &str, query: &st
     .iter()
     .map(|(s, n)| (status_label(lang, *s).to_owned(), *n))
     .collect();
-    let _ = write!(
-        out,
-        "<h2>{}</h2>{}{}{}",
+    out.push_str(&count_section(
+        ctx,
+        "c-status",
         ctx.t("Menurut status", "By status"),
-        chart::bars(
-            "c-status",
-            ctx.t("Menurut status", "By status"),
-            ctx.t(
-                "Jumlah laporan per status sekarang.",
-                "Reports per current status."
-            ),
-            &count_bars(&by_status),
-            None,
-            None
+        ctx.t(
+            "Jumlah laporan per status sekarang.",
+            "Reports per current status.",
         ),
-        count_table(
-            (ctx.t("Status", "Status"), ctx.t("Laporan", "Reports")),
-            &by_status
-        ),
-        csv_link(ctx, &format!("{csv}/status?{query}"))
-    );
+        ctx.t("Status", "Status"),
+        &by_status,
+        &format!("{csv}/status?{query}"),
+    ));
 
     let by_cat: Vec<(String, i64)> = f
         .by_category
         .iter()
         .map(|(k, n)| (category_name(lang, cats, k), *n))
         .collect();
-    let _ = write!(
-        out,
-        "<h2>{}</h2>{}{}{}",
+    out.push_str(&count_section(
+        ctx,
+        "c-category",
         ctx.t("Menurut kategori", "By category"),
-        chart::bars(
-            "c-category",
-            ctx.t("Menurut kategori", "By category"),
-            ctx.t("Jumlah laporan per kategori.", "Reports per category."),
-            &count_bars(&by_cat),
-            None,
-            None
-        ),
-        count_table(
-            (ctx.t("Kategori", "Category"), ctx.t("Laporan", "Reports")),
-            &by_cat
-        ),
-        csv_link(ctx, &format!("{csv}/categories?{query}"))
-    );
+        ctx.t("Jumlah laporan per kategori.", "Reports per category."),
+        ctx.t("Kategori", "Category"),
+        &by_cat,
+        &format!("{csv}/categories?{query}"),
+    ));
     let by_channel: Vec<(String, i64)> = f
         .by_channel
         .iter()
@@ -497,6 +479,24 @@ fn channel_name(lang: Lang, key: &str) -> String {
         Lang::En => en,
     }
     .to_owned()
+}
+
+/// A heading, its bar chart, the chart's table and its CSV link: one breakdown of the recap.
+fn count_section(
+    ctx: &Ctx,
+    id: &str,
+    heading: &str,
+    caption: &str,
+    column: &str,
+    rows: &[(String, i64)],
+    csv_href: &str,
+) -> String {
+    format!(
+        "<h2>{heading}</h2>{}{}{}",
+        chart::bars(id, heading, caption, &count_bars(rows), None, None),
+        count_table((column, ctx.t("Laporan", "Reports")), rows),
+        csv_link(ctx, csv_href)
+    )
 }
 
 fn count_bars(rows: &[(String, i64)]) -> Vec<Bar> {
