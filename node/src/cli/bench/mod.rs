@@ -159,16 +159,18 @@ pub enum Budget {
 impl Budget {
     /// `budget >= 2000: met` and the like.
     pub fn verdict(self, ours: f64) -> String {
+        let tidy = |b: f64| {
+            if b >= 100.0 {
+                format!("{b:.0}")
+            } else {
+                format!("{b}")
+            }
+        };
+        let met = |ok: bool| if ok { "met" } else { "missed" };
         match self {
             Budget::None => "no budget".into(),
-            Budget::AtLeast(b) => format!(
-                "budget >= {b}: {}",
-                if ours >= b { "met" } else { "missed" }
-            ),
-            Budget::AtMost(b) => format!(
-                "budget <= {b}: {}",
-                if ours <= b { "met" } else { "missed" }
-            ),
+            Budget::AtLeast(b) => format!("budget >= {}: {}", tidy(b), met(ours >= b)),
+            Budget::AtMost(b) => format!("budget <= {}: {}", tidy(b), met(ours <= b)),
         }
     }
 }
