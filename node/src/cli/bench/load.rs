@@ -43,7 +43,9 @@ impl Request {
         }
         let mut bytes = if let Some(b) = body {
             s.push_str("Content-Type: application/json\r\n");
-            s.push_str(&format!("Content-Length: {}\r\n\r\n", b.len()));
+            s.push_str("Content-Length: ");
+            s.push_str(&b.len().to_string());
+            s.push_str("\r\n\r\n");
             let mut v = s.into_bytes();
             v.extend_from_slice(b);
             v
@@ -319,12 +321,11 @@ where
             let mut run = Run::default();
             let _slot = slots.acquire_owned().await?;
             let pooled = idle.lock().ok().and_then(|mut v| v.pop());
-            let mut conn = match pooled {
-                Some(c) => c,
-                None => {
-                    opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    Conn::connect(addr).await?
-                }
+            let mut conn = if let Some(c) = pooled {
+                c
+            } else {
+                opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Conn::connect(addr).await?
             };
             let answer = conn.send(&make(i)).await;
             if run.record(intended, answer) {
