@@ -42,6 +42,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Where data is kept.
     pub database: DatabaseConfig,
+    /// How the node uses its database.
+    pub storage: StorageConfig,
     /// Working days.
     pub calendar: CalendarConfig,
     /// Logging.
@@ -129,6 +131,23 @@ pub struct DatabaseConfig {
     pub url: String,
     /// File holding the URL (for passwords); refused when readable by other users.
     pub url_file: Option<PathBuf>,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// SQLite: reader threads, each keeping its own connection (page cache, prepared statements) open; reads
+    /// beyond them wait in a queue instead of adding threads and memory.
+    pub sqlite_readers: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            sqlite_readers: crate::storage::sqlite::DEFAULT_READERS,
+        }
+    }
 }
 
 /// `[calendar]`
@@ -404,6 +423,8 @@ pub const DOCS: &[(&str, &str)] = &[
     ("database", "Where data is kept."),
     ("database.url", "\"postgres://...\" for PostgreSQL, \"sqlite://PATH\" for SQLite; empty means <data_dir>/lapor.db."),
     ("database.url_file", "File holding the URL (for passwords); refused when readable by other users."),
+    ("storage", "How the node uses its database."),
+    ("storage.sqlite_readers", "SQLite: reader threads, each keeping its own connection (page cache, prepared statements) open, 1 to 64; reads beyond them wait in a queue instead of adding threads and memory."),
     ("calendar", "Working days."),
     ("calendar.extra_holidays", "Regional holidays on top of the shipped national list, e.g. [\"2026-12-05\"]."),
     ("log", "Logging."),
@@ -514,6 +535,12 @@ impl Config {
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.http.max_body_bytes) {
             bail!("http.max_body_bytes must be between 1024 and 16777216");
+        }
+        if !(1..=64).contains(&self.storage.sqlite_readers) {
+            bail!(
+                "storage.sqlite_readers must be between 1 and 64 (got {})",
+                self.storage.sqlite_readers
+            );
         }
         if !(1..=24 * 30).contains(&self.http.session_hours) {
             bail!("http.session_hours must be between 1 and 720");

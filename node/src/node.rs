@@ -110,12 +110,20 @@ impl Node {
 
     /// The node that owns a report: the held ownership, else the origin of its id.
     pub async fn owner_of(&self, report_id: &str) -> Result<String, StorageError> {
-        Ok(match self.store.report_owner(report_id).await? {
-            Some(o) => o.owner,
+        Ok(self.owner_from(
+            self.store.report_owner(report_id).await?.as_ref(),
+            report_id,
+        ))
+    }
+
+    /// The owner of a report given its ownership row as read (none: the report id's origin, at epoch 0).
+    pub fn owner_from(&self, held: Option<&crate::storage::OwnerRow>, report_id: &str) -> String {
+        match held {
+            Some(o) => o.owner.clone(),
             None => report_id
                 .split_once(':')
                 .map_or_else(|| self.fed.node_id.clone(), |(n, _)| n.to_owned()),
-        })
+        }
     }
 
     /// Whether this node owns a report.

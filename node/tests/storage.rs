@@ -21,7 +21,7 @@ use lapor_node::domain::{
 use lapor_node::storage::{
     self, AcceptOutcome, AuditEntry, AuditFilter, Conflict, DynStore, Effect, EventDraft,
     EventSigner, HistoryEvent, InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord,
-    PushOutcome, ReportImport, SmsKeywordRow, StorageError, TransferChange, TransferRow,
+    PushOutcome, ReportImport, ReportKey, SmsKeywordRow, StorageError, TransferChange, TransferRow,
     INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
@@ -88,6 +88,7 @@ conformance!(
     sessions_touch_and_end,
     audit_log,
     report_insert_and_read,
+    report_bundle_reads_the_whole_view,
     report_transition_appends_and_guards_version,
     report_transition_erases_identity,
     concurrent_transitions_commit_once,
@@ -934,6 +935,74 @@ async fn report_insert_and_read(store: DynStore) {
         store.report_timeline(&r.id).await.expect("timeline").len(),
         1
     );
+}
+
+async fn report_bundle_reads_the_whole_view(store: DynStore) {
+    store
+        .category_upsert(&category("infrastruktur", "Infrastruktur"))
+        .await
+        .expect("category");
+    store
+        .agency_create(&agency("dinas-pu", None))
+        .await
+        .expect("agency");
+    let original = report("original", "Jalan rusak", "Lubang besar", T0);
+    insert(&store, &original).await;
+    // Category, agency, a duplicate of `original`, one file.
+    let full = full_report("r2", T0 + 1);
+    insert(&store, &full).await;
+    let file = attachment(&full.id, 'a', T0 + 2);
+    store.attachment_add(&file).await.expect("attach");
+
+    let bundle = store
+        .report_bundle(&ReportKey::Id(full.id.clone()))
+        .await
+        .expect("bundle")
+        .expect("found by id");
+    assert_eq!(bundle.report, full);
+    assert_eq!(
+        bundle.timeline,
+        store.report_timeline(&full.id).await.expect("timeline")
+    );
+    assert_eq!(bundle.timeline.len(), 1);
+    assert_eq!(
+        bundle.owner,
+        store.report_owner(&full.id).await.expect("owner")
+    );
+    assert_eq!(bundle.agency_name.as_deref(), Some("Agency dinas-pu"));
+    assert_eq!(
+        bundle.category,
+        Some(category("infrastruktur", "Infrastruktur"))
+    );
+    assert_eq!(
+        bundle.duplicate_code.as_deref(),
+        Some(original.tracking_code.as_str())
+    );
+    assert_eq!(bundle.attachments, vec![file]);
+    assert_eq!(bundle.transfer, None);
+    assert_eq!(
+        store
+            .report_bundle(&ReportKey::TrackingCode(full.tracking_code.clone()))
+            .await
+            .expect("bundle by code"),
+        Some(bundle)
+    );
+
+    let plain = store
+        .report_bundle(&ReportKey::Id(original.id.clone()))
+        .await
+        .expect("bundle")
+        .expect("found");
+    assert_eq!(plain.report, original);
+    assert_eq!(plain.agency_name, None);
+    assert_eq!(plain.duplicate_code, None);
+    assert!(plain.attachments.is_empty());
+    for key in [
+        ReportKey::Id("node-a:nope".into()),
+        ReportKey::TrackingCode("TST-NOPE".into()),
+    ] {
+        assert_eq!(store.report_bundle(&key).await.expect("bundle"), None);
+    }
 }
 
 async fn report_transition_appends_and_guards_version(store: DynStore) {

@@ -9,6 +9,7 @@ use lapor_schemas::Role;
 use super::{Access, App, AppError, AppResult, Viewer};
 use crate::domain::{access, tracking, Actor, Command, Report, ReportFilter};
 use crate::federation::author::{self, Attempt};
+use crate::storage::{ReportBundle, ReportKey};
 
 /// How long a tracking lookup waits for the hub before showing what this node holds.
 const HUB_LOOKUP: Duration = Duration::from_secs(5);
@@ -35,14 +36,21 @@ impl App {
     /// looked up at the hub first (its history verified and stored here), so the tracking code works on
     /// every node and shows where the report is now; without the hub the local copy is shown.
     pub(super) async fn find(&self, key: &str) -> AppResult<Option<Report>> {
+        Ok(self.find_bundle(key).await?.map(|b| b.report))
+    }
+
+    /// [`App::find`] with everything the report's view shows, in one read when this node owns it.
+    pub(super) async fn find_bundle(&self, key: &str) -> AppResult<Option<ReportBundle>> {
         let node = &self.node;
         let local = self.find_local(key).await?;
         if node.is_hub() {
             return Ok(local);
         }
         let lookup = match &local {
-            Some(r) if node.owns(&r.id).await? => return Ok(local),
-            Some(r) => r.id.clone(),
+            Some(b) if node.owner_from(b.owner.as_ref(), &b.report.id) == node.id() => {
+                return Ok(local)
+            }
+            Some(b) => b.report.id.clone(),
             None if key.contains(':') => key.to_owned(),
             None => tracking::normalise_tracking_code(key),
         };
@@ -52,7 +60,11 @@ impl App {
         )
         .await;
         match fetched {
-            Ok(Ok(Some(id))) => Ok(node.store.report_get(&id).await?.or(local)),
+            Ok(Ok(Some(id))) => Ok(node
+                .store
+                .report_bundle(&ReportKey::Id(id))
+                .await?
+                .or(local)),
             Ok(Ok(None)) => Ok(local),
             Ok(Err(e)) => {
                 tracing::info!(report = %lookup, error = %e, "hub lookup failed; showing what this node holds");
@@ -65,15 +77,13 @@ impl App {
         }
     }
 
-    async fn find_local(&self, key: &str) -> AppResult<Option<Report>> {
-        let store = &self.node.store;
-        if key.contains(':') {
-            Ok(store.report_get(key).await?)
+    async fn find_local(&self, key: &str) -> AppResult<Option<ReportBundle>> {
+        let key = if key.contains(':') {
+            ReportKey::Id(key.to_owned())
         } else {
-            Ok(store
-                .report_by_tracking_code(&tracking::normalise_tracking_code(key))
-                .await?)
-        }
+            ReportKey::TrackingCode(tracking::normalise_tracking_code(key))
+        };
+        Ok(self.node.store.report_bundle(&key).await?)
     }
 
     /// What `viewer` (with an optional tracking secret) may see of `report`; `None` means nothing at all.
@@ -88,11 +98,25 @@ impl App {
         key: &str,
         secret: Option<&str>,
     ) -> AppResult<(Report, Access)> {
-        let report = self.find(key).await?.ok_or(AppError::NotFound("report"))?;
-        let access = self
-            .access(viewer, secret, &report)
+        let (bundle, access) = self.load_bundle(viewer, key, secret).await?;
+        Ok((bundle.report, access))
+    }
+
+    /// [`App::load`] with everything the report's view shows ([`App::view_of`]), read at once.
+    pub async fn load_bundle(
+        &self,
+        viewer: &Viewer,
+        key: &str,
+        secret: Option<&str>,
+    ) -> AppResult<(ReportBundle, Access)> {
+        let bundle = self
+            .find_bundle(key)
+            .await?
             .ok_or(AppError::NotFound("report"))?;
-        Ok((report, access))
+        let access = self
+            .access(viewer, secret, &bundle.report)
+            .ok_or(AppError::NotFound("report"))?;
+        Ok((bundle, access))
     }
 
     /// Runs a lifecycle command on a report, deciding again when it changed concurrently. Returns the new

@@ -3,8 +3,9 @@
 
 use lapor_schemas::api as wire;
 
-use super::{Access, App, AppResult, Viewer};
+use super::{Access, App, AppError, AppResult, Viewer};
 use crate::domain::{access, Millis, Report, ReportOrder, TimelineRecord};
+use crate::storage::{ReportBundle, ReportKey};
 
 /// Parses a list order from a query string value.
 pub fn parse_order(s: Option<&str>) -> ReportOrder {
@@ -15,15 +16,34 @@ pub fn parse_order(s: Option<&str>) -> ReportOrder {
 }
 
 impl App {
-    /// The report as its viewer may see it, with its timeline.
-    /// A staff member's read of a reporter's identity is recorded in the audit log first (no record, no read).
+    /// The report as its viewer may see it, with its timeline (after a change: the report as changed, the
+    /// rest read at once).
     pub async fn view(
         &self,
         viewer: &Viewer,
         report: &Report,
         access: Access,
     ) -> AppResult<wire::ReportView> {
-        let timeline = self.node.store.report_timeline(&report.id).await?;
+        let mut bundle = self
+            .node
+            .store
+            .report_bundle(&ReportKey::Id(report.id.clone()))
+            .await?
+            .ok_or(AppError::NotFound("report"))?;
+        bundle.report = report.clone();
+        self.view_of(viewer, &bundle, access).await
+    }
+
+    /// The view of a report read with [`App::load_bundle`]: nothing more is read, except the reporter
+    /// identity for those who may see it.
+    /// A staff member's read of a reporter's identity is recorded in the audit log first (no record, no read).
+    pub async fn view_of(
+        &self,
+        viewer: &Viewer,
+        bundle: &ReportBundle,
+        access: Access,
+    ) -> AppResult<wire::ReportView> {
+        let report = &bundle.report;
         let identity = match access {
             Access::Staff { identity: true } | Access::Reporter if !report.anonymous => {
                 self.node.store.report_identity(&report.id).await?
@@ -34,25 +54,13 @@ impl App {
             self.audit(viewer, "identity.read", ("report", &report.id), None)
                 .await?;
         }
-        let agency_name = match &report.agency_id {
-            Some(id) => self.node.store.agency_get(id).await?.map(|a| a.name),
-            None => None,
-        };
         let staff = access.is_staff();
         let t = |ms: Option<Millis>| ms.map(|m| self.time(m));
-        let held = self.node.store.report_owner(&report.id).await?;
-        let epoch = held.as_ref().map_or(0, |o| o.epoch);
-        let owner = match held {
-            Some(o) => o.owner,
-            None => self.node.owner_of(&report.id).await?,
-        };
-        let transfer = self
-            .node
-            .store
-            .transfers_of_report(&report.id)
-            .await?
-            .into_iter()
-            .next();
+        let epoch = bundle.owner.as_ref().map_or(0, |o| o.epoch);
+        let owner = self.node.owner_from(bundle.owner.as_ref(), &report.id);
+        let transfer = bundle.transfer.clone();
+        let timeline = bundle.timeline.clone();
+        let agency_name = bundle.agency_name.clone();
         Ok(wire::ReportView {
             id: report.id.clone(),
             tracking_code: report.tracking_code.clone(),
@@ -89,15 +97,7 @@ impl App {
             followup_overdue: report.followup_overdue,
             escalated: report.escalated,
             archive_reason: report.archive_reason,
-            duplicate_of: match &report.duplicate_of {
-                Some(id) => self
-                    .node
-                    .store
-                    .report_get(id)
-                    .await?
-                    .map(|r| r.tracking_code),
-                None => None,
-            },
+            duplicate_of: bundle.duplicate_code.clone(),
             rating: report.rating_score.map(|score| wire::RatingView {
                 score,
                 comment: report.rating_comment.clone(),

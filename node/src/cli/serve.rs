@@ -21,7 +21,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Held until the process ends: `lapor restore` and a second `serve` on this directory refuse meanwhile.
     let _lock = crate::lock::DataDirLock::acquire(&config.node.data_dir)?;
     tracing::info!(database = %storage::redact_url(&url), node.id = %config.node.id, "opening storage");
-    let store = storage::open(&url)
+    let store = storage::open_with(&url, &config.storage)
         .await
         .with_context(|| format!("opening {}", storage::redact_url(&url)))?;
     let listen = config.http.listen;

@@ -151,6 +151,10 @@ pub trait ReportStore: Send + Sync + 'static {
     async fn report_identity(&self, id: &str) -> Result<Option<ReporterIdentity>>;
     /// The timeline of a report, oldest first.
     async fn report_timeline(&self, id: &str) -> Result<Vec<TimelineRecord>>;
+    /// A report with its timeline, ownership, agency name, category, newest transfer, the code of the report
+    /// it duplicates and its files, in one read from one snapshot (what a report view shows). The reporter
+    /// identity is not in it: it is read only after its read was audited.
+    async fn report_bundle(&self, key: &ReportKey) -> Result<Option<ReportBundle>>;
     /// Commits a transition if the stored version is `transition.report.version - 1`; appends the entry with
     /// the next `seq` and erases the identity when asked. `Conflict` when the report changed meanwhile. With
     /// `event`, authors it in the same transaction (see [`ReportStore::report_insert`]); `Conflict` also when the
@@ -373,13 +377,22 @@ pub type DynStore = Arc<dyn Store>;
 
 /// Opens the store a database URL names: `sqlite://PATH` (or a bare path) or `postgres://...`.
 pub async fn open(url: &str) -> anyhow::Result<DynStore> {
+    open_with(url, &crate::config::StorageConfig::default()).await
+}
+
+/// [`open`] with the `[storage]` settings.
+pub async fn open_with(
+    url: &str,
+    settings: &crate::config::StorageConfig,
+) -> anyhow::Result<DynStore> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::connect(url).await?))
     } else {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(
-            path,
-        ))?))
+        Ok(Arc::new(sqlite::SqliteStore::open_with(
+            std::path::Path::new(path),
+            settings.sqlite_readers,
+        )?))
     }
 }
 

@@ -181,6 +181,37 @@ pub fn sign_draft(
     })
 }
 
+/// How a report is asked for: by id (it contains `:`) or by its normalised tracking code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportKey {
+    /// `<node>:<ULID>`.
+    Id(String),
+    /// A normalised tracking code.
+    TrackingCode(String),
+}
+
+/// A report and everything its view shows, read together: one read (one pooled connection, one snapshot)
+/// instead of one per piece.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportBundle {
+    /// The report.
+    pub report: crate::domain::Report,
+    /// Its timeline, oldest first.
+    pub timeline: Vec<crate::domain::TimelineRecord>,
+    /// Who owns it here (none: its origin at epoch 0).
+    pub owner: Option<OwnerRow>,
+    /// The name of the agency it is assigned to.
+    pub agency_name: Option<String>,
+    /// Its category.
+    pub category: Option<lapor_schemas::api::Category>,
+    /// Its newest transfer.
+    pub transfer: Option<TransferRow>,
+    /// The tracking code of the report it duplicates.
+    pub duplicate_code: Option<String>,
+    /// Its files, oldest first.
+    pub attachments: Vec<crate::domain::AttachmentRecord>,
+}
+
 /// Ownership of a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerRow {

@@ -447,15 +447,15 @@ async fn render_detail(
     code: &str,
     notice: Option<(StatusCode, String)>,
 ) -> Response {
-    let (report, access) = match app.load(&ctx.viewer, code, None).await {
+    let (bundle, access) = match app.load_bundle(&ctx.viewer, code, None).await {
         Ok(x) => x,
         Err(e) => return error_page(ctx, &e, OFFICER),
     };
-    let view = match app.view(&ctx.viewer, &report, access).await {
+    let view = match app.view_of(&ctx.viewer, &bundle, access).await {
         Ok(v) => v,
         Err(e) => return error_page(ctx, &e, OFFICER),
     };
-    let files = app.attachments_of(&report.id).await.unwrap_or_default();
+    let files = &bundle.attachments;
     let mut body = format!(
         r#"<p><a href="/officer">← {}</a></p><h1>{}</h1>"#,
         ctx.t("Kotak masuk", "Inbox"),
@@ -472,11 +472,14 @@ async fn render_detail(
         }
         None => StatusCode::OK,
     };
-    let cat = citizen::category_name(app, ctx.lang, view.category.as_deref()).await;
+    let cat = bundle.category.as_ref().map(|c| match ctx.lang {
+        crate::http::error::Lang::Id => c.name_id.clone(),
+        crate::http::error::Lang::En => c.name_en.clone(),
+    });
     body.push_str(&report_details(
         ctx,
         &view,
-        &files,
+        files,
         &format!("/track/{}/files", url_enc(&view.tracking_code)),
         cat.as_deref(),
     ));

@@ -170,8 +170,8 @@ pub async fn get(
     TrackingSecret(secret): TrackingSecret,
     Path(key): Path<String>,
 ) -> ApiResult<Json<ReportView>> {
-    let (report, access) = app.load(&viewer, &key, secret.as_deref()).await?;
-    Ok(Json(app.view(&viewer, &report, access).await?))
+    let (bundle, access) = app.load_bundle(&viewer, &key, secret.as_deref()).await?;
+    Ok(Json(app.view_of(&viewer, &bundle, access).await?))
 }
 
 async fn act(

@@ -14,6 +14,7 @@
 mod accept;
 mod accounts;
 mod audit;
+mod bundle;
 mod catalog;
 mod events;
 mod meta;

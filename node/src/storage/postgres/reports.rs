@@ -17,7 +17,9 @@ use crate::domain::{
     AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, TimelineRecord,
     Transition,
 };
-use crate::storage::{search_tokens, Conflict, EventDraft, ReportStore, Result, StatsRow};
+use crate::storage::{
+    search_tokens, Conflict, EventDraft, ReportBundle, ReportKey, ReportStore, Result, StatsRow,
+};
 
 /// The deadline that applies in a report's current status, as SQL (see [`Report::current_due`]).
 const CURRENT_DUE: &str = "CASE status WHEN 'submitted' THEN verification_due_at \
@@ -126,6 +128,11 @@ impl ReportStore for PgStore {
             timeline_from_row,
         )
         .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn report_bundle(&self, key: &ReportKey) -> Result<Option<ReportBundle>> {
+        self.bundle(key).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %t.report.id), err(level = "debug"))]

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),
     ),
+    (
+        15,
+        include_str!("../../../migrations/sqlite/0015_read_indexes.sql"),
+    ),
 ];
 
 #[async_trait]

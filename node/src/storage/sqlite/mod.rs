@@ -4,7 +4,8 @@
 //! between writers. It takes every job waiting in its queue, runs each inside its own savepoint of one
 //! transaction, commits once (one fsync for the whole group) and only then answers the callers: an answer
 //! means the data is on disk. A job that fails rolls back to its savepoint without harming its neighbours.
-//! Reads run on separate connections in `spawn_blocking`, so they never wait for the writer.
+//! Reads run on a fixed set of reader threads, each with its own connection kept for the life of the store
+//! (`pool.rs`), so they never wait for the writer and never open a connection per read.
 //!
 //! One file per concern trait; the helpers several of them share (ownership, the log head, the timeline) are
 //! here, row decoding is in `rows.rs`.
@@ -12,12 +13,14 @@
 mod accept;
 mod accounts;
 mod audit;
+mod bundle;
 mod catalog;
 mod events;
 mod meta;
 mod notices;
 mod open311;
 mod peers;
+mod pool;
 mod reports;
 mod rows;
 mod sms;
@@ -25,7 +28,7 @@ mod stats;
 mod transfers;
 
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 
 use lapor_schemas::ReportStatus;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -38,8 +41,10 @@ use crate::storage::{Conflict, OwnerRow, Result, StorageError};
 
 /// Most jobs committed in one transaction.
 const MAX_GROUP: usize = 512;
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 8;
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 128;
+/// Reader threads (each with its own connection) when the configuration does not say.
+pub const DEFAULT_READERS: usize = 4;
 
 type Deliver = Box<dyn FnOnce(Option<String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
@@ -48,7 +53,7 @@ type Job = Box<dyn FnOnce(&Connection) -> (bool, Deliver) + Send>;
 pub struct SqliteStore {
     path: PathBuf,
     writer: mpsc::Sender<Job>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    readers: pool::ReadPool,
     identities: crate::storage::identity::CipherSlot,
 }
 
@@ -89,6 +94,8 @@ impl From<rusqlite::Error> for StorageError {
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Connections live as long as the store: keep the statements of every hot path prepared.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }
@@ -134,8 +141,14 @@ fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and starts its writer thread.
+    /// Opens (creating if needed) the database at `path` and starts its writer thread and
+    /// [`DEFAULT_READERS`] reader threads.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with(path, DEFAULT_READERS)
+    }
+
+    /// [`SqliteStore::open`] with `readers` reader threads (at least one).
+    pub fn open_with(path: &Path, readers: usize) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
@@ -158,7 +171,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             writer: tx,
-            readers: Arc::new(Mutex::new(Vec::new())),
+            readers: pool::ReadPool::start(path, readers)?,
             identities: crate::storage::identity::CipherSlot::default(),
         })
     }
@@ -192,27 +205,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let readers = Arc::clone(&self.readers);
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers
-                .lock()
-                .map_err(|_| StorageError::Backend("reader pool poisoned".into()))?
-                .pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => open_connection(&path)?,
-            };
-            let result = f(&conn);
-            if let Ok(mut pool) = readers.lock() {
-                if pool.len() < MAX_IDLE_READERS {
-                    pool.push(conn);
-                }
-            }
-            result
-        })
-        .await
-        .map_err(|e| StorageError::Backend(format!("reader task failed: {e}")))?
+        self.readers.run(f).await
     }
 }
 

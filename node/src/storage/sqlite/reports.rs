@@ -15,7 +15,9 @@ use crate::domain::{
     AttachmentRecord, Millis, Report, ReportFilter, ReportOrder, ReporterIdentity, TimelineRecord,
     Transition,
 };
-use crate::storage::{search_tokens, Conflict, EventDraft, ReportStore, Result, StatsRow};
+use crate::storage::{
+    search_tokens, Conflict, EventDraft, ReportBundle, ReportKey, ReportStore, Result, StatsRow,
+};
 
 #[async_trait]
 impl ReportStore for SqliteStore {
@@ -58,12 +60,11 @@ impl ReportStore for SqliteStore {
     async fn report_get(&self, id: &str) -> Result<Option<Report>> {
         let id = id.to_owned();
         self.read(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {REPORT_COLS} FROM reports WHERE id = ?1"),
-                [id],
-                report_from_row,
+            Ok(
+                c.prepare_cached(&format!("SELECT {REPORT_COLS} FROM reports WHERE id = ?1"))?
+                    .query_row([id], report_from_row)
+                    .optional()?,
             )
-            .optional()?)
         })
         .await
     }
@@ -72,11 +73,10 @@ impl ReportStore for SqliteStore {
     async fn report_by_tracking_code(&self, code: &str) -> Result<Option<Report>> {
         let code = code.to_owned();
         self.read(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {REPORT_COLS} FROM reports WHERE tracking_code = ?1"),
-                [code],
-                report_from_row,
-            )
+            Ok(c.prepare_cached(&format!(
+                "SELECT {REPORT_COLS} FROM reports WHERE tracking_code = ?1"
+            ))?
+            .query_row([code], report_from_row)
             .optional()?)
         })
         .await
@@ -106,6 +106,12 @@ impl ReportStore for SqliteStore {
                  to_status, note FROM timeline WHERE report_id = ?1 ORDER BY seq", [id], timeline_from_row)
         })
         .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn report_bundle(&self, key: &ReportKey) -> Result<Option<ReportBundle>> {
+        let key = key.clone();
+        self.read(move |c| super::bundle::read(c, &key)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(report.id = %t.report.id), err(level = "debug"))]

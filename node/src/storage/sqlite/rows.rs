@@ -359,7 +359,7 @@ pub(super) fn query_all<T, P: rusqlite::Params>(
     params: P,
     decode: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>> {
-    let mut stmt = c.prepare(sql)?;
+    let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map(params, decode)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -313,15 +313,15 @@ async fn render_track(
     notice: Option<(StatusCode, String)>,
 ) -> Response {
     let secret = ctx.secret_for(code);
-    let (report, access) = match app.load(&Viewer::Public, code, secret).await {
+    let (bundle, access) = match app.load_bundle(&Viewer::Public, code, secret).await {
         Ok(x) => x,
         Err(e) => return error_page(ctx, &e, PageOpts::default()),
     };
-    let view = match app.view(&Viewer::Public, &report, access).await {
+    let view = match app.view_of(&Viewer::Public, &bundle, access).await {
         Ok(v) => v,
         Err(e) => return error_page(ctx, &e, PageOpts::default()),
     };
-    let files = app.attachments_of(&report.id).await.unwrap_or_default();
+    let files = &bundle.attachments;
     let lang = ctx.lang;
     let code_q = url_enc(&view.tracking_code);
     let mut body = format!("<h1>{}</h1>", esc(&view.title));
@@ -337,11 +337,14 @@ async fn render_track(
             esc(&msg)
         );
     }
-    let cat = category_name(app, lang, view.category.as_deref()).await;
+    let cat = bundle.category.as_ref().map(|c| match lang {
+        crate::http::error::Lang::Id => c.name_id.clone(),
+        crate::http::error::Lang::En => c.name_en.clone(),
+    });
     body.push_str(&report_details(
         ctx,
         &view,
-        &files,
+        files,
         &format!("/track/{code_q}/files"),
         cat.as_deref(),
     ));

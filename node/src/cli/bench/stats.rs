@@ -1,4 +1,4 @@
-//! `lapor bench --stats N`: loads N reports with realistic timelines into a scratch hub database (ten
+//! `lapor bench stats --reports N`: loads N reports with realistic timelines into a scratch hub database (ten
 //! origin nodes, ten provinces of fifty agencies each, a year of submissions; verification after 0-6 days,
 //! follow-ups, completions, ratings, archives, reopenings) in bulk, through the same `reports` table and
 //! triggers every write uses, then times the statistics the surfaces ask for: one agency's dashboard (a
@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 
-use super::bench::{drop_scratch, scratch};
+use super::{budget_line, drop_scratch, scratch, Budget};
 use crate::app::{App, Viewer};
 use crate::domain::{AgencyRecord, Millis, UserRef};
 use crate::stats::Period;
@@ -320,25 +320,28 @@ pub async fn run(n: usize, database: &str) -> anyhow::Result<()> {
     } else {
         "postgres"
     };
-    println!(
-        "lapor bench --stats: {n} reports loaded in {load:.1} s ({:.0}/s) into {backend}; {} agencies, {NODES} nodes",
+    let loaded = format!(
+        "{n} reports loaded in {load:.1} s ({:.0}/s) into {backend}; {} agencies, {NODES} nodes",
         n as f64 / load,
         PROVINCES * (PER_PROVINCE + 1)
     );
-    let cases: Vec<(String, Viewer, Period, bool)> = vec![
+    let cases: Vec<(&str, String, Viewer, Period, bool)> = vec![
         (
+            "stats.agency_month",
             format!("one agency's dashboard, month {}", month.key()),
             exec.clone(),
             month,
             false,
         ),
         (
+            "stats.agency_year",
             "one agency's dashboard, last 365 days".into(),
             exec.clone(),
             year,
             false,
         ),
         (
+            "stats.province_month",
             format!(
                 "province head's dashboard (51 agencies), month {}",
                 month.key()
@@ -348,25 +351,28 @@ pub async fn run(n: usize, database: &str) -> anyhow::Result<()> {
             false,
         ),
         (
+            "stats.national_month",
             format!("national monthly recap {}", month.key()),
             national.clone(),
             month,
             false,
         ),
         (
+            "stats.national_month_pdf",
             format!("national monthly recap {} as PDF", month.key()),
             national,
             month,
             true,
         ),
         (
+            "stats.public_month",
             format!("public statistics page, month {}", month.key()),
             Viewer::Public,
             month,
             false,
         ),
     ];
-    for (name, v, p, pdf) in cases {
+    for (name, what, v, p, pdf) in cases {
         let (ms, count) = time(runs, || {
             let app = app.clone();
             let v = v.clone();
@@ -383,8 +389,13 @@ pub async fn run(n: usize, database: &str) -> anyhow::Result<()> {
         })
         .await?;
         let unit = if pdf { "bytes" } else { "reports" };
-        println!(
-            "  {name:<58} {ms:>9.1} ms  (target {TARGET_MS:.0} ms; {count} {unit}; median of {runs})"
+        budget_line(
+            name,
+            ms,
+            TARGET_MS,
+            "ms",
+            Budget::AtMost(TARGET_MS),
+            &format!("{what}: {count} {unit}, median of {runs}; {loaded}; limit: the target"),
         );
     }
     drop(app);
