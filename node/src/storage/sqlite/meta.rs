@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),
     ),
+    (
+        10,
+        include_str!("../../../migrations/sqlite/0010_agency_namespace.sql"),
+    ),
 ];
 
 #[async_trait]
