@@ -1,4 +1,8 @@
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation
+)]
 //! Sync convergence as a property (issue 17): a hub and two regional nodes, each authoring signed events in
 //! its own log, exchange them over a network that the schedule partitions, duplicates, reorders and drops,
 //! while nodes crash (losing every event they held for a gap, keeping what they accepted). After the links

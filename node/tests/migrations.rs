@@ -147,7 +147,10 @@ async fn check_upgraded(store: &DynStore) {
 }
 
 async fn insert_reports(store: &DynStore) {
-    for r in [report("kaltim:r1", "dinas-pu"), report("kupangkota:r2", "pemkot")] {
+    for r in [
+        report("kaltim:r1", "dinas-pu"),
+        report("kupangkota:r2", "pemkot"),
+    ] {
         store
             .report_insert(&r, None, &created(&r), None)
             .await

@@ -3003,7 +3003,11 @@ async fn fed_no_change_after_an_offer(store: DynStore) {
         .expect("insert");
     let offer_of = |id: &str, at: Millis| {
         let mut o = draft(&me, "transfer.offer", id, at);
-        o.transfer = Some(change(transfer_row("", id, "node-b", 1, "offered"), true, false));
+        o.transfer = Some(change(
+            transfer_row("", id, "node-b", 1, "offered"),
+            true,
+            false,
+        ));
         o
     };
     // Decided on the state before the offer; the offer commits first.
@@ -3026,7 +3030,10 @@ async fn fed_no_change_after_an_offer(store: DynStore) {
         other => panic!("a change after the offer: {other:?}"),
     }
     assert_eq!(store.report_get(&r.id).await.expect("get"), Some(r.clone()));
-    assert_eq!(store.report_timeline(&r.id).await.expect("timeline").len(), 1);
+    assert_eq!(
+        store.report_timeline(&r.id).await.expect("timeline").len(),
+        1
+    );
     assert_eq!(head_of(&store, "node-a").await.expect("head").head_seq, 2);
 
     // A chain of changes races an offer of the same report.
@@ -3086,7 +3093,10 @@ async fn fed_no_change_after_an_offer(store: DynStore) {
         .iter()
         .filter(|e| of_r2(e) && e["type"].as_str().is_some_and(|t| t.starts_with("report.")))
         .collect();
-    assert!(after.is_empty(), "changes signed after the offer: {after:?}");
+    assert!(
+        after.is_empty(),
+        "changes signed after the offer: {after:?}"
+    );
     let timeline = store.report_timeline(&r2.id).await.expect("timeline");
     assert_eq!(
         timeline.len(),

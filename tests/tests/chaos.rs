@@ -450,7 +450,10 @@ impl Schedule {
             for (note, o) in &t.actions {
                 let n = ot
                     .iter()
-                    .filter(|(_, text)| text.split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| w == note))
+                    .filter(|(_, text)| {
+                        text.split(|c: char| !c.is_alphanumeric() && c != '-')
+                            .any(|w| w == note)
+                    })
                     .count();
                 let ok = match o {
                     Outcome::Acked => n == 1,
@@ -540,7 +543,10 @@ fn check_status(id: &str, out: &str) -> anyhow::Result<()> {
             bail!("{id} does not show {what} yet:\n{out}");
         }
     }
-    if out.lines().any(|l| l.contains("backlog ") && !l.contains("backlog 0 ")) {
+    if out
+        .lines()
+        .any(|l| l.contains("backlog ") && !l.contains("backlog 0 "))
+    {
         bail!("{id} still has a push backlog:\n{out}");
     }
     Ok(())

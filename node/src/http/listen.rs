@@ -53,7 +53,8 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(remote));
+            req.extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(remote));
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
@@ -63,7 +64,10 @@ pub async fn serve(
             }
         });
     }
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open {DRAIN:?} after shutdown; closing them");
     }
 }

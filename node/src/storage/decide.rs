@@ -487,13 +487,28 @@ mod tests {
             change_may_commit("r1", "report.verified", None, true),
             Err(Conflict::TransferPending)
         );
-        assert_eq!(change_may_commit("r1", "report.verified", None, false), Ok(()));
+        assert_eq!(
+            change_may_commit("r1", "report.verified", None, false),
+            Ok(())
+        );
         // The offer itself, contributions, node records and a committed epoch's first event are not changes
         // of the closed epoch.
-        assert_eq!(change_may_commit("r1", "transfer.offer", None, true), Ok(()));
-        assert_eq!(change_may_commit("r1", "contribution.reply", None, true), Ok(()));
-        assert_eq!(change_may_commit("a:node", "report.verified", None, true), Ok(()));
-        assert_eq!(change_may_commit("r1", "report.transferred", Some(2), true), Ok(()));
+        assert_eq!(
+            change_may_commit("r1", "transfer.offer", None, true),
+            Ok(())
+        );
+        assert_eq!(
+            change_may_commit("r1", "contribution.reply", None, true),
+            Ok(())
+        );
+        assert_eq!(
+            change_may_commit("a:node", "report.verified", None, true),
+            Ok(())
+        );
+        assert_eq!(
+            change_may_commit("r1", "report.transferred", Some(2), true),
+            Ok(())
+        );
     }
 
     #[test]

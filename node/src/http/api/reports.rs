@@ -252,7 +252,10 @@ pub async fn supplement(
     if !files.is_empty() {
         app.attach(&report.id, files, "reporter").await?;
     }
-    Ok(reporter_answer(&app, app.view(&viewer, &report, access).await?))
+    Ok(reporter_answer(
+        &app,
+        app.view(&viewer, &report, access).await?,
+    ))
 }
 
 /// The answer to a reporter's action: 200 when this node owns the report and applied it; 202 when the report
