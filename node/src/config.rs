@@ -188,6 +188,9 @@ pub struct FederationConfig {
     /// Timeout of one request to a peer, in seconds; also how long a peer may take to send a request body to
     /// this node (the whole request: twice that).
     pub request_timeout_secs: u64,
+    /// How long any client (a peer, a browser, an app) may take to send a request's headers, in seconds; a
+    /// connection whose headers are not complete in time is closed without an answer (slow-header attacks).
+    pub header_timeout_secs: u64,
     /// How often a regional node refreshes the hub's directory, in seconds.
     pub directory_refresh_secs: u64,
     /// How often the push workers and the catch-up run without being woken, in milliseconds.
@@ -206,6 +209,7 @@ impl Default for FederationConfig {
             public_url: String::new(),
             max_backoff_secs: 300,
             request_timeout_secs: 30,
+            header_timeout_secs: 10,
             directory_refresh_secs: 300,
             poll_ms: 5000,
             ca_file: None,
@@ -434,6 +438,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ("federation.public_url", "This node's base URL as peers reach it, e.g. \"https://lapor.kupangkota.go.id\"."),
     ("federation.max_backoff_secs", "Longest wait between push retries to an unreachable peer, in seconds; the backoff doubles up to it and never gives up."),
     ("federation.request_timeout_secs", "Timeout of one request to a peer, in seconds; also how long a peer may take to send a request body to this node (the whole request: twice that)."),
+    ("federation.header_timeout_secs", "How long any client (peer, browser, app) may take to send a request's headers on the listen address, in seconds; the connection is closed without an answer otherwise (slow-header attacks). Also applies to the next request on a kept-alive connection."),
     ("federation.directory_refresh_secs", "How often a regional node refreshes the hub's node directory, in seconds."),
     ("federation.poll_ms", "How often push workers and catch-up run without being woken, in milliseconds."),
     ("federation.ca_file", "PEM file with one or more CA certificates (e.g. a private or government CA) trusted for peers' https, in addition to the built-in web PKI roots; unset means the built-in roots only."),
@@ -550,6 +555,9 @@ impl Config {
         }
         if !(1..=600).contains(&self.federation.request_timeout_secs) {
             bail!("federation.request_timeout_secs must be between 1 and 600");
+        }
+        if !(1..=300).contains(&self.federation.header_timeout_secs) {
+            bail!("federation.header_timeout_secs must be between 1 and 300");
         }
         if !(1..=86_400).contains(&self.federation.directory_refresh_secs) {
             bail!("federation.directory_refresh_secs must be between 1 and 86400");

@@ -107,6 +107,7 @@ conformance!(
     fed_keys,
     fed_consumes,
     fed_transfers,
+    fed_no_change_after_an_offer,
     fed_report_import,
     fed_remote_agencies,
     attachments,
@@ -3052,6 +3053,125 @@ fn transfer_row(offer: &str, report_id: &str, to: &str, epoch: i64, state: &str)
 
 fn change(row: TransferRow, open: bool, commit: bool) -> TransferChange {
     TransferChange { row, open, commit }
+}
+
+/// The open-transfer check runs inside the transaction that commits a change: a change decided before a
+/// transfer opened is refused when it commits after the offer (nothing stored), and however a chain of changes
+/// and an offer interleave, nothing the owner signs at the closed epoch follows its offer in its log.
+async fn fed_no_change_after_an_offer(store: DynStore) {
+    let me = TestSigner::new("node-a", 7);
+    let r = report("r1", "Jalan rusak", "Lubang besar", T0);
+    store
+        .report_insert(
+            &r,
+            None,
+            &created(&r),
+            Some(&draft(&me, "report.created", &r.id, T0)),
+        )
+        .await
+        .expect("insert");
+    let offer_of = |id: &str, at: Millis| {
+        let mut o = draft(&me, "transfer.offer", id, at);
+        o.transfer = Some(change(
+            transfer_row("", id, "node-b", 1, "offered"),
+            true,
+            false,
+        ));
+        o
+    };
+    // Decided on the state before the offer; the offer commits first.
+    let t = transition(
+        &r,
+        ReportStatus::Verified,
+        TimelineAction::Verified,
+        T0 + 2,
+        "diverifikasi",
+    );
+    store
+        .event_append(&offer_of(&r.id, T0 + 1))
+        .await
+        .expect("offer");
+    match store
+        .report_transition(&t, Some(&draft(&me, "report.verified", &r.id, T0 + 2)))
+        .await
+    {
+        Err(StorageError::Conflict(Conflict::TransferPending)) => {}
+        other => panic!("a change after the offer: {other:?}"),
+    }
+    assert_eq!(store.report_get(&r.id).await.expect("get"), Some(r.clone()));
+    assert_eq!(
+        store.report_timeline(&r.id).await.expect("timeline").len(),
+        1
+    );
+    assert_eq!(head_of(&store, "node-a").await.expect("head").head_seq, 2);
+
+    // A chain of changes races an offer of the same report.
+    let r2 = report("r2", "Air keruh", "Air PDAM keruh", T0);
+    store
+        .report_insert(
+            &r2,
+            None,
+            &created(&r2),
+            Some(&draft(&me, "report.created", &r2.id, T0)),
+        )
+        .await
+        .expect("insert r2");
+    let chain = async {
+        let mut current = r2.clone();
+        for i in 0..20_i64 {
+            let t = transition(
+                &current,
+                ReportStatus::Verified,
+                TimelineAction::Verified,
+                T0 + 10 + i,
+                &format!("perubahan {i}"),
+            );
+            let d = draft(&me, "report.verified", &r2.id, T0 + 10 + i);
+            match store.report_transition(&t, Some(&d)).await {
+                Ok(()) => current = t.report,
+                Err(StorageError::Conflict(Conflict::TransferPending)) => return i,
+                Err(e) => panic!("change {i}: {e:?}"),
+            }
+        }
+        20
+    };
+    let offer = async {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        store
+            .event_append(&offer_of(&r2.id, T0 + 5))
+            .await
+            .expect("offer r2");
+    };
+    let (done, ()) = tokio::join!(chain, offer);
+    assert!(done < 20, "the offer landed within the chain of changes");
+    let log: Vec<serde_json::Value> = store
+        .events_after("node-a", 0, 1000)
+        .await
+        .expect("log")
+        .iter()
+        .map(|b| serde_json::from_slice(b).expect("json"))
+        .collect();
+    let of_r2 = |e: &serde_json::Value| e["report_id"] == r2.id.as_str();
+    let at = log
+        .iter()
+        .position(|e| of_r2(e) && e["type"] == "transfer.offer")
+        .expect("the offer is in the log");
+    let after: Vec<_> = log[at + 1..]
+        .iter()
+        .filter(|e| of_r2(e) && e["type"].as_str().is_some_and(|t| t.starts_with("report.")))
+        .collect();
+    assert!(
+        after.is_empty(),
+        "changes signed after the offer: {after:?}"
+    );
+    let timeline = store.report_timeline(&r2.id).await.expect("timeline");
+    assert_eq!(
+        timeline.len(),
+        1 + usize::try_from(done).expect("count"),
+        "every committed change, and only those"
+    );
 }
 
 /// Opening, the open-transfer and epoch guards, forward-only states, and a commit moving ownership.

@@ -59,15 +59,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     workers::start_recap_worker(app.clone(), stop_rx.clone());
     workers::start_deadline_worker(app.node().clone(), stop_rx);
     workers::start_federation(app.node());
-    axum::serve(
-        listener,
-        http::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let header_timeout =
+        std::time::Duration::from_secs(app.config().federation.header_timeout_secs.max(1));
+    http::listen::serve(listener, http::router(app), header_timeout, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     })
-    .await?;
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

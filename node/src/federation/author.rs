@@ -1,8 +1,9 @@
 //! Authoring this node's events: the drafts every change signs, and the one loop that changes a report.
 //!
 //! Every change of a report this node owns goes through [`change`]: decide on the freshest state (the pure
-//! lifecycle), check that this node owns the report and that no transfer is open, sign the event, and commit
-//! state, timeline, event and outbox in one transaction guarded by the report's version. When someone changed
+//! lifecycle), check that this node owns the report, sign the event, and commit state, timeline, event and
+//! outbox in one transaction guarded by the report's version, which also refuses the change while a transfer
+//! of the report is open (`storage::decide::change_may_commit`). When someone changed
 //! the report in between, the decision is taken again on the new state. Officers' actions, the deadline
 //! worker, contributions from other nodes and a transferred report's arrival all use it, so the ownership
 //! and transfer rules cannot be forgotten by one of them.
@@ -182,18 +183,22 @@ where
         if owner != node.id() {
             return Err(FedError::NotOwner(owner).into());
         }
-        if let Some(t) = super::transfer::open_transfer(node, id)
-            .await
-            .map_err(FedError::from)?
-        {
-            return Err(FedError::TransferPending { to: t.to_node }.into());
-        }
         let mut d = report_draft(node, &transition.report, &transition.entry, None)?;
         d.consumes = consumes;
+        // The open-transfer check is the storage's, inside the transaction that commits the change: a transfer
+        // opened by a concurrent request after this decision is seen there.
         match node.store.report_transition(&transition, Some(&d)).await {
             Ok(()) => {
                 node.fed.push_wake.notify_waiters();
                 return Ok(then);
+            }
+            Err(StorageError::Conflict(Conflict::TransferPending)) => {
+                let to = super::transfer::open_transfer(node, id)
+                    .await
+                    .map_err(FedError::from)?
+                    .map(|t| t.to_node)
+                    .unwrap_or_default();
+                return Err(FedError::TransferPending { to }.into());
             }
             Err(StorageError::Conflict(Conflict::NotPending(_))) => {
                 return Err(FedError::AlreadyConsumed.into())

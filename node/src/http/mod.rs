@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod federation;
 pub mod limit;
+pub mod listen;
 pub mod security;
 pub mod upload;
 

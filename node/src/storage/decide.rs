@@ -213,6 +213,23 @@ pub fn moves_report_chain(report_id: &str, kind: &str) -> bool {
     is_report(report_id) && EventKind::class_of(kind) == Some(EventClass::Report)
 }
 
+/// Whether this node may sign a change of a report (a `report.*` event moving its chain) while `open_transfer`
+/// says whether a transfer of it is open: never, except the event that opens a committed epoch (`epoch` given).
+/// Both backends check it inside the transaction that commits the change, with the open-transfer lookup in the
+/// same transaction, so a transfer opened by a concurrent request between the caller's decision and its commit
+/// is seen: the owner's offer closes its epoch, and nothing it signs may follow the offer at that epoch.
+pub fn change_may_commit(
+    report_id: &str,
+    kind: &str,
+    epoch: Option<i64>,
+    open_transfer: bool,
+) -> Result<(), Conflict> {
+    if open_transfer && epoch.is_none() && moves_report_chain(report_id, kind) {
+        return Err(Conflict::TransferPending);
+    }
+    Ok(())
+}
+
 /// The state an authored event is stored in.
 pub fn authored_state(pending: bool) -> &'static str {
     if pending {
@@ -274,10 +291,30 @@ pub fn import_applies(held: Option<&OwnerRow>, imported: &OwnerRow, merge_owned:
             && held.is_some_and(|h| h.epoch == imported.epoch && h.owner == imported.owner))
 }
 
-/// The timeline entries of an import beyond the `held` ones.
-pub fn entries_beyond(timeline: &[TimelineRecord], held: i64) -> &[TimelineRecord] {
-    let held = usize::try_from(held).unwrap_or(0);
-    timeline.get(held..).unwrap_or(&[])
+/// The timeline entries of an import this node does not hold yet, in the import's order. An entry is held
+/// when one with the same time, action, statuses and note is, each held entry answering for one imported
+/// entry. By content, not position: an import repeated after a redelivered forward or a restart mid-transfer,
+/// or one whose first entries this node already stored from the origin's snapshots (the hub's own reports),
+/// adds each entry exactly once, so a report has one `created` entry everywhere.
+pub fn entries_missing<'a>(
+    imported: &'a [TimelineRecord],
+    held: &[TimelineRecord],
+) -> Vec<&'a TimelineRecord> {
+    let key = |e: &TimelineRecord| (e.at, e.action, e.from_status, e.to_status, e.note.clone());
+    let mut unmatched: Vec<_> = held.iter().map(key).collect();
+    imported
+        .iter()
+        .filter(|e| {
+            let k = key(e);
+            match unmatched.iter().position(|h| *h == k) {
+                Some(i) => {
+                    unmatched.swap_remove(i);
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -445,6 +482,36 @@ mod tests {
     }
 
     #[test]
+    fn no_change_is_signed_while_a_transfer_is_open() {
+        assert_eq!(
+            change_may_commit("r1", "report.verified", None, true),
+            Err(Conflict::TransferPending)
+        );
+        assert_eq!(
+            change_may_commit("r1", "report.verified", None, false),
+            Ok(())
+        );
+        // The offer itself, contributions, node records and a committed epoch's first event are not changes
+        // of the closed epoch.
+        assert_eq!(
+            change_may_commit("r1", "transfer.offer", None, true),
+            Ok(())
+        );
+        assert_eq!(
+            change_may_commit("r1", "contribution.reply", None, true),
+            Ok(())
+        );
+        assert_eq!(
+            change_may_commit("a:node", "report.verified", None, true),
+            Ok(())
+        );
+        assert_eq!(
+            change_may_commit("r1", "report.transferred", Some(2), true),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn only_report_events_move_the_chain() {
         assert!(moves_report_chain("r1", "report.verified"));
         assert!(!moves_report_chain("r1", "contribution.reply"));
@@ -537,11 +604,19 @@ mod tests {
             to_status: None,
             note: None,
         };
-        let all = [e(1), e(2), e(3)];
-        assert_eq!(entries_beyond(&all, 1).len(), 2);
-        assert_eq!(entries_beyond(&all, 0).len(), 3);
-        assert!(entries_beyond(&all, 5).is_empty());
-        assert_eq!(entries_beyond(&all, -1).len(), 3);
+        let at = |seq: i64, at: i64| TimelineRecord { at, ..e(seq) };
+        let all = [at(1, 10), at(2, 20), at(3, 30)];
+        assert_eq!(entries_missing(&all, &all[..1]).len(), 2);
+        assert_eq!(entries_missing(&all, &[]).len(), 3);
+        assert!(entries_missing(&all, &all).is_empty());
+        // Held by content whatever the position or sequence number: the same import twice adds nothing, and
+        // an entry the node holds under another seq (from a snapshot) is not added again.
+        let held = [at(7, 20), at(8, 10)];
+        let missing = entries_missing(&all, &held);
+        assert_eq!(missing.iter().map(|e| e.at).collect::<Vec<_>>(), [30]);
+        // Two equal entries in the import need two held ones.
+        let twice = [at(1, 10), at(2, 10)];
+        assert_eq!(entries_missing(&twice, &all[..1]).len(), 1);
     }
 
     #[test]

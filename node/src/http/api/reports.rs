@@ -240,7 +240,7 @@ pub async fn supplement(
     TrackingSecret(secret): TrackingSecret,
     Path(key): Path<String>,
     WithFiles { body: req, files }: WithFiles<NoteRequest>,
-) -> ApiResult<Json<ReportView>> {
+) -> ApiResult<(StatusCode, Json<ReportView>)> {
     let (report, access) = app
         .act(
             &viewer,
@@ -252,7 +252,22 @@ pub async fn supplement(
     if !files.is_empty() {
         app.attach(&report.id, files, "reporter").await?;
     }
-    Ok(Json(app.view(&viewer, &report, access).await?))
+    Ok(reporter_answer(
+        &app,
+        app.view(&viewer, &report, access).await?,
+    ))
+}
+
+/// The answer to a reporter's action: 200 when this node owns the report and applied it; 202 when the report
+/// is another node's and the action went to its owner as a contribution (the owner applies it, or refuses it
+/// when its own state no longer allows it: not done yet, so not answered as done).
+fn reporter_answer(app: &App, view: ReportView) -> (StatusCode, Json<ReportView>) {
+    let status = if view.owner_node == app.node().id() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    (status, Json(view))
 }
 
 /// Admin: move a report to the node that must act on it (the node hosting `agency_id`, `to_node`, or up to
@@ -340,7 +355,7 @@ pub async fn respond(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/reply", tag = "lifecycle", request_body = NoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
-    responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ReportView), (status = 202, body = ReportView, description = "Another node owns the report: sent to it as a contribution"), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn reply(
     State(app): State<App>,
@@ -367,7 +382,7 @@ pub async fn reply(
 #[utoipa::path(post, path = "/api/v1/reports/{key}/accept", tag = "lifecycle", request_body = OptionalNoteRequest,
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
-    responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ReportView), (status = 202, body = ReportView, description = "Another node owns the report: sent to it as a contribution"), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn accept(
     State(app): State<App>,
@@ -375,22 +390,23 @@ pub async fn accept(
     TrackingSecret(secret): TrackingSecret,
     Path(key): Path<String>,
     ApiJson(req): ApiJson<OptionalNoteRequest>,
-) -> ApiResult<Json<ReportView>> {
-    act(
+) -> ApiResult<(StatusCode, Json<ReportView>)> {
+    let Json(view) = act(
         &app,
         &viewer,
         &key,
         secret,
         Command::Accept { note: req.note },
     )
-    .await
+    .await?;
+    Ok(reporter_answer(&app, view))
 }
 
 /// Reporter: rate the handling (1..=5), once.
 #[utoipa::path(post, path = "/api/v1/reports/{key}/rate", tag = "lifecycle", request_body = RateRequest,
     params(("key" = String, Path, description = "Tracking code or report id"),
         ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
-    responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ReportView), (status = 202, body = ReportView, description = "Another node owns the report: sent to it as a contribution"), (status = 403, body = Problem), (status = 409, body = Problem)))]
 #[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
 pub async fn rate(
     State(app): State<App>,
@@ -398,8 +414,8 @@ pub async fn rate(
     TrackingSecret(secret): TrackingSecret,
     Path(key): Path<String>,
     ApiJson(req): ApiJson<RateRequest>,
-) -> ApiResult<Json<ReportView>> {
-    act(
+) -> ApiResult<(StatusCode, Json<ReportView>)> {
+    let Json(view) = act(
         &app,
         &viewer,
         &key,
@@ -409,7 +425,8 @@ pub async fn rate(
             comment: req.comment,
         },
     )
-    .await
+    .await?;
+    Ok(reporter_answer(&app, view))
 }
 
 /// Admin: archive as invalid, spam or duplicate (with the original).

@@ -198,6 +198,18 @@ pub(super) async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Re
     } else {
         None
     };
+    if decide::moves_report_chain(&draft.report_id, &draft.kind) {
+        // The origin's row is locked above, so a concurrent offer of this node either committed before this
+        // read (and is seen) or waits for this transaction.
+        let open: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM transfers WHERE report_id = $1 \
+             AND state IN ('offered', 'forwarded', 'accepted'))",
+        )
+        .bind(&draft.report_id)
+        .fetch_one(&mut *c)
+        .await?;
+        decide::change_may_commit(&draft.report_id, &draft.kind, draft.epoch, open)?;
+    }
     let (epoch, report_prev) = decide::report_position(own.as_ref(), draft.epoch);
     let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
     let id = signed.id().to_string();
@@ -461,11 +473,17 @@ async fn report_import(c: &mut PgConnection, imp: &ReportImport, now: Millis) ->
     let held = owner_for_update(c, id).await?;
     if decide::import_applies(held.as_ref(), &imp.owner, imp.merge_owned) {
         upsert_report(c, &imp.report).await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timeline WHERE report_id = $1")
-            .bind(id)
-            .fetch_one(&mut *c)
-            .await?;
-        for entry in decide::entries_beyond(&imp.timeline, count) {
+        let held = fetch_all(
+            sqlx::query(&format!(
+                "SELECT {} FROM timeline WHERE report_id = $1 ORDER BY seq",
+                super::rows::TIMELINE_COLS
+            ))
+            .bind(id),
+            &mut *c,
+            super::rows::timeline_from_row,
+        )
+        .await?;
+        for entry in decide::entries_missing(&imp.timeline, &held) {
             append_timeline(c, entry).await?;
         }
         set_owner(

@@ -200,6 +200,15 @@ pub(super) fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedE
     } else {
         None
     };
+    if decide::moves_report_chain(&draft.report_id, &draft.kind) {
+        let open: bool = c.query_row(
+            "SELECT EXISTS (SELECT 1 FROM transfers WHERE report_id = ?1 \
+             AND state IN ('offered', 'forwarded', 'accepted'))",
+            [&draft.report_id],
+            |r| r.get(0),
+        )?;
+        decide::change_may_commit(&draft.report_id, &draft.kind, draft.epoch, open)?;
+    }
     let (epoch, report_prev) = decide::report_position(own.as_ref(), draft.epoch);
     let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
     let id = signed.id().to_string();
@@ -386,12 +395,14 @@ fn report_import(c: &Connection, imp: &ReportImport, now: Millis) -> Result<()> 
     let id = &imp.report.id;
     if decide::import_applies(owner(c, id)?.as_ref(), &imp.owner, imp.merge_owned) {
         upsert_report(c, &imp.report)?;
-        let count: i64 = c.query_row(
-            "SELECT COUNT(*) FROM timeline WHERE report_id = ?1",
+        let held = query_all(
+            c,
+            "SELECT report_id, seq, at, action, actor_role, actor_id, actor_name, agency_id, from_status, \
+             to_status, note FROM timeline WHERE report_id = ?1 ORDER BY seq",
             [id],
-            |r| r.get(0),
+            super::rows::timeline_from_row,
         )?;
-        for entry in decide::entries_beyond(&imp.timeline, count) {
+        for entry in decide::entries_missing(&imp.timeline, &held) {
             append_timeline(c, entry)?;
         }
         set_owner(

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),
     ),
     (
+        10,
+        include_str!("../../../migrations/sqlite/0010_agency_namespace.sql"),
+    ),
+    (
         15,
         include_str!("../../../migrations/sqlite/0015_read_indexes.sql"),
     ),
