@@ -24,8 +24,18 @@ impl App {
         access: Access,
     ) -> AppResult<wire::ReportView> {
         let timeline = self.node.store.report_timeline(&report.id).await?;
+        let held = self.node.store.report_owner(&report.id).await?;
+        let epoch = held.as_ref().map_or(0, |o| o.epoch);
+        let owner = match held {
+            Some(o) => o.owner,
+            None => self.node.owner_of(&report.id).await?,
+        };
+        // Only the owner's staff read the identity: a node the report left shows none (its copy goes once
+        // the new owner holds it, `federation::identity`).
         let identity = match access {
-            Access::Staff { identity: true } | Access::Reporter if !report.anonymous => {
+            Access::Staff { identity: true } | Access::Reporter
+                if !report.anonymous && owner == self.node.id() =>
+            {
                 self.node.store.report_identity(&report.id).await?
             }
             _ => None,
@@ -40,12 +50,6 @@ impl App {
         };
         let staff = access.is_staff();
         let t = |ms: Option<Millis>| ms.map(|m| self.time(m));
-        let held = self.node.store.report_owner(&report.id).await?;
-        let epoch = held.as_ref().map_or(0, |o| o.epoch);
-        let owner = match held {
-            Some(o) => o.owner,
-            None => self.node.owner_of(&report.id).await?,
-        };
         let transfer = self
             .node
             .store

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/sqlite/0011_identity.sql"),
+    ),
 ];
 
 #[async_trait]
