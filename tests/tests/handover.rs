@@ -294,7 +294,7 @@ async fn the_reporter_identity_moves_with_the_report() -> anyhow::Result<()> {
     let (st, v) = k
         .post_json(
             &format!("/api/v1/reports/{anon_code}/transfer"),
-            &json!({"to_node": "kaltim", "reason": "misrouted"}),
+            &json!({"to_node": "kaltim", "reason": "misrouted", "note": "Lokasi di Samarinda."}),
         )
         .await?;
     ensure!(st.is_success(), "transfer: {st} {v}");
