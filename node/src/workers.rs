@@ -125,18 +125,19 @@ pub fn start_recap_worker(app: crate::app::App, mut shutdown: tokio::sync::watch
     });
 }
 
-/// Starts the federation tasks: the applier, the contribution and transfer workers, the supervisor (which starts one
+/// Starts the federation tasks: the applier, the contribution, transfer and identity-handover workers, the supervisor (which starts one
 /// push worker per peer and, on a regional node, refreshes the directory and catches up from the hub).
 /// They run until the process ends; everything they do is durable step by step, so a kill at any point
 /// resumes cleanly.
 pub fn start_federation(node: &Node) {
-    use crate::federation::{apply, contributions, push, transfer};
+    use crate::federation::{apply, contributions, identity, push, transfer};
     spawn_named("fed-applier", apply::run_applier(node.clone()));
     spawn_named(
         "fed-contributions",
         contributions::run_contributions(node.clone()),
     );
     spawn_named("fed-transfers", transfer::run_transfers(node.clone()));
+    spawn_named("fed-identities", identity::run_handover(node.clone()));
     spawn_named("fed-supervisor", push::run_supervisor(node.clone()));
     let publisher = node.clone();
     spawn_named("fed-agencies", async move {

@@ -20,9 +20,9 @@ use lapor_node::domain::{
 };
 use lapor_node::storage::{
     self, AcceptOutcome, AuditEntry, AuditFilter, Conflict, DynStore, Effect, EventDraft,
-    EventSigner, HistoryEvent, InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow, PeerRecord,
-    PushOutcome, ReportImport, ReportKey, SmsKeywordRow, StorageError, TransferChange, TransferRow,
-    INBOX_SHARE,
+    EventSigner, HandoverRow, HistoryEvent, InboxEvent, Incoming, KeyRow, OriginHead, OwnerRow,
+    PeerRecord, PushOutcome, ReportImport, ReportKey, SmsKeywordRow, StorageError, TransferChange,
+    TransferRow, INBOX_SHARE,
 };
 use lapor_schemas::api::{Category, Count};
 use lapor_schemas::{ArchiveReason, Channel, ReportKind, ReportStatus, Role, TimelineAction};
@@ -110,6 +110,8 @@ conformance!(
     fed_no_change_after_an_offer,
     fed_report_import,
     fed_remote_agencies,
+    directory_publications,
+    identity_handover,
     attachments,
 );
 
@@ -273,6 +275,9 @@ fn user(id: &str, username: &str, role: Role) -> UserRecord {
         agency_id: None,
         active: true,
         created_at: T0,
+        email: None,
+        phone: None,
+        notices_off: false,
     }
 }
 
@@ -3702,4 +3707,228 @@ async fn audit_rows_cannot_change_sqlite() {
 #[tokio::test]
 async fn audit_rows_cannot_change_postgres() {
     audit_rows_cannot_change(Backend::Postgres).await;
+}
+
+/// Another node's publication from the hub's directory replaces what was known of it, only when newer.
+async fn directory_publications(store: DynStore) {
+    let agency = |id: &str, name: &str| AgencyRecord {
+        id: format!("node-b/{id}"),
+        parent_id: None,
+        path: format!("@node-b/{id}/"),
+        name: name.to_owned(),
+        kind: "office".into(),
+        region_code: None,
+        active: true,
+        created_at: T0,
+        node_id: Some("node-b".into()),
+    };
+    let keywords = vec![
+        kw("node-b", "KOTB", None),
+        kw("node-b", "PUB", Some("node-b/pu")),
+    ];
+    assert!(store
+        .publication_apply("node-b", 3, &[agency("pu", "Dinas PU")], &keywords, T0)
+        .await
+        .expect("apply"));
+    assert_eq!(
+        store.sms_keyword_get("PUB").await.expect("keyword"),
+        Some(kw("node-b", "PUB", Some("node-b/pu")))
+    );
+    assert_eq!(
+        store
+            .agency_get("node-b/pu")
+            .await
+            .expect("get")
+            .map(|a| a.name),
+        Some("Dinas PU".into())
+    );
+    // The same or an older publication changes nothing.
+    for seq in [3, 2] {
+        assert!(!store
+            .publication_apply("node-b", seq, &[agency("pu", "Lama")], &[], T0 + 1)
+            .await
+            .expect("older"));
+    }
+    assert!(store
+        .sms_keyword_get("KOTB")
+        .await
+        .expect("keyword")
+        .is_some());
+    // A newer one replaces it whole: keywords gone, agencies renamed.
+    assert!(store
+        .publication_apply(
+            "node-b",
+            4,
+            &[agency("pu", "Dinas PUPR")],
+            &[kw("node-b", "KOTB", None)],
+            T0 + 2
+        )
+        .await
+        .expect("newer"));
+    assert_eq!(store.sms_keyword_get("PUB").await.expect("keyword"), None);
+    assert_eq!(
+        store
+            .agency_get("node-b/pu")
+            .await
+            .expect("get")
+            .map(|a| a.name),
+        Some("Dinas PUPR".into())
+    );
+    // A keyword another node published first stays with it.
+    assert!(store
+        .publication_apply("node-c", 1, &[], &[kw("node-c", "KOTB", None)], T0 + 3)
+        .await
+        .expect("other"));
+    assert_eq!(
+        store.sms_keyword_get("KOTB").await.expect("keyword"),
+        Some(kw("node-b", "KOTB", None))
+    );
+}
+
+/// The new owner's record of an identity on its way, storing it when it arrives, and erasing a copy.
+async fn identity_handover(store: DynStore) {
+    use lapor_node::storage::handover::{ABSENT, CONFIRMING, DONE, FETCHING};
+    let me = "node-t";
+    let owned = |r: &Report, epoch: i64, anonymous: bool| ReportImport {
+        report: Report {
+            anonymous,
+            ..r.clone()
+        },
+        timeline: vec![created(r)],
+        owner: OwnerRow {
+            report_id: r.id.clone(),
+            owner: me.into(),
+            epoch,
+            last_event_id: None,
+        },
+        history: Vec::new(),
+        merge_owned: false,
+    };
+    let a = report("h1", "Jalan rusak", "Lubang besar", T0);
+    let anon = report("h2", "Pungli", "Di kelurahan", T0);
+    let home = report("h3", "Sampah", "Di pasar", T0);
+    store
+        .report_import(&owned(&a, 1, false), T0)
+        .await
+        .expect("a");
+    store
+        .report_import(&owned(&anon, 1, true), T0)
+        .await
+        .expect("anon");
+    // Owned at epoch 0 (filed here): never handed over.
+    store
+        .report_import(&owned(&home, 0, false), T0)
+        .await
+        .expect("home");
+    let due = store.handover_due(me, T0, 10).await.expect("due");
+    assert_eq!(
+        due.iter().map(|h| h.report_id.as_str()).collect::<Vec<_>>(),
+        vec![a.id.as_str()]
+    );
+    assert_eq!((due[0].epoch, due[0].state.as_deref()), (1, None));
+    assert!(store
+        .handover_due("node-x", T0, 10)
+        .await
+        .expect("other")
+        .is_empty());
+    // A failed attempt waits for its time.
+    let failed = HandoverRow {
+        state: Some(FETCHING.into()),
+        attempts: 1,
+        next_at: T0 + 1000,
+        last_error: Some("the hub is unreachable".into()),
+        updated_at: T0,
+        ..due[0].clone()
+    };
+    store.handover_record(&failed).await.expect("record");
+    assert!(store
+        .handover_due(me, T0, 10)
+        .await
+        .expect("due")
+        .is_empty());
+    assert_eq!(
+        store.handover_due(me, T0 + 1000, 10).await.expect("due"),
+        vec![failed.clone()]
+    );
+    assert_eq!(
+        store.handover_open().await.expect("open"),
+        vec![failed.clone()]
+    );
+    assert_eq!(store.handover_get(&a.id).await.expect("get"), Some(failed));
+    // It arrives: stored, and the former owners are to be told.
+    let identity = ReporterIdentity {
+        name: Some("Maria".into()),
+        phone: Some("081339001122".into()),
+        email: None,
+    };
+    store
+        .handover_receive(&a.id, 1, &identity, T0 + 2000)
+        .await
+        .expect("receive");
+    assert_eq!(
+        store.report_identity(&a.id).await.expect("identity"),
+        Some(identity)
+    );
+    let due = store.handover_due(me, T0 + 2000, 10).await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].state.as_deref(), Some(CONFIRMING));
+    store
+        .handover_record(&HandoverRow {
+            state: Some(DONE.into()),
+            ..due[0].clone()
+        })
+        .await
+        .expect("done");
+    assert!(store
+        .handover_due(me, i64::MAX / 2, 10)
+        .await
+        .expect("due")
+        .is_empty());
+    assert!(store.handover_open().await.expect("open").is_empty());
+    // A row of an older epoch does not stop the next one (the report came back after moving on).
+    store
+        .handover_record(&HandoverRow {
+            report_id: home.id.clone(),
+            epoch: 0,
+            state: Some(ABSENT.into()),
+            attempts: 0,
+            next_at: T0,
+            last_error: None,
+            updated_at: T0,
+        })
+        .await
+        .expect("absent");
+    // Erasing a copy removes the row and the named blobs of the report only.
+    store
+        .report_insert(
+            &report("h4", "Banjir", "Di Oesapa", T0),
+            Some(&ReporterIdentity {
+                name: Some("Yohanes".into()),
+                phone: None,
+                email: None,
+            }),
+            &created(&report("h4", "Banjir", "Di Oesapa", T0)),
+            None,
+        )
+        .await
+        .expect("insert");
+    let h4 = "node-a:h4";
+    store
+        .blob_put(&"ab".repeat(32), b"sealed", T0)
+        .await
+        .expect("blob");
+    assert!(store
+        .identity_erase(h4, &["ab".repeat(32)])
+        .await
+        .expect("erase"));
+    assert_eq!(store.report_identity(h4).await.expect("identity"), None);
+    assert!(
+        !store.identity_erase(h4, &[]).await.expect("again"),
+        "nothing left"
+    );
+    assert_eq!(
+        store.blob_get(&"ab".repeat(32)).await.expect("blob"),
+        Some(b"sealed".to_vec()),
+        "a blob not tied to the report stays"
+    );
 }

@@ -755,3 +755,113 @@ async fn invalid_utf8_and_invalid_reporter_input_are_4xx() {
     assert_eq!(after.status, StatusCode::OK);
     assert_eq!(reports_held(&t).await, 1);
 }
+
+#[tokio::test]
+async fn officers_keep_their_contact_on_the_profile_page() {
+    let t = test_app(Backend::Sqlite).await.unwrap();
+    let admin = t.admin().await;
+    t.agency(&admin, "dinas-pupr", None, "office").await;
+    t.user(&admin, "petugas.pu", "agency_officer", Some("dinas-pupr"))
+        .await;
+    let (seed, token) = csrf(&t).await;
+    let login = send(
+        &t,
+        "POST",
+        "/officer/login",
+        &seed,
+        Some(&format!(
+            "csrf={token}&username=petugas.pu&password=password-1234"
+        )),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    let session = login.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let staff = format!("{seed}; {session}");
+    // Not logged in: to the login page.
+    let anon = send(&t, "GET", "/officer/profile", &seed, None).await;
+    assert_eq!(anon.status, StatusCode::SEE_OTHER);
+    let form = send(&t, "GET", "/officer/profile", &staff, None).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("Profil saya") && form.body.contains(r#"name="email""#));
+    assert!(
+        form.body.contains(r#"href="/officer/profile""#),
+        "linked from the menu"
+    );
+    let tok = token_in(&t, "/officer/profile", &staff).await;
+
+    // A bad address and number are named per field, with what was typed kept (escaped).
+    let bad = send(
+        &t,
+        "POST",
+        "/officer/profile",
+        &staff,
+        Some(&format!(
+            "csrf={tok}&email={}&phone=12&notices=1",
+            enc("budi<script>@pupr")
+        )),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("alamat email tidak valid"),
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body.contains("nomor telepon tidak valid"),
+        "{}",
+        bad.body
+    );
+    assert!(!bad.body.contains("budi<script>"), "escaped");
+    // Without the CSRF token nothing changes.
+    let forged = send(
+        &t,
+        "POST",
+        "/officer/profile",
+        &staff,
+        Some("email=budi%40pupr.go.id&phone=&notices=1"),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let ok = send(
+        &t,
+        "POST",
+        "/officer/profile",
+        &staff,
+        Some(&format!(
+            "csrf={tok}&email={}&phone={}&notices=1",
+            enc("budi.lay@kupangkota.go.id"),
+            enc("0813 3900 4455")
+        )),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let saved = send(&t, "GET", "/officer/profile?saved=1", &staff, None).await;
+    assert!(saved.body.contains("Profil disimpan"));
+    assert!(saved.body.contains("budi.lay@kupangkota.go.id"));
+    assert!(saved.body.contains("0813 3900 4455"));
+    // Unticking the box turns the notices off; an empty field removes the address.
+    let tok = token_in(&t, "/officer/profile", &staff).await;
+    let off = send(
+        &t,
+        "POST",
+        "/officer/profile",
+        &staff,
+        Some(&format!(
+            "csrf={tok}&email=&phone={}",
+            enc("0813 3900 4455")
+        )),
+    )
+    .await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    let after = send(&t, "GET", "/officer/profile", &staff, None).await;
+    assert!(!after.body.contains("budi.lay@kupangkota.go.id"));
+    assert!(!after.body.contains(r#"name="notices" value="1" checked"#));
+}

@@ -493,6 +493,15 @@ pub struct User {
     pub agency_id: Option<String>,
     /// Can log in.
     pub active: bool,
+    /// Where the account's own notices go (new disposition, deadline near, overdue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A phone number to reach the account's holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Whether the account receives its notices by email (false after it unsubscribed).
+    #[serde(default)]
+    pub notices: bool,
 }
 
 /// `POST /api/v1/users`.
@@ -510,6 +519,12 @@ pub struct CreateUser {
     /// Required for `agency_officer` and `executive`.
     #[serde(default)]
     pub agency_id: Option<String>,
+    /// Where the account's own notices go.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// A phone number of 8..16 digits.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// `PATCH /api/v1/users/{id}`.
@@ -525,6 +540,15 @@ pub struct UpdateUser {
     /// Enable or disable login.
     #[serde(default)]
     pub active: Option<bool>,
+    /// New email address for the account's notices; `""` removes it.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// New phone number; `""` removes it.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Receive the account's notices by email (`false` unsubscribes).
+    #[serde(default)]
+    pub notices: Option<bool>,
 }
 
 /// `POST /api/v1/auth/login`.

@@ -311,3 +311,155 @@ async fn notices_queued_while_smtp_is_down_or_slow_are_delivered_exactly_once_af
     );
     Ok(())
 }
+
+/// Logs in as `username` and returns its client.
+async fn login(node: &Node, username: &str) -> anyhow::Result<lapor_tests::Api> {
+    let (st, v) = node
+        .api()
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"username": username, "password": lapor_tests::cluster::PASSWORD}),
+        )
+        .await?;
+    anyhow::ensure!(st.is_success(), "login {username}: {st} {v}");
+    Ok(node
+        .api()
+        .with_token(v["token"].as_str().unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assigned_officers_get_their_own_notices_and_can_unsubscribe() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mail = tempfile::tempdir()?;
+    let smtp = SmtpSink::start(free_port()?, mail.path(), 0.0)?;
+    let node = start(dir.path(), smtp.port)?;
+    let admin = admin(&node).await?;
+    agency(&admin).await?;
+    let password = lapor_tests::cluster::PASSWORD;
+
+    // Contact details are validated, naming the field.
+    let (st, v) = admin
+        .post_json(
+            "/api/v1/users",
+            &json!({"username": "budi", "password": password, "display_name": "Budi Lay",
+                    "role": "agency_officer", "agency_id": "pupr", "email": "budi at pupr"}),
+        )
+        .await?;
+    assert_eq!(st.as_u16(), 422, "{v}");
+    assert!(v.to_string().contains("\"email\""), "{v}");
+    let (st, v) = admin
+        .post_json(
+            "/api/v1/users",
+            &json!({"username": "budi", "password": password, "display_name": "Budi Lay",
+                    "role": "agency_officer", "agency_id": "pupr",
+                    "email": "budi.lay@kupangkota.go.id", "phone": "0813 3900 4455"}),
+        )
+        .await?;
+    assert_eq!(st.as_u16(), 201, "{v}");
+    assert_eq!(v["email"], "budi.lay@kupangkota.go.id");
+    assert_eq!(v["notices"], true);
+    // A second officer of the agency without an address gets nothing; the officer edits their own phone.
+    let (st, v) = admin
+        .post_json(
+            "/api/v1/users",
+            &json!({"username": "sinta", "password": password, "display_name": "Sinta Bani",
+                    "role": "agency_officer", "agency_id": "pupr"}),
+        )
+        .await?;
+    assert_eq!(st.as_u16(), 201, "{v}");
+    let budi = login(&node, "budi").await?;
+    let (_, me) = budi.get_json("/api/v1/users/me").await?;
+    let budi_id = me["id"].as_str().unwrap_or_default().to_owned();
+    let (st, v) = budi
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{budi_id}"),
+            Some(&json!({"phone": "12"})),
+            &[],
+        )
+        .await?;
+    assert_eq!(st.as_u16(), 422, "a phone of two digits: {v}");
+    let (st, v) = budi
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{budi_id}"),
+            Some(&json!({"phone": "081339004455"})),
+            &[],
+        )
+        .await?;
+    assert!(st.is_success(), "{v}");
+    assert_eq!(v["phone"], "081339004455");
+
+    // A new disposition: the agency's mailbox and the officer who gave an address.
+    let (code, _) = file(
+        &node.api(),
+        "Saluran air tersumbat di Oesapa",
+        json!({"name": "Maria Ndun"}),
+    )
+    .await?;
+    act(&admin, &code, "verify", json!({"agency_id": "pupr"})).await?;
+    let msgs = smtp.wait_for(2, Duration::from_secs(30)).await?;
+    let mine = find(
+        &msgs,
+        "budi.lay@kupangkota.go.id",
+        "Laporan baru untuk Dinas PUPR Kota Kupang",
+    );
+    find(
+        &msgs,
+        "pupr@kupangkota.go.id",
+        "Laporan baru untuk Dinas PUPR Kota Kupang",
+    );
+    assert_eq!(msgs.len(), 2, "nobody else: {msgs:#?}");
+    assert!(part(mine, "text/plain").contains(&format!("/officer/reports/{code}")));
+    // The officer's own notice carries an unsubscribe link for the account, and the one-click header.
+    let header = mine["list_unsubscribe"].as_str().unwrap_or_default();
+    assert!(header.contains("/notifications/unsubscribe?u="), "{mine}");
+    let link = &header[1..header.len() - 1];
+    assert!(part(mine, "text/plain").contains(link));
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(link.replace("&t=", "&t=00"))
+            .send()
+            .await?
+            .status(),
+        404
+    );
+    let ok = client.get(link).send().await?;
+    assert_eq!(ok.status(), 200);
+    assert!(ok
+        .text()
+        .await?
+        .contains("Anda telah berhenti berlangganan"));
+    let (_, me) = budi.get_json("/api/v1/users/me").await?;
+    assert_eq!(me["notices"], false, "{me}");
+
+    // After unsubscribing only the mailbox hears of the next disposition.
+    let (code2, _) = file(
+        &node.api(),
+        "Lampu jalan mati di Oesapa",
+        json!({"name": "Maria Ndun"}),
+    )
+    .await?;
+    act(&admin, &code2, "verify", json!({"agency_id": "pupr"})).await?;
+    let msgs = smtp.wait_for(3, Duration::from_secs(30)).await?;
+    find(&msgs, "pupr@kupangkota.go.id", &code2);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let to_budi = smtp
+        .messages()?
+        .iter()
+        .filter(|m| m["to"].as_str().unwrap_or("").contains("budi.lay"))
+        .count();
+    assert_eq!(to_budi, 1, "no notice after unsubscribing");
+    // Turning notices on again works through the API as for the profile form.
+    let (st, v) = budi
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{budi_id}"),
+            Some(&json!({"notices": true})),
+            &[],
+        )
+        .await?;
+    assert!(st.is_success() && v["notices"] == true, "{v}");
+    Ok(())
+}

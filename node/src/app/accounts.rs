@@ -61,7 +61,15 @@ pub fn user_view(u: &UserRecord) -> wire::User {
         role: u.role,
         agency_id: u.agency_id.clone(),
         active: u.active,
+        email: u.email.clone(),
+        phone: u.phone.clone(),
+        notices: !u.notices_off,
     }
+}
+
+/// A contact field as given: trimmed, `""` meaning none.
+fn contact(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 impl App {
@@ -280,6 +288,9 @@ impl App {
             agency_id,
             active: true,
             created_at: self.now(),
+            email: None,
+            phone: None,
+            notices_off: false,
         })
     }
 
@@ -351,6 +362,8 @@ impl App {
         }
         let mut c = Checker::new();
         check_account(&mut c, &req.username, &req.password, &req.display_name);
+        let (email, phone) = (contact(req.email), contact(req.phone));
+        super::validate::check_contact(&mut c, "", phone.as_ref(), email.as_ref());
         let agency_id = clean(req.agency_id);
         match (req.role.is_agency_scoped(), &agency_id) {
             (true, None) => c.fail(
@@ -373,7 +386,7 @@ impl App {
             _ => {}
         }
         c.finish()?;
-        let user = self
+        let mut user = self
             .new_account(
                 req.username,
                 req.password,
@@ -382,6 +395,8 @@ impl App {
                 agency_id,
             )
             .await?;
+        user.email = email;
+        user.phone = phone;
         self.insert_account(&user).await?;
         let scope = user
             .agency_id
@@ -428,8 +443,30 @@ impl App {
         if let Some(p) = &req.password {
             check_password(&mut c, p, &user.username);
         }
+        let email = req.email.map(|e| contact(Some(e)));
+        let phone = req.phone.map(|p| contact(Some(p)));
+        super::validate::check_contact(
+            &mut c,
+            "",
+            phone.as_ref().and_then(Option::as_ref),
+            email.as_ref().and_then(Option::as_ref),
+        );
         c.finish()?;
-        let mut changed = Vec::new();
+        let mut contact_changed = Vec::new();
+        if let Some(email) = email {
+            user.email = email;
+            contact_changed.push("email".to_owned());
+        }
+        if let Some(phone) = phone {
+            user.phone = phone;
+            contact_changed.push("phone".to_owned());
+        }
+        if let Some(on) = req.notices {
+            user.notices_off = !on;
+            contact_changed.push(format!("notices={on}"));
+        }
+        // The addresses themselves stay out of the audit log: it names only what changed.
+        let mut changed = contact_changed;
         if let Some(name) = req.display_name {
             name.trim().clone_into(&mut user.display_name);
             changed.push("display_name".to_owned());

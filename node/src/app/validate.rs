@@ -160,30 +160,52 @@ pub(crate) fn check_password(c: &mut Checker, password: &str, username: &str) {
 /// The reporter's contact details: a name, a phone number of 8..16 digits, an e-mail address.
 pub(crate) fn check_reporter(c: &mut Checker, r: &wire::Reporter) {
     c.opt_text("reporter.name", r.name.as_ref(), 200);
-    if let Some(p) = &r.phone {
-        let digits = p.chars().filter(char::is_ascii_digit).count();
-        let ok = p
+    check_contact(c, "reporter.", r.phone.as_ref(), r.email.as_ref());
+}
+
+/// Whether `p` is a phone number: 8..16 digits, with spaces, `+` and `-` allowed.
+pub(crate) fn valid_phone(p: &str) -> bool {
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    p.chars()
+        .all(|ch| ch.is_ascii_digit() || " +-".contains(ch))
+        && (8..=16).contains(&digits)
+}
+
+/// Whether `e` is an e-mail address one can send to: `local@domain.tld`, at most 254 bytes, no spaces or
+/// control characters (which would let it inject mail headers).
+pub(crate) fn valid_email(e: &str) -> bool {
+    e.len() <= 254
+        && !e
             .chars()
-            .all(|ch| ch.is_ascii_digit() || " +-".contains(ch))
-            && (8..=16).contains(&digits);
-        if !ok {
-            c.fail(
-                "reporter.phone",
-                "invalid",
-                "nomor telepon tidak valid / invalid phone number",
-            );
-        }
+            .any(|ch| ch.is_whitespace() || ch.is_control() || "<>,;\"".contains(ch))
+        && e.split_once('@').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.contains('@')
+                && b.contains('.')
+                && !b.starts_with('.')
+                && !b.ends_with('.')
+        })
+}
+
+/// A phone number and an e-mail address, named `<prefix>phone` and `<prefix>email` in errors.
+pub(crate) fn check_contact(
+    c: &mut Checker,
+    prefix: &str,
+    phone: Option<&String>,
+    email: Option<&String>,
+) {
+    if phone.is_some_and(|p| !valid_phone(p)) {
+        c.fail(
+            &format!("{prefix}phone"),
+            "invalid",
+            "nomor telepon tidak valid (8 sampai 16 angka) / invalid phone number (8 to 16 digits)",
+        );
     }
-    if let Some(e) = &r.email {
-        let ok = e.len() <= 254
-            && e.split_once('@')
-                .is_some_and(|(a, b)| !a.is_empty() && b.contains('.'));
-        if !ok {
-            c.fail(
-                "reporter.email",
-                "invalid",
-                "alamat email tidak valid / invalid e-mail address",
-            );
-        }
+    if email.is_some_and(|e| !valid_email(e)) {
+        c.fail(
+            &format!("{prefix}email"),
+            "invalid",
+            "alamat email tidak valid / invalid e-mail address",
+        );
     }
 }

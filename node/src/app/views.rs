@@ -44,8 +44,14 @@ impl App {
         access: Access,
     ) -> AppResult<wire::ReportView> {
         let report = &bundle.report;
+        let epoch = bundle.owner.as_ref().map_or(0, |o| o.epoch);
+        let owner = self.node.owner_from(bundle.owner.as_ref(), &report.id);
+        // Only the owner's staff read the identity: a node the report left shows none (its copy goes once
+        // the new owner holds it, `federation::identity`).
         let identity = match access {
-            Access::Staff { identity: true } | Access::Reporter if !report.anonymous => {
+            Access::Staff { identity: true } | Access::Reporter
+                if !report.anonymous && owner == self.node.id() =>
+            {
                 self.node.store.report_identity(&report.id).await?
             }
             _ => None,
@@ -56,8 +62,6 @@ impl App {
         }
         let staff = access.is_staff();
         let t = |ms: Option<Millis>| ms.map(|m| self.time(m));
-        let epoch = bundle.owner.as_ref().map_or(0, |o| o.epoch);
-        let owner = self.node.owner_from(bundle.owner.as_ref(), &report.id);
         let transfer = bundle.transfer.clone();
         let timeline = bundle.timeline.clone();
         let agency_name = bundle.agency_name.clone();

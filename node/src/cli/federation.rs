@@ -92,6 +92,24 @@ pub fn status_text(node: &Node, s: &Snapshot) -> String {
     for p in &s.pending {
         let _ = writeln!(out, "  {} {} {}: {}", p.id, p.kind, p.report_id, p.reason);
     }
+    let _ = writeln!(
+        out,
+        "identity handovers: {} open (reporter identities coming from a former owner, or its copy not yet erased)",
+        s.handovers.len()
+    );
+    for h in &s.handovers {
+        let _ = writeln!(
+            out,
+            "  IDENTITY {} {} epoch {}: {} attempts{}",
+            h.state.as_deref().unwrap_or("fetching"),
+            h.report_id,
+            h.epoch,
+            h.attempts,
+            h.last_error
+                .as_deref()
+                .map_or_else(String::new, |e| format!(", last error: {e}"))
+        );
+    }
     let _ = writeln!(out, "equivocations: {}", s.equivocations.len());
     for e in &s.equivocations {
         let _ = writeln!(

@@ -233,6 +233,12 @@ pub struct UserRecord {
     pub active: bool,
     /// Created at.
     pub created_at: Millis,
+    /// Where the account's own notices go (new disposition, deadline near, overdue), if given.
+    pub email: Option<String>,
+    /// A phone number to reach the officer, if given.
+    pub phone: Option<String>,
+    /// The account unsubscribed from its notices.
+    pub notices_off: bool,
 }
 
 /// A login session or an API token; only the sha256 of the token is kept.

@@ -59,11 +59,27 @@ pub fn effect_for(event: &Event) -> Effect {
         Ok(p) => p,
         Err(e) => return quarantine(e.0),
     };
-    if p.agencies.len() > MAX_AGENCIES {
-        return quarantine(format!("more than {MAX_AGENCIES} agencies"));
+    match records_of(&event.origin, event.authored_at_ms, p) {
+        Ok((agencies, sms_keywords)) => Effect::Agencies {
+            origin: event.origin.clone(),
+            agencies,
+            sms_keywords,
+        },
+        Err(reason) => quarantine(reason),
     }
-    // SMS keywords (`[sms]` of the origin): one that is malformed, or names an agency the origin does not
-    // publish, is dropped; the agencies still apply.
+}
+
+/// The agency and keyword rows `origin`'s publication stands for here (from its `node.agencies` event or the
+/// hub's directory): agencies as `<origin>/<id>` under `@<origin>` paths; a keyword that is malformed, or
+/// names an agency the origin does not publish, is dropped. `Err` when it publishes too many agencies.
+pub fn records_of(
+    origin: &str,
+    at: crate::domain::Millis,
+    p: AgenciesPayload,
+) -> Result<(Vec<AgencyRecord>, Vec<SmsKeywordRow>), String> {
+    if p.agencies.len() > MAX_AGENCIES {
+        return Err(format!("more than {MAX_AGENCIES} agencies"));
+    }
     let sms_keywords = p
         .sms_keywords
         .into_iter()
@@ -75,31 +91,27 @@ pub fn effect_for(event: &Event) -> Effect {
         })
         .map(|k| SmsKeywordRow {
             keyword: k.keyword,
-            node_id: event.origin.clone(),
+            node_id: origin.to_owned(),
             // Stored under the name the agency has here (`<node>/<id>`, like the agency rows below).
-            agency_id: k.agency_id.map(|a| format!("{}/{a}", event.origin)),
+            agency_id: k.agency_id.map(|a| format!("{origin}/{a}")),
         })
         .collect();
     let agencies = p
         .agencies
         .into_iter()
         .map(|a| AgencyRecord {
-            id: format!("{}/{}", event.origin, a.id),
-            parent_id: a.parent_id.map(|p| format!("{}/{p}", event.origin)),
-            path: format!("@{}{}", event.origin, a.path),
+            id: format!("{origin}/{}", a.id),
+            parent_id: a.parent_id.map(|p| format!("{origin}/{p}")),
+            path: format!("@{origin}{}", a.path),
             name: a.name,
             kind: a.kind,
             region_code: a.region_code,
             active: a.active,
-            created_at: event.authored_at_ms,
-            node_id: Some(event.origin.clone()),
+            created_at: at,
+            node_id: Some(origin.to_owned()),
         })
         .collect();
-    Effect::Agencies {
-        origin: event.origin.clone(),
-        agencies,
-        sms_keywords,
-    }
+    Ok((agencies, sms_keywords))
 }
 
 /// This node's SMS keywords as it publishes them: its own keyword, then its agencies'.

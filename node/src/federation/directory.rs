@@ -2,15 +2,25 @@
 //! countersigned by the hub (`lapor-directory-v1`). Regional nodes fetch it, check the hub's signature with the
 //! hub key they were enrolled with, and cache it in their database, so they keep working when the hub is
 //! unreachable. Keys are only ever added or narrowed, never removed: old events must keep verifying.
+//!
+//! Format version 2 (asked for with `?v=2`) adds each node's published agencies and SMS keywords (the payload
+//! of its latest `node.agencies` event, with that event's sequence number), so a regional node also learns the
+//! agencies and keywords of the other regional nodes, whose logs it never receives, and routes an SMS with
+//! their keyword to them. A hub answers version 1 to a request without `?v=2` (what older nodes send, whose
+//! strict decoder would refuse the new member), and a newer node reads either.
 
 use ed25519_dalek::Signature;
 use lapor_federation::canonical::{decode_canonical, encode, from_value, to_value};
 use lapor_federation::Value;
 use serde::{Deserialize, Serialize};
 
+use super::agencies::{AgenciesPayload, PublishedAgency, PublishedKeyword};
 use super::key_entry;
 use crate::node::Node;
 use crate::storage::{KeyRow, PeerRecord};
+
+/// The newest directory format this node writes and reads.
+pub const VERSION: u64 = 2;
 
 /// Domain tag of the directory signature.
 pub const DIRECTORY_DOMAIN: &[u8] = b"lapor-directory-v1";
@@ -52,13 +62,29 @@ pub struct DirectoryNode {
     pub region_codes: Vec<String>,
     /// Its keys.
     pub keys: Vec<DirectoryKey>,
+    /// What it published with its latest `node.agencies` event (format version 2 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Published>,
+}
+
+/// A node's published agencies and SMS keywords, as the hub holds them (directory format version 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Published {
+    /// `origin_seq` of the `node.agencies` event they come from: a receiver applies only a newer one.
+    pub seq: i64,
+    /// Its agencies, ids as the node itself names them (bare), parents first.
+    pub agencies: Vec<PublishedAgency>,
+    /// Its SMS keywords.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sms_keywords: Vec<PublishedKeyword>,
 }
 
 /// The directory document without its signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Directory {
-    /// Format version, 1.
+    /// Format version, 1 or 2.
     pub v: u64,
     /// The hub's node id.
     pub hub: String,
@@ -82,8 +108,34 @@ fn node_keys(keys: &[KeyRow], origin: &str) -> Vec<DirectoryKey> {
         .collect()
 }
 
-/// Builds and signs this hub's directory.
-pub async fn build(node: &Node) -> anyhow::Result<Vec<u8>> {
+/// The latest `node.agencies` event of `origin` this node applied, as published.
+async fn published_of(node: &Node, origin: &str) -> anyhow::Result<Option<Published>> {
+    let events = node.store.report_events(&format!("{origin}:node")).await?;
+    let latest = events
+        .into_iter()
+        .filter(|e| {
+            e.origin == origin
+                && e.kind == lapor_federation::EventKind::NodeAgencies
+                && e.state == "applied"
+        })
+        .max_by_key(|e| e.origin_seq);
+    let Some(e) = latest else { return Ok(None) };
+    let event = super::apply::parse_event(&e.wire)?;
+    let p: AgenciesPayload =
+        super::payload::decode(&event.payload).map_err(|e| anyhow::anyhow!(e.0))?;
+    Ok(Some(Published {
+        seq: e.origin_seq,
+        agencies: p.agencies,
+        sms_keywords: p.sms_keywords,
+    }))
+}
+
+/// Builds and signs this hub's directory in format `version` (1, or 2 with what each node published).
+pub async fn build(node: &Node, version: u64) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(
+        (1..=VERSION).contains(&version),
+        "unsupported directory version {version}"
+    );
     let keys = node.store.key_list().await?;
     let mut nodes = vec![DirectoryNode {
         node_id: node.fed.node_id.clone(),
@@ -92,6 +144,7 @@ pub async fn build(node: &Node) -> anyhow::Result<Vec<u8>> {
         role: "hub".into(),
         region_codes: Vec::new(),
         keys: node_keys(&keys, &node.fed.node_id),
+        published: None,
     }];
     for p in node.store.peer_list().await? {
         nodes.push(DirectoryNode {
@@ -101,11 +154,17 @@ pub async fn build(node: &Node) -> anyhow::Result<Vec<u8>> {
             base_url: p.base_url,
             role: p.role,
             region_codes: p.region_codes,
+            published: None,
         });
+    }
+    if version >= 2 {
+        for n in &mut nodes {
+            n.published = published_of(node, &n.node_id).await?;
+        }
     }
     nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
     let doc = Directory {
-        v: 1,
+        v: version,
         hub: node.fed.node_id.clone(),
         issued_at_ms: node.now(),
         nodes,
@@ -129,7 +188,15 @@ pub fn verify(node: &Node, hub: &str, bytes: &[u8]) -> anyhow::Result<Directory>
     };
     let unsigned = encode(&Value::Object(map.clone()))?;
     let doc: Directory = from_value(Value::Object(map))?;
-    anyhow::ensure!(doc.v == 1, "unsupported directory version {}", doc.v);
+    anyhow::ensure!(
+        (1..=VERSION).contains(&doc.v),
+        "unsupported directory version {}",
+        doc.v
+    );
+    anyhow::ensure!(
+        doc.v >= 2 || doc.nodes.iter().all(|n| n.published.is_none()),
+        "a version 1 directory carries published agencies"
+    );
     anyhow::ensure!(
         doc.hub == hub,
         "directory is from {}, expected {hub}",
@@ -157,12 +224,22 @@ pub async fn refresh(node: &Node) -> anyhow::Result<()> {
         .filter(|p| p.role == "hub")
         .collect();
     for hub in hubs {
-        let bytes =
-            super::client::signed_get(node, &hub.base_url, "/federation/v1/directory").await?;
+        let bytes = super::client::signed_get(
+            node,
+            &hub.base_url,
+            &format!("/federation/v1/directory?v={VERSION}"),
+        )
+        .await?;
         let doc = verify(node, &hub.node_id, &bytes)?;
         for entry in doc.nodes {
             if entry.node_id == node.id() {
                 continue;
+            }
+            // A hub's own publications arrive in its log; another regional node's only through here.
+            if entry.role != "hub" {
+                if let Some(p) = &entry.published {
+                    apply_published(node, &entry.node_id, p).await?;
+                }
             }
             for k in &entry.keys {
                 let row = KeyRow {
@@ -216,4 +293,30 @@ pub async fn refresh(node: &Node) -> anyhow::Result<()> {
         }
     }
     node.fed.reload(&node.store).await
+}
+
+/// Applies what another regional node published, as the directory carries it, unless this node already holds
+/// that publication or a newer one: the same rules as accepting its `node.agencies` event
+/// ([`super::agencies::effect_for`]).
+async fn apply_published(node: &Node, origin: &str, p: &Published) -> anyhow::Result<()> {
+    let payload = AgenciesPayload {
+        agencies: p.agencies.clone(),
+        sms_keywords: p.sms_keywords.clone(),
+    };
+    let (agencies, keywords) = match super::agencies::records_of(origin, node.now(), payload) {
+        Ok(r) => r,
+        Err(reason) => {
+            tracing::warn!(peer.node = %origin, %reason, "published agencies in the directory refused");
+            return Ok(());
+        }
+    };
+    let applied = node
+        .store
+        .publication_apply(origin, p.seq, &agencies, &keywords, node.now())
+        .await?;
+    if applied {
+        tracing::info!(peer.node = %origin, seq = p.seq, agencies = agencies.len(), sms_keywords = keywords.len(),
+            "agencies and SMS keywords learnt from the directory");
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ pub mod contributions;
 pub mod directory;
 pub mod error;
 pub mod history;
+pub mod identity;
 pub mod keys;
 pub mod payload;
 pub mod pending;

@@ -316,12 +316,19 @@ pub async fn blob(node: &Node, hash: &str) -> Result<Vec<u8>, ReceiveError> {
         .ok_or(ReceiveError::NotFound("blob"))
 }
 
-/// `GET /federation/v1/directory`: the hub's signed directory.
-pub async fn directory(node: &Node) -> Result<Vec<u8>, ReceiveError> {
+/// `GET /federation/v1/directory[?v=2]`: the hub's signed directory in format `version` (1 when not asked).
+pub async fn directory(node: &Node, version: Option<u64>) -> Result<Vec<u8>, ReceiveError> {
     if !node.is_hub() {
         return Err(ReceiveError::NotHub);
     }
-    Ok(super::directory::build(node).await?)
+    let version = version.unwrap_or(1);
+    if !(1..=super::directory::VERSION).contains(&version) {
+        return Err(ReceiveError::Malformed(format!(
+            "directory version {version} is not served here (1..={})",
+            super::directory::VERSION
+        )));
+    }
+    Ok(super::directory::build(node, version).await?)
 }
 
 /// Largest body of a signed request other than a push (a catch-up asks with one head per origin).

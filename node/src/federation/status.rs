@@ -118,6 +118,9 @@ pub struct Snapshot {
     pub equivocations: Vec<EquivocationRow>,
     /// Events waiting for a step of this node, each with its reason.
     pub pending: Vec<super::pending::PendingEvent>,
+    /// Reporter identities still on their way to this node (it owns the reports now) or whose former owners
+    /// have not confirmed erasing their copy ([`super::identity`]).
+    pub handovers: Vec<crate::storage::HandoverRow>,
     /// Process counters since start.
     pub counters: CounterValues,
 }
@@ -163,6 +166,7 @@ pub async fn snapshot(
         recent_quarantine: quarantine.into_iter().take(recent).collect(),
         equivocations: node.store.equivocation_list().await?,
         pending: super::pending::pending(node).await?,
+        handovers: node.store.handover_open().await?,
         counters: CounterValues::of(&node.fed.counters),
     })
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::extract::SignedPeer;
 use crate::app::App;
+use crate::federation::identity::{self, HandoverRefusal};
 use crate::federation::receive::{self, ReceiveError};
 use crate::federation::Counters;
 
@@ -111,6 +112,47 @@ impl From<ReceiveError> for ApiError {
     }
 }
 
+impl From<HandoverRefusal> for ApiError {
+    fn from(e: HandoverRefusal) -> Self {
+        let detail = e.to_string();
+        match e {
+            HandoverRefusal::Malformed(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "Permintaan tidak valid",
+                "Malformed request",
+            ),
+            HandoverRefusal::NotOwner(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_owner",
+                "Node yang disebut bukan pemilik laporan ini menurut node ini",
+                "The node named is not this report's owner as this node holds it",
+            ),
+            HandoverRefusal::NotAuthorised(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_authorised",
+                "Node ini tidak boleh meminta identitas pelapor atas nama node lain",
+                "This node may not ask for the reporter identity on another node's behalf",
+            ),
+            HandoverRefusal::NotHeld => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "identity_not_held",
+                "Identitas pelapor laporan ini tidak disimpan di node ini",
+                "No reporter identity of this report is held here",
+            ),
+            HandoverRefusal::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity_unavailable",
+                "Pemilik lama laporan belum dapat dihubungi; coba lagi nanti",
+                "The report's former owner cannot be reached yet; retry later",
+            ),
+            HandoverRefusal::Storage(e) => return ApiError::from(ReceiveError::Storage(e)),
+            HandoverRefusal::Internal(e) => return ApiError::from(ReceiveError::Internal(e)),
+        }
+        .detail(detail)
+    }
+}
+
 fn json(bytes: Vec<u8>) -> Response {
     (
         StatusCode::OK,
@@ -206,8 +248,44 @@ pub async fn blob(
         .into_response())
 }
 
-/// `GET /federation/v1/directory` (hub only).
+/// `POST /federation/v1/identity`: a report's reporter identity sealed to its new owner.
+#[tracing::instrument(skip_all, err(level = "debug"), fields(peer.node))]
+pub async fn identity_fetch(
+    State(app): State<App>,
+    peer: SignedPeer,
+) -> Result<Response, ApiError> {
+    tracing::Span::current().record("peer.node", peer.node.as_str());
+    Ok(json(
+        identity::serve_fetch(app.node(), &peer.node, &peer.body).await?,
+    ))
+}
+
+/// `POST /federation/v1/identity/erase`: the new owner holds the identity; this node erases its copy.
+#[tracing::instrument(skip_all, err(level = "debug"), fields(peer.node))]
+pub async fn identity_erase(
+    State(app): State<App>,
+    peer: SignedPeer,
+) -> Result<Response, ApiError> {
+    tracing::Span::current().record("peer.node", peer.node.as_str());
+    Ok(json(
+        identity::serve_erase(app.node(), &peer.node, &peer.body).await?,
+    ))
+}
+
+/// Query of the directory: the format version wanted (1 when absent; older nodes never ask).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryQuery {
+    /// Format version.
+    #[serde(default)]
+    pub v: Option<u64>,
+}
+
+/// `GET /federation/v1/directory[?v=2]` (hub only).
 #[tracing::instrument(skip_all, err(level = "debug"))]
-pub async fn directory(State(app): State<App>) -> Result<Response, ApiError> {
-    Ok(json(receive::directory(app.node()).await?))
+pub async fn directory(
+    State(app): State<App>,
+    Query(q): Query<DirectoryQuery>,
+) -> Result<Response, ApiError> {
+    Ok(json(receive::directory(app.node(), q.v).await?))
 }

@@ -180,6 +180,8 @@ pub fn router(app: App) -> Router {
         .route("/catch-up", post(fed::catch_up))
         .route("/blobs/{hash}", get(fed::blob))
         .route("/reports/{key}/history", get(fed::history))
+        .route("/identity", post(fed::identity_fetch))
+        .route("/identity/erase", post(fed::identity_erase))
         .route("/directory", get(fed::directory))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

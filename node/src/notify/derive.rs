@@ -40,6 +40,9 @@ pub struct Reach<'a> {
     pub agency_mailbox: Option<&'a str>,
     /// The administrators' mailbox is configured.
     pub admin_mailbox: bool,
+    /// The accounts (ids) of the officers of the agency the report is with who gave an email address and
+    /// did not unsubscribe.
+    pub officers: &'a [String],
 }
 
 /// The notices `change` of `report` calls for. Anonymous reporters get none; officers still hear about
@@ -85,18 +88,18 @@ pub fn notices(change: &Change<'_>, report: &Report, reach: &Reach<'_>) -> Vec<N
         }
     }
     if reach.email {
-        match (
-            change.action,
-            report.agency_id.as_deref(),
-            reach.agency_mailbox,
-        ) {
-            (A::Verified, Some(agency), Some(_)) => {
-                push("disposition", CHANNEL_EMAIL, format!("agency:{agency}"));
+        let officer_kind = match change.action {
+            A::Verified => Some("disposition"),
+            A::FollowupOverdue => Some("overdue"),
+            _ => None,
+        };
+        if let (Some(kind), Some(agency)) = (officer_kind, report.agency_id.as_deref()) {
+            if reach.agency_mailbox.is_some() {
+                push(kind, CHANNEL_EMAIL, format!("agency:{agency}"));
             }
-            (A::FollowupOverdue, Some(agency), Some(_)) => {
-                push("overdue", CHANNEL_EMAIL, format!("agency:{agency}"));
+            for officer in reach.officers {
+                push(kind, CHANNEL_EMAIL, format!("user:{officer}"));
             }
-            _ => {}
         }
         if change.action == A::VerificationOverdue && reach.admin_mailbox {
             push("overdue", CHANNEL_EMAIL, "admin".into());
@@ -109,6 +112,29 @@ pub fn notices(change: &Change<'_>, report: &Report, reach: &Reach<'_>) -> Vec<N
 /// waits for the agency (verified or in progress), is not overdue yet, and its deadline falls before the end
 /// of the next working day (`horizon`). Recorded once per deadline.
 pub fn deadline_warning(report: &Report, now: Millis, horizon: Millis) -> Option<NewNotice> {
+    let agency = report.agency_id.as_deref()?;
+    deadline_for(report, now, horizon, format!("agency:{agency}"))
+}
+
+/// [`deadline_warning`] for each of the agency's officers (`user:<id>`) instead of its mailbox.
+pub fn officer_deadline_warnings(
+    report: &Report,
+    now: Millis,
+    horizon: Millis,
+    officers: &[String],
+) -> Vec<NewNotice> {
+    officers
+        .iter()
+        .filter_map(|o| deadline_for(report, now, horizon, format!("user:{o}")))
+        .collect()
+}
+
+fn deadline_for(
+    report: &Report,
+    now: Millis,
+    horizon: Millis,
+    recipient: String,
+) -> Option<NewNotice> {
     let due = report.followup_due_at?;
     let waiting = matches!(
         report.status,
@@ -117,8 +143,7 @@ pub fn deadline_warning(report: &Report, now: Millis, horizon: Millis) -> Option
     if !waiting || report.followup_overdue || due <= now || due > horizon {
         return None;
     }
-    let agency = report.agency_id.as_deref()?;
-    let recipient = format!("agency:{agency}");
+    report.agency_id.as_deref()?;
     Some(NewNotice {
         id: ulid::Ulid::new().to_string(),
         dedup: format!("deadline:{}:{due}:{CHANNEL_EMAIL}:{recipient}", report.id),

@@ -14,8 +14,9 @@
 //! id), so mail clients and archives can recognise the copy; an SMS copy cannot be recognised.
 //!
 //! No address is ever copied: a notice names the report and the kind of recipient, and the address is read
-//! from the reporter identity (or from the config, for officers' mailboxes) only when it is sent; logs carry
-//! the notice and report ids only. Anonymous reporters get no notices.
+//! from the reporter identity (from the config for agencies' mailboxes, from the account for an officer,
+//! `user:<id>`) only when it is sent; logs carry the notice and report ids only. Anonymous reporters get no
+//! notices.
 
 pub mod config;
 pub mod derive;
@@ -238,20 +239,29 @@ async fn notices_of(node: &Node, wire: &[u8]) -> anyhow::Result<Vec<crate::stora
         .report_identity(&report.id)
         .await?
         .unwrap_or_default();
+    // After a transfer the reporter's contact may still be on its way from the former owner: the notices are
+    // recorded as if it were here, and the sender waits for it (or skips them when none arrives).
+    let awaited =
+        identity.is_empty() && crate::federation::identity::awaited(node, &report.id).await?;
     let c = &node.config.notifications;
     let mailbox = report
         .agency_id
         .as_deref()
         .and_then(|a| c.email.agencies.get(a))
         .map(String::as_str);
+    let officers = match report.agency_id.as_deref() {
+        Some(a) if c.email.enabled => officers_of(node, a).await?,
+        _ => Vec::new(),
+    };
     let reach = derive::Reach {
         email: c.email.enabled,
         sms: c.sms.enabled,
         sms_every_phone: c.sms.every_phone,
-        reporter_email: identity.email.is_some(),
-        reporter_phone: identity.phone.is_some(),
+        reporter_email: identity.email.is_some() || awaited,
+        reporter_phone: identity.phone.is_some() || awaited,
         agency_mailbox: mailbox,
         admin_mailbox: !c.email.admin.is_empty(),
+        officers: &officers,
     };
     let id = event.id()?.to_string();
     let change = derive::Change {
@@ -264,25 +274,46 @@ async fn notices_of(node: &Node, wire: &[u8]) -> anyhow::Result<Vec<crate::stora
     Ok(derive::notices(&change, &report, &reach))
 }
 
-/// Records warnings for reports whose follow-up is due within one working day. Returns how many.
+/// The accounts of the agency's officers who want its notices: active `agency_officer`s of exactly that
+/// agency with an email address, not unsubscribed.
+async fn officers_of(node: &Node, agency: &str) -> anyhow::Result<Vec<String>> {
+    Ok(node
+        .store
+        .user_list()
+        .await?
+        .into_iter()
+        .filter(|u| {
+            u.role == lapor_schemas::Role::AgencyOfficer
+                && u.active
+                && !u.notices_off
+                && u.email.is_some()
+                && u.agency_id.as_deref() == Some(agency)
+        })
+        .map(|u| u.id)
+        .collect())
+}
+
+/// Records warnings for reports whose follow-up is due within one working day (to the agency's mailbox and
+/// to its officers). Returns how many.
 pub async fn deadlines_once(node: &Node) -> anyhow::Result<usize> {
     let c = &node.config.notifications;
-    if !c.email.enabled || c.email.agencies.is_empty() {
+    if !c.email.enabled {
         return Ok(0);
     }
     let now = node.now();
     let horizon = node.calendar.add_working_days(now, 1);
     let mut warnings = Vec::new();
     for report in node.store.report_due(horizon, 1000).await? {
-        let Some(w) = derive::deadline_warning(&report, now, horizon) else {
+        let Some(agency) = report.agency_id.as_deref() else {
             continue;
         };
-        let configured = report
-            .agency_id
-            .as_deref()
-            .is_some_and(|a| c.email.agencies.contains_key(a));
-        if configured && node.owns(&report.id).await? {
-            warnings.push(w);
+        let mailbox = derive::deadline_warning(&report, now, horizon)
+            .filter(|_| c.email.agencies.contains_key(agency));
+        let officers = officers_of(node, agency).await?;
+        let mine = derive::officer_deadline_warnings(&report, now, horizon, &officers);
+        if (mailbox.is_some() || !mine.is_empty()) && node.owns(&report.id).await? {
+            warnings.extend(mailbox);
+            warnings.extend(mine);
         }
     }
     Ok(node.store.notices_add(&warnings, now).await?)
@@ -368,6 +399,11 @@ async fn deliver(node: &Node, senders: &Senders, row: &NoticeRow) -> anyhow::Res
             identity.email
         };
         let Some(address) = address else {
+            if crate::federation::identity::awaited(node, &report.id).await? {
+                return Ok(Delivery::Done(Attempt::Retry(
+                    "the reporter's contact has not arrived from the former owner yet".into(),
+                )));
+            }
             return Ok(Delivery::Skip("the reporter's address was erased"));
         };
         if n.channel == CHANNEL_EMAIL && store.notice_unsubscribed(&report.id).await? {
@@ -379,6 +415,18 @@ async fn deliver(node: &Node, senders: &Senders, row: &NoticeRow) -> anyhow::Res
             return Ok(Delivery::Skip("no mailbox configured for the agency"));
         };
         a.clone()
+    } else if let Some(user) = n.recipient.strip_prefix("user:") {
+        let account = store.user_get(user).await?;
+        let Some(account) = account.filter(|u| u.active) else {
+            return Ok(Delivery::Skip("the account is gone or disabled"));
+        };
+        if account.notices_off {
+            return Ok(Delivery::Skip("the officer unsubscribed"));
+        }
+        let Some(address) = account.email else {
+            return Ok(Delivery::Skip("the officer has no email address"));
+        };
+        address
     } else if n.recipient == "admin" && !c.email.admin.is_empty() {
         c.email.admin.clone()
     } else {
@@ -407,8 +455,11 @@ async fn deliver(node: &Node, senders: &Senders, row: &NoticeRow) -> anyhow::Res
         )
     });
     let key = unsubscribe::key(store).await?;
-    let unsubscribe_link = (!officer && n.channel == CHANNEL_EMAIL)
-        .then(|| unsubscribe::link(&base, &key, &report.id));
+    let unsubscribe_link = match n.recipient.strip_prefix("user:") {
+        Some(user) if n.channel == CHANNEL_EMAIL => Some(unsubscribe::user_link(&base, &key, user)),
+        _ => (!officer && n.channel == CHANNEL_EMAIL)
+            .then(|| unsubscribe::link(&base, &key, &report.id)),
+    };
     let link = if officer {
         format!("{base}/officer/reports/{}", report.tracking_code)
     } else {

@@ -25,7 +25,7 @@ pub struct Subject<'a> {
     pub node_name: &'a str,
     /// The page the notice points to (tracking page for reporters, console page for officers).
     pub link: String,
-    /// The unsubscribe page (reporters' email).
+    /// The unsubscribe page (reporters' email, and officers' own accounts).
     pub unsubscribe: Option<String>,
 }
 
@@ -199,15 +199,14 @@ pub fn email(s: &Subject<'_>) -> Letter {
     let _ = write!(plain, "\n-- \n{}\n", s.node_name);
     let _ = write!(html, "<hr><p>{}</p>", esc(s.node_name));
     if let Some(u) = &s.unsubscribe {
-        let _ = writeln!(
-            plain,
-            "Berhenti menerima email tentang laporan ini / Stop emails about this report: {u}"
-        );
-        let _ = write!(
-            html,
-            "<p><a href=\"{}\">Berhenti menerima email tentang laporan ini / Stop emails about this report</a></p>",
-            esc(u)
-        );
+        // An officer's link stops the account's notices; a reporter's, the report's.
+        let what = if for_officers(s.kind) {
+            "Berhenti menerima email pemberitahuan untuk akun ini / Stop notice emails to this account"
+        } else {
+            "Berhenti menerima email tentang laporan ini / Stop emails about this report"
+        };
+        let _ = writeln!(plain, "{what}: {u}");
+        let _ = write!(html, "<p><a href=\"{}\">{what}</a></p>", esc(u));
     }
     html.push_str("</body></html>");
     Letter {

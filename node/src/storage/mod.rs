@@ -2,7 +2,7 @@
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
 //! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`],
-//! [`SmsStore`], [`NoticeStore`], [`Open311Store`], [`StatsStore`]) with coarse
+//! [`SmsStore`], [`NoticeStore`], [`Open311Store`], [`StatsStore`], [`HandoverStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -30,6 +30,7 @@ use crate::domain::{
 
 pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
+pub use handover::{HandoverRow, HandoverStore};
 pub use identity::IdentityCipher;
 pub use notices::{NewNotice, NoticeOutcome, NoticeRow, NoticeStore};
 pub use open311::{Open311Key, Open311Store, RequestQuery};
@@ -37,6 +38,7 @@ pub use records::*;
 
 mod decide;
 mod error;
+pub mod handover;
 pub mod identity;
 pub mod notices;
 mod open311;
@@ -302,11 +304,22 @@ pub trait TransferStore: Send + Sync + 'static {
 }
 
 /// What the SMS channel keeps: the keywords other nodes publish (written when their `node.agencies` event
-/// is accepted).
+/// is accepted, or, for nodes whose log this node does not receive, from the hub's directory).
 #[async_trait]
 pub trait SmsStore: Send + Sync + 'static {
     /// The node (and agency) another node published `keyword` for.
     async fn sms_keyword_get(&self, keyword: &str) -> Result<Option<SmsKeywordRow>>;
+    /// Applies another node's publication as the hub's directory carries it (its agencies and keywords
+    /// replace what this node knew of that origin, as when its `node.agencies` event is accepted), unless one
+    /// with the same or a higher `seq` was applied before; in one transaction. Whether it applied.
+    async fn publication_apply(
+        &self,
+        origin: &str,
+        seq: i64,
+        agencies: &[AgencyRecord],
+        keywords: &[SmsKeywordRow],
+        now: Millis,
+    ) -> Result<bool>;
 }
 
 /// Statistics: the facts of a period, the freshness of every origin, kept recaps.
@@ -344,6 +357,7 @@ pub trait Store:
     + NoticeStore
     + Open311Store
     + StatsStore
+    + HandoverStore
 {
 }
 
@@ -360,6 +374,7 @@ impl<T> Store for T where
         + NoticeStore
         + Open311Store
         + StatsStore
+        + HandoverStore
 {
 }
 
@@ -367,8 +382,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, NoticeStore, Open311Store,
-        PeerStore, ReportStore, SmsStore, StatsStore, Store, TransferStore,
+        AccountStore, AuditStore, CatalogStore, EventStore, HandoverStore, MetaStore, NoticeStore,
+        Open311Store, PeerStore, ReportStore, SmsStore, StatsStore, Store, TransferStore,
     };
 }
 

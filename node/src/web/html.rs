@@ -346,6 +346,11 @@ pub fn layout(ctx: &Ctx, title: &str, body: &str, opts: PageOpts) -> String {
         if ctx.viewer.user().is_some() {
             let _ = write!(
                 n,
+                r#"<a href="/officer/profile">{}</a>"#,
+                tr(lang, "Profil", "Profile")
+            );
+            let _ = write!(
+                n,
                 r#"<form method="post" action="/officer/logout" class="inline">{}<button type="submit" class="link">{}</button></form>"#,
                 csrf_field(ctx),
                 tr(lang, "Keluar", "Log out")

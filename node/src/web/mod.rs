@@ -23,6 +23,7 @@ pub mod citizen;
 pub mod forms;
 pub mod html;
 pub mod officer;
+pub mod profile;
 pub mod statistics;
 pub mod unsubscribe;
 
@@ -83,6 +84,7 @@ pub fn router() -> Router<App> {
             get(officer::login_form).post(officer::login),
         )
         .route("/officer/logout", post(officer::logout))
+        .route("/officer/profile", get(profile::form).post(profile::save))
         .route(
             "/officer/new",
             get(officer::new_form)

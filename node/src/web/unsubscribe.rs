@@ -1,4 +1,5 @@
-//! `/notifications/unsubscribe?r=<report id>&t=<token>`: the link in reporters' emails. Opening it
+//! `/notifications/unsubscribe?r=<report id>&t=<token>`: the link in reporters' emails (`?u=<account id>`
+//! in officers' notices: the account's notices stop, `/officer/profile` turns them on again). Opening it
 //! unsubscribes (the signed token is the proof; no login, no form); `POST` is the RFC 8058 one-click
 //! request mail providers send for the `List-Unsubscribe` header.
 
@@ -15,12 +16,14 @@ use crate::app::{App, AppError};
 #[derive(Debug, Deserialize)]
 pub struct Link {
     r: Option<String>,
+    u: Option<String>,
     t: Option<String>,
 }
 
 async fn apply(app: &App, link: &Link) -> Result<(), AppError> {
-    match (&link.r, &link.t) {
-        (Some(r), Some(t)) => app.unsubscribe(r, t).await,
+    match (&link.r, &link.u, &link.t) {
+        (Some(r), None, Some(t)) => app.unsubscribe(r, t).await,
+        (None, Some(u), Some(t)) => app.unsubscribe_account(u, t).await,
         _ => Err(AppError::NotFound("report")),
     }
 }
@@ -35,10 +38,17 @@ pub async fn page_get(State(app): State<App>, ctx: Ctx, Query(link): Query<Link>
             &format!(
                 "<h1>{}</h1><p>{}</p>",
                 ctx.t("Anda telah berhenti berlangganan", "You have unsubscribed"),
-                ctx.t(
-                    "Kami tidak akan mengirim email lagi tentang laporan ini. Anda tetap dapat mengikuti laporan di halaman pelacakan.",
-                    "We will send no more email about this report. You can still follow it on the tracking page."
-                )
+                if link.u.is_some() {
+                    ctx.t(
+                        "Akun Anda tidak akan menerima email pemberitahuan lagi. Anda dapat menyalakannya kembali di halaman profil konsol petugas.",
+                        "Your account will receive no more notice emails. You can turn them on again on the officer console's profile page."
+                    )
+                } else {
+                    ctx.t(
+                        "Kami tidak akan mengirim email lagi tentang laporan ini. Anda tetap dapat mengikuti laporan di halaman pelacakan.",
+                        "We will send no more email about this report. You can still follow it on the tracking page."
+                    )
+                }
             ),
             PageOpts::default(),
         ),

@@ -119,6 +119,13 @@ pub fn render(s: &Snapshot) -> String {
     let _ = writeln!(out, "# HELP lapor_federation_frozen_origins Origins frozen for equivocation.\n# TYPE lapor_federation_frozen_origins gauge\nlapor_federation_frozen_origins {frozen}");
     let _ = writeln!(out, "# HELP lapor_federation_quarantine Events held in quarantine.\n# TYPE lapor_federation_quarantine gauge\nlapor_federation_quarantine {}", s.quarantined);
     let _ = writeln!(out, "# HELP lapor_federation_pending_events Events waiting for a step of this node (reasons in `lapor federation status`).\n# TYPE lapor_federation_pending_events gauge\nlapor_federation_pending_events {}", s.pending.len());
+    let waiting = |state: &str| {
+        s.handovers
+            .iter()
+            .filter(|h| h.state.as_deref() == Some(state))
+            .count()
+    };
+    let _ = writeln!(out, "# HELP lapor_federation_identity_handovers Reporter identities on their way to this node (`fetching`) or whose former owners have not confirmed erasing theirs (`confirming`).\n# TYPE lapor_federation_identity_handovers gauge\nlapor_federation_identity_handovers{{state=\"fetching\"}} {}\nlapor_federation_identity_handovers{{state=\"confirming\"}} {}", waiting("fetching"), waiting("confirming"));
     let _ = writeln!(out, "# HELP lapor_federation_refused_events Events of an origin refused by the authorisation rules (held in quarantine).\n# TYPE lapor_federation_refused_events gauge");
     for r in &s.refusals {
         let _ = writeln!(

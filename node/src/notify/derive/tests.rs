@@ -68,6 +68,7 @@ fn all<'a>() -> Reach<'a> {
         reporter_phone: true,
         agency_mailbox: Some("pu@kupang.go.id"),
         admin_mailbox: true,
+        officers: &[],
     }
 }
 
@@ -267,4 +268,42 @@ fn deadline_warning_within_one_working_day() {
     r.followup_overdue = false;
     r.status = ReportStatus::Responded;
     assert!(deadline_warning(&r, 500, 2_000).is_none());
+}
+
+#[test]
+fn assigned_officers_hear_of_dispositions_overdue_and_deadlines() {
+    let officers = ["u1".to_owned(), "u2".to_owned()];
+    let reach = Reach {
+        officers: &officers,
+        agency_mailbox: None,
+        ..all()
+    };
+    let mut r = report(Channel::Web, false);
+    let verified = change(TimelineAction::Verified, None, Some(ReportStatus::Verified));
+    let got = kinds(&notices(&verified, &r, &reach));
+    assert!(got.contains(&("disposition".into(), "email".into(), "user:u1".into())));
+    assert!(got.contains(&("disposition".into(), "email".into(), "user:u2".into())));
+    assert!(
+        !got.iter().any(|(_, _, to)| to.starts_with("agency:")),
+        "no mailbox configured: {got:?}"
+    );
+    let overdue = change(TimelineAction::FollowupOverdue, None, None);
+    let got = kinds(&notices(&overdue, &r, &reach));
+    assert!(got.contains(&("overdue".into(), "email".into(), "user:u2".into())));
+    // No officer with an address: nothing for officers.
+    let none = Reach {
+        officers: &[],
+        agency_mailbox: None,
+        ..all()
+    };
+    assert!(!kinds(&notices(&verified, &r, &none))
+        .iter()
+        .any(|(k, _, _)| k == "disposition"));
+    // Deadline warnings: one per officer, each recorded once per deadline.
+    r.followup_due_at = Some(1_000);
+    let w = officer_deadline_warnings(&r, 500, 2_000, &officers);
+    assert_eq!(w.len(), 2);
+    assert_ne!(w[0].dedup, w[1].dedup);
+    assert_eq!(w[0].recipient, "user:u1");
+    assert!(officer_deadline_warnings(&r, 500, 900, &officers).is_empty());
 }

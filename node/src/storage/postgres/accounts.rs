@@ -20,12 +20,16 @@ impl AccountStore for PgStore {
     async fn user_update(&self, u: &UserRecord) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
-            "UPDATE users SET display_name = $2, password_hash = $3, active = $4 WHERE id = $1",
+            "UPDATE users SET display_name = $2, password_hash = $3, active = $4, email = $5, phone = $6, \
+             notices_off = $7 WHERE id = $1",
         )
         .bind(&u.id)
         .bind(&u.display_name)
         .bind(&u.password_hash)
         .bind(u.active)
+        .bind(u.email.as_deref())
+        .bind(u.phone.as_deref())
+        .bind(u.notices_off)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -174,7 +178,7 @@ impl AccountStore for PgStore {
 
 pub(super) async fn insert_user(conn: &mut sqlx::PgConnection, u: &UserRecord) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(&u.id)
     .bind(&u.username)
@@ -184,6 +188,9 @@ pub(super) async fn insert_user(conn: &mut sqlx::PgConnection, u: &UserRecord) -
     .bind(u.agency_id.as_deref())
     .bind(u.active)
     .bind(u.created_at)
+    .bind(u.email.as_deref())
+    .bind(u.phone.as_deref())
+    .bind(u.notices_off)
     .execute(conn)
     .await?;
     Ok(())

@@ -17,6 +17,7 @@ mod audit;
 mod bundle;
 mod catalog;
 mod events;
+mod handover;
 mod meta;
 mod notices;
 mod open311;

@@ -30,7 +30,7 @@ pub(super) const REPORT_NCOLS: usize = 37;
 pub(super) const AGENCY_COLS: &str =
     "id, parent_id, path, name, kind, region_code, active, created_at, node_id";
 pub(super) const USER_COLS: &str =
-    "id, username, password_hash, display_name, role, agency_id, active, created_at";
+    "id, username, password_hash, display_name, role, agency_id, active, created_at, email, phone, notices_off";
 pub(super) const TIMELINE_COLS: &str =
     "report_id, seq, at, action, actor_role, actor_id, actor_name, agency_id, from_status, to_status, note";
 
@@ -184,6 +184,9 @@ pub(super) fn user_from_row(row: &PgRow, base: usize) -> Result<UserRecord> {
         agency_id: row.try_get(base + 5)?,
         active: row.try_get(base + 6)?,
         created_at: row.try_get(base + 7)?,
+        email: row.try_get(base + 8)?,
+        phone: row.try_get(base + 9)?,
+        notices_off: row.try_get(base + 10)?,
     })
 }
 

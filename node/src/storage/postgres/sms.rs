@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::{PgConnection, Row};
 
 use super::PgStore;
+use crate::domain::{AgencyRecord, Millis};
 use crate::storage::{Result, SmsKeywordRow, SmsStore};
 
 #[async_trait]
@@ -23,6 +24,48 @@ impl SmsStore for PgStore {
             })
         })
         .transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %origin), err(level = "debug"))]
+    async fn publication_apply(
+        &self,
+        origin: &str,
+        seq: i64,
+        agencies: &[AgencyRecord],
+        keywords: &[SmsKeywordRow],
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Serialises concurrent refreshes of several hub processes' directories for one origin.
+        sqlx::query(
+            "INSERT INTO directory_publications (origin, seq, applied_at) VALUES ($1, -1, $2) \
+             ON CONFLICT (origin) DO NOTHING",
+        )
+        .bind(origin)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT seq FROM directory_publications WHERE origin = $1 FOR UPDATE",
+        )
+        .bind(origin)
+        .fetch_one(&mut *tx)
+        .await?;
+        if held >= seq {
+            return Ok(false);
+        }
+        super::catalog::replace_remote_agencies(&mut tx, origin, agencies).await?;
+        replace_remote_keywords(&mut tx, origin, keywords).await?;
+        sqlx::query(
+            "UPDATE directory_publications SET seq = $2, applied_at = $3 WHERE origin = $1",
+        )
+        .bind(origin)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -21,8 +21,17 @@ impl AccountStore for SqliteStore {
         let u = u.clone();
         self.write(move |c| {
             let n = c.execute(
-                "UPDATE users SET display_name = ?2, password_hash = ?3, active = ?4 WHERE id = ?1",
-                params![u.id, u.display_name, u.password_hash, u.active],
+                "UPDATE users SET display_name = ?2, password_hash = ?3, active = ?4, email = ?5, phone = ?6, \
+                 notices_off = ?7 WHERE id = ?1",
+                params![
+                    u.id,
+                    u.display_name,
+                    u.password_hash,
+                    u.active,
+                    u.email,
+                    u.phone,
+                    u.notices_off
+                ],
             )?;
             if n == 0 {
                 return Err(StorageError::NotFound);
@@ -177,7 +186,9 @@ impl AccountStore for SqliteStore {
 
 pub(super) fn insert_user(c: &Connection, u: &UserRecord) -> Result<()> {
     c.execute(
-        &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        &format!(
+            "INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ),
         params![
             u.id,
             u.username,
@@ -186,7 +197,10 @@ pub(super) fn insert_user(c: &Connection, u: &UserRecord) -> Result<()> {
             u.role.as_str(),
             u.agency_id,
             u.active,
-            u.created_at
+            u.created_at,
+            u.email,
+            u.phone,
+            u.notices_off
         ],
     )?;
     Ok(())

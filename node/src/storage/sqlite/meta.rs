@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/0010_agency_namespace.sql"),
     ),
     (
+        11,
+        include_str!("../../../migrations/sqlite/0011_identity.sql"),
+    ),
+    (
         15,
         include_str!("../../../migrations/sqlite/0015_read_indexes.sql"),
     ),

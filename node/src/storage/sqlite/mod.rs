@@ -16,6 +16,7 @@ mod audit;
 mod bundle;
 mod catalog;
 mod events;
+mod handover;
 mod meta;
 mod notices;
 mod open311;

@@ -178,7 +178,7 @@ pub(super) fn agency_from_row(row: &Row<'_>) -> rusqlite::Result<AgencyRecord> {
 }
 
 pub(super) const USER_COLS: &str =
-    "id, username, password_hash, display_name, role, agency_id, active, created_at";
+    "id, username, password_hash, display_name, role, agency_id, active, created_at, email, phone, notices_off";
 
 pub(super) fn user_from_row(row: &Row<'_>, base: usize) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -190,6 +190,9 @@ pub(super) fn user_from_row(row: &Row<'_>, base: usize) -> rusqlite::Result<User
         agency_id: row.get(base + 5)?,
         active: row.get(base + 6)?,
         created_at: row.get(base + 7)?,
+        email: row.get(base + 8)?,
+        phone: row.get(base + 9)?,
+        notices_off: row.get(base + 10)?,
     })
 }
 

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
+use crate::domain::{AgencyRecord, Millis};
 use crate::storage::{Result, SmsKeywordRow, SmsStore};
 
 #[async_trait]
@@ -24,6 +25,40 @@ impl SmsStore for SqliteStore {
                 },
             )
             .optional()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %origin), err(level = "debug"))]
+    async fn publication_apply(
+        &self,
+        origin: &str,
+        seq: i64,
+        agencies: &[AgencyRecord],
+        keywords: &[SmsKeywordRow],
+        now: Millis,
+    ) -> Result<bool> {
+        let (origin, agencies, keywords) =
+            (origin.to_owned(), agencies.to_vec(), keywords.to_vec());
+        self.write(move |c| {
+            let held: Option<i64> = c
+                .query_row(
+                    "SELECT seq FROM directory_publications WHERE origin = ?1",
+                    [&origin],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if held.is_some_and(|h| h >= seq) {
+                return Ok(false);
+            }
+            super::catalog::replace_remote_agencies(c, &origin, &agencies)?;
+            replace_remote_keywords(c, &origin, &keywords)?;
+            c.execute(
+                "INSERT INTO directory_publications (origin, seq, applied_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, applied_at = excluded.applied_at",
+                params![origin, seq, now],
+            )?;
+            Ok(true)
         })
         .await
     }
