@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),
     ),
+    (
+        13,
+        include_str!("../../../migrations/sqlite/0013_stats_aggregates.sql"),
+    ),
 ];
 
 #[async_trait]
