@@ -2,7 +2,8 @@
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::items_after_statements,
-    clippy::too_many_lines
+    clippy::too_many_lines,
+    clippy::many_single_char_names
 )]
 //! Accountability statistics over a known history, through the JSON API, on SQLite and PostgreSQL: December
 //! 2026 in WIB with the weekends and the Christmas holidays (24 and 25 December, 1 and 5 January), a reopened
@@ -753,7 +754,10 @@ fn page_one_is_drawn(pdf: &[u8]) {
     assert_eq!(fields[0], "P6");
     let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
     // A4 portrait at 50 dpi: 413 x 585.
-    assert!((410..=416).contains(&w) && (582..=588).contains(&h), "{w}x{h}");
+    assert!(
+        (410..=416).contains(&w) && (582..=588).contains(&h),
+        "{w}x{h}"
+    );
     assert_eq!(pixels.len(), w * h * 3);
     let (mut white, mut dark, mut red) = (0, 0, 0);
     for p in pixels.chunks(3) {
@@ -768,10 +772,17 @@ fn page_one_is_drawn(pdf: &[u8]) {
     }
     let n = w * h;
     assert!(white * 100 > n * 60, "mostly paper: {white} of {n} white");
-    assert!(dark * 1000 > n * 5, "text and lines are drawn: {dark} of {n} dark");
-    assert!(red > 30, "the flagged agency is drawn in red: {red} red pixels");
+    assert!(
+        dark * 1000 > n * 5,
+        "text and lines are drawn: {dark} of {n} dark"
+    );
+    assert!(
+        red > 30,
+        "the flagged agency is drawn in red: {red} red pixels"
+    );
     if std::env::var("LAPOR_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots/recap-pdf");
+        let shot =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots/recap-pdf");
         render(&["-png", "-r", "80"], &shot);
     }
     std::fs::remove_dir_all(&dir).unwrap();

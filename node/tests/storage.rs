@@ -3541,7 +3541,9 @@ impl Draw {
 fn stats_calendars(holidays: &[&str]) -> lapor_node::stats::Calendars {
     let cal = lapor_node::domain::WorkCalendar::new(
         lapor_node::domain::NodeZone::WIB,
-        holidays.iter().map(|d| d.parse::<NaiveDate>().expect("date")),
+        holidays
+            .iter()
+            .map(|d| d.parse::<NaiveDate>().expect("date")),
     );
     let papua = vec!["91.71".to_owned()];
     lapor_node::stats::Calendars::with_nodes(&cal, [("node-p", papua.as_slice())])
@@ -3643,8 +3645,12 @@ async fn stats_aggregates_match_a_recount(store: DynStore) {
                 let mut r = report(&format!("s{step}"), "Jalan rusak", "Berlubang", at);
                 r.agency_id = agency_id.map(str::to_owned);
                 r.agency_path = path.map(str::to_owned);
-                r.category_id = rng.pick(&[None, Some("jalan"), Some("air")]).map(str::to_owned);
-                r.region_code = rng.pick(&[None, Some("53.71"), Some("91.71.02")]).map(str::to_owned);
+                r.category_id = rng
+                    .pick(&[None, Some("jalan"), Some("air")])
+                    .map(str::to_owned);
+                r.region_code = rng
+                    .pick(&[None, Some("53.71"), Some("91.71.02")])
+                    .map(str::to_owned);
                 r.confidential = rng.below(6) == 0;
                 insert(&store, &r).await;
                 held.push(r);
@@ -3654,10 +3660,15 @@ async fn stats_aggregates_match_a_recount(store: DynStore) {
                 let i = usize::try_from(rng.below(held.len() as u64)).unwrap_or(0);
                 let r = held[i].clone();
                 let status = *rng.pick(&statuses);
-                let at = (r.submitted_at + i64::try_from(rng.below(15 * 24)).unwrap_or(0) * 3_600_000).min(now);
+                let at = (r.submitted_at
+                    + i64::try_from(rng.below(15 * 24)).unwrap_or(0) * 3_600_000)
+                    .min(now);
                 let mut t = transition(&r, status, TimelineAction::Verified, at, "uji");
                 let next = &mut t.report;
-                if status != ReportStatus::Submitted && next.verified_at.is_none() && rng.below(4) != 0 {
+                if status != ReportStatus::Submitted
+                    && next.verified_at.is_none()
+                    && rng.below(4) != 0
+                {
                     next.verified_at = Some(at);
                 }
                 if matches!(status, ReportStatus::Responded | ReportStatus::Completed) {

@@ -17,8 +17,8 @@ use crate::stats::breakdown::{self, AgencyRef};
 use crate::stats::emerging::{self, Emerging, Rule};
 use crate::stats::recap::{self, RatedRow, Recap};
 use crate::stats::{
-    cells, render_csv, render_pdf, CalendarSpec, Calendars, Cell, CellQuery, Fact, FactQuery, Period,
-    RecapFile,
+    cells, render_csv, render_pdf, CalendarSpec, Calendars, Cell, CellQuery, Fact, FactQuery,
+    Period, RecapFile,
 };
 
 /// How far apart the zones of two nodes can be (WIB to WIT).
@@ -76,7 +76,11 @@ impl App {
     }
 
     /// The viewer's filter for statistics, narrowed to one agency subtree when asked.
-    async fn stats_filter(&self, viewer: &Viewer, agency_id: Option<&str>) -> AppResult<ReportFilter> {
+    async fn stats_filter(
+        &self,
+        viewer: &Viewer,
+        agency_id: Option<&str>,
+    ) -> AppResult<ReportFilter> {
         let mut filter = self.scope(viewer, ReportFilter::default())?;
         if let Some(id) = agency_id {
             let agency = self

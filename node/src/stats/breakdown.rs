@@ -49,8 +49,7 @@ pub fn per_agency(agencies: &[AgencyRef], cells: &[Cell]) -> Vec<Row> {
             name: a.name.clone(),
             figures: by_path
                 .get(a.path.as_str())
-                .map(Tally::figures)
-                .unwrap_or_else(|| Tally::default().figures()),
+                .map_or_else(|| Tally::default().figures(), Tally::figures),
         })
         .collect()
 }

@@ -321,7 +321,11 @@ impl CalendarSpec {
 
 /// The cells with the open reports still within their deadline at `now` subtracted from the late ones
 /// (each in its owner's calendar).
-pub fn settle(rows: CellRows, cals: &Calendars, now: Millis) -> (Vec<Cell>, BTreeMap<NaiveDate, i64>) {
+pub fn settle(
+    rows: CellRows,
+    cals: &Calendars,
+    now: Millis,
+) -> (Vec<Cell>, BTreeMap<NaiveDate, i64>) {
     let mut within: HashMap<(CellKey, bool), i64> = HashMap::new();
     for o in &rows.open {
         let cal = cals.of(&o.key.owner);
@@ -486,9 +490,19 @@ mod tests {
         let nov = Period::month(2026, 11).unwrap();
         let f_here = fact(None, late_night, v);
         let f_there = fact(Some("papua"), late_night, v);
-        assert_eq!(from_facts(&[f_here.clone()], &nov, &cals, now).0.len(), 1);
+        assert_eq!(
+            from_facts(std::slice::from_ref(&f_here), &nov, &cals, now)
+                .0
+                .len(),
+            1
+        );
         assert_eq!(from_facts(&[f_here], &p, &cals, now).0.len(), 0);
-        assert_eq!(from_facts(&[f_there.clone()], &nov, &cals, now).0.len(), 0);
+        assert_eq!(
+            from_facts(std::slice::from_ref(&f_there), &nov, &cals, now)
+                .0
+                .len(),
+            0
+        );
         let (dec, daily) = from_facts(&[f_there], &p, &cals, now);
         assert_eq!(dec.len(), 1);
         assert_eq!(daily, BTreeMap::from([(date("2026-12-01"), 1)]));
@@ -527,8 +541,16 @@ mod tests {
         };
         assert!(cals.open_since(now) <= date("2026-11-30"));
         let (cells, _) = settle(rows, &cals, now);
-        assert_eq!(cells[0].tally.figures().verify_deadline.late, 0, "WIB: still Thursday");
-        assert_eq!(cells[1].tally.figures().verify_deadline.late, 1, "WIT: Friday already");
+        assert_eq!(
+            cells[0].tally.figures().verify_deadline.late,
+            0,
+            "WIB: still Thursday"
+        );
+        assert_eq!(
+            cells[1].tally.figures().verify_deadline.late,
+            1,
+            "WIT: Friday already"
+        );
     }
 
     #[test]

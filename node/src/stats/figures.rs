@@ -272,6 +272,7 @@ fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, i64>, from: &BTreeMap<K, i64>)
 
 impl Tally {
     /// One report as it stands at `now`, working days in its owner's calendar `cal`.
+    #[allow(clippy::many_single_char_names)]
     pub fn of_fact(r: &Fact, cal: &WorkCalendar, now: Millis) -> Self {
         let b = i64::from;
         let status = r.status.as_str();

@@ -314,8 +314,7 @@ pub trait StatsStore: Send + Sync + 'static {
         -> Result<Vec<crate::stats::Fact>>;
     /// The pre-aggregated cells of a period (migration 0013), with the open reports whose deadline clock
     /// started on or after `open_since` and the reports received per day.
-    async fn stats_cells(&self, query: &crate::stats::CellQuery)
-        -> Result<crate::stats::CellRows>;
+    async fn stats_cells(&self, query: &crate::stats::CellQuery) -> Result<crate::stats::CellRows>;
     /// Makes the working-day table and the owners' zones the aggregates are computed with match `spec`:
     /// when the holidays changed (or on the first start after migration 0013, the backfill) every derived
     /// row and aggregate is rebuilt in one transaction; when only zones changed, the reports of those

@@ -81,7 +81,13 @@ pub(crate) fn set_counters(t: &mut Tally, v: &[i64]) {
 }
 
 /// Builds a key from the five key values.
-pub(crate) fn key(agency_id: String, agency_path: String, owner: String, province: String, class: i64) -> CellKey {
+pub(crate) fn key(
+    agency_id: String,
+    agency_path: String,
+    owner: String,
+    province: String,
+    class: i64,
+) -> CellKey {
     CellKey {
         agency_id,
         agency_path,
@@ -108,7 +114,9 @@ fn scope(q: &CellQuery, args: &mut Vec<Arg>) -> String {
     }
     if let Some(owners) = &q.owners {
         let marks = vec!["?"; owners.len().max(1)].join(", ");
-        s.push_str(&format!(" AND owner IN ({marks})"));
+        s.push_str(" AND owner IN (");
+        s.push_str(&marks);
+        s.push(')');
         if owners.is_empty() {
             args.push(Arg::Text("\u{0}".into()));
         }
@@ -287,7 +295,10 @@ pub(crate) fn fingerprint(spec: &crate::stats::CalendarSpec) -> String {
     let mut s = spec.holidays_key();
     s.push('|');
     for (owner, ms) in &spec.zones {
-        s.push_str(&format!("{owner}={ms};"));
+        s.push_str(owner);
+        s.push('=');
+        s.push_str(&ms.to_string());
+        s.push(';');
     }
     s
 }
@@ -299,7 +310,8 @@ pub(crate) fn numbered(sql: &str) -> String {
     for ch in sql.chars() {
         if ch == '?' {
             n += 1;
-            out.push_str(&format!("${n}"));
+            out.push('$');
+            out.push_str(&n.to_string());
         } else {
             out.push(ch);
         }
@@ -313,7 +325,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_in_order() {
-        assert_eq!(numbered("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            numbered("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
     }
 
     #[test]

@@ -9,14 +9,13 @@ use sqlx::Row;
 
 use super::rows::PgQuery;
 use super::PgStore;
-use crate::stats::{path_upper, CalendarSpec, CellQuery, CellRows, Fact, FactQuery, Freshness, RecapFile};
+use crate::stats::{
+    path_upper, CalendarSpec, CellQuery, CellRows, Fact, FactQuery, Freshness, RecapFile,
+};
 use crate::storage::stats_sql::{self, CellsBuilder, Sql};
 use crate::storage::{Result, StatsStore};
 
-async fn fetch(
-    tx: &mut sqlx::PgConnection,
-    sql: &Sql,
-) -> Result<Vec<PgRow>> {
+async fn fetch(tx: &mut sqlx::PgConnection, sql: &Sql) -> Result<Vec<PgRow>> {
     let text = stats_sql::numbered(&sql.text);
     let mut q = sqlx::query(&text);
     for a in &sql.args {
@@ -225,13 +224,19 @@ impl StatsStore for PgStore {
             .into_iter()
             .map(|(d, o)| (i32::try_from(d).unwrap_or(0), i32::try_from(o).unwrap_or(0)))
             .unzip();
-        sqlx::query("DELETE FROM stats_workdays").execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO stats_workdays (day, ordinal) SELECT * FROM UNNEST($1::int[], $2::int[])")
-            .bind(&days)
-            .bind(&ordinals)
+        sqlx::query("DELETE FROM stats_workdays")
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM stats_zones").execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO stats_workdays (day, ordinal) SELECT * FROM UNNEST($1::int[], $2::int[])",
+        )
+        .bind(&days)
+        .bind(&ordinals)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM stats_zones")
+            .execute(&mut *tx)
+            .await?;
         for (owner, ms) in &spec.zones {
             sqlx::query("INSERT INTO stats_zones (owner, offset_ms) VALUES ($1, $2)")
                 .bind(owner)

@@ -7,7 +7,9 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::rows::query_all;
 use super::SqliteStore;
-use crate::stats::{path_upper, CalendarSpec, CellQuery, CellRows, Fact, FactQuery, Freshness, RecapFile};
+use crate::stats::{
+    path_upper, CalendarSpec, CellQuery, CellRows, Fact, FactQuery, Freshness, RecapFile,
+};
 use crate::storage::stats_sql::{self, Arg, CellsBuilder, Sql};
 use crate::storage::{Result, StatsStore};
 
@@ -35,7 +37,13 @@ fn each(
 }
 
 fn row_key(r: &Row<'_>) -> rusqlite::Result<crate::stats::CellKey> {
-    Ok(stats_sql::key(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok(stats_sql::key(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+    ))
 }
 
 /// Reads the cells of a query (runs inside one read transaction, so the parts agree).
@@ -74,7 +82,8 @@ fn read_cells(c: &rusqlite::Connection, q: &CellQuery) -> Result<CellRows> {
 fn rebuild(c: &rusqlite::Connection, spec: &CalendarSpec) -> Result<()> {
     c.execute("DELETE FROM stats_workdays", [])?;
     {
-        let mut ins = c.prepare_cached("INSERT INTO stats_workdays (day, ordinal) VALUES (?1, ?2)")?;
+        let mut ins =
+            c.prepare_cached("INSERT INTO stats_workdays (day, ordinal) VALUES (?1, ?2)")?;
         for (day, ordinal) in spec.workdays() {
             ins.execute(params![day, ordinal])?;
         }
@@ -104,10 +113,11 @@ fn rebuild(c: &rusqlite::Connection, spec: &CalendarSpec) -> Result<()> {
 }
 
 fn calendar_fingerprint(c: &rusqlite::Connection) -> Result<Option<String>> {
-    Ok(c
-        .prepare_cached("SELECT value FROM stats_meta WHERE key = 'calendar'")?
-        .query_row([], |r| r.get(0))
-        .optional()?)
+    Ok(
+        c.prepare_cached("SELECT value FROM stats_meta WHERE key = 'calendar'")?
+            .query_row([], |r| r.get(0))
+            .optional()?,
+    )
 }
 
 const FACT_COLS: &str = "r.id, r.tracking_code, r.agency_id, r.agency_path, o.owner, r.region_code, r.category_id, \
@@ -229,7 +239,7 @@ impl StatsStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn stats_calendar_sync(&self, spec: &CalendarSpec) -> Result<bool> {
         let want = stats_sql::fingerprint(spec);
-        let have = self.read(|c| calendar_fingerprint(c)).await?;
+        let have = self.read(calendar_fingerprint).await?;
         if have.as_deref() == Some(want.as_str()) {
             return Ok(false);
         }
