@@ -2,7 +2,8 @@
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::items_after_statements,
-    clippy::too_many_lines
+    clippy::too_many_lines,
+    clippy::many_single_char_names
 )]
 //! Accountability statistics over a known history, through the JSON API, on SQLite and PostgreSQL: December
 //! 2026 in WIB with the weekends and the Christmas holidays (24 and 25 December, 1 and 5 January), a reopened
@@ -637,6 +638,7 @@ async fn recap_files_and_monthly_job(t: TestApp) {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("(Rekapitulasi Bulanan Pengelolaan Pengaduan)"));
     assert!(text.contains("Instansi dinas-kesehatan"));
+    page_one_is_drawn(&bytes);
     // Both were kept for the admin.
     let r = t
         .req("GET", "/api/v1/stats/recaps", Some(&h.admin), None, None)
@@ -706,6 +708,84 @@ async fn recap_files_and_monthly_job(t: TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// Renders page 1 of a PDF with poppler's `pdftoppm` (scripts/test-deps installs poppler-utils) and checks
+/// that a reader sees a page: mostly white paper, dark text on a good part of it, and the red of the flagged
+/// agency's bar. With `LAPOR_SCREENSHOTS=1` the page is also written to docs/screenshots/recap-pdf.png.
+fn page_one_is_drawn(pdf: &[u8]) {
+    let dir = std::env::temp_dir().join(format!(
+        "lapor-recap-pdf-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("recap.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let render = |args: &[&str], out: &std::path::Path| {
+        let status = std::process::Command::new("pdftoppm")
+            .args(args)
+            .args(["-f", "1", "-l", "1", "-singlefile"])
+            .arg(&file)
+            .arg(out)
+            .status()
+            .expect("pdftoppm runs (install poppler-utils: scripts/test-deps)");
+        assert!(status.success(), "pdftoppm failed on the recap PDF");
+    };
+    render(&["-r", "50"], &dir.join("page"));
+    let ppm = std::fs::read(dir.join("page.ppm")).unwrap();
+    // Binary PPM: "P6\n<width> <height>\n255\n" then RGB bytes.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8(ppm[start..at].to_vec()).unwrap());
+    }
+    let pixels = &ppm[at + 1..];
+    assert_eq!(fields[0], "P6");
+    let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    // A4 portrait at 50 dpi: 413 x 585.
+    assert!(
+        (410..=416).contains(&w) && (582..=588).contains(&h),
+        "{w}x{h}"
+    );
+    assert_eq!(pixels.len(), w * h * 3);
+    let (mut white, mut dark, mut red) = (0, 0, 0);
+    for p in pixels.chunks(3) {
+        let (r, g, b) = (i32::from(p[0]), i32::from(p[1]), i32::from(p[2]));
+        if r > 240 && g > 240 && b > 240 {
+            white += 1;
+        } else if r < 100 && g < 100 && b < 100 {
+            dark += 1;
+        } else if r > 150 && g < 110 && b < 110 {
+            red += 1;
+        }
+    }
+    let n = w * h;
+    assert!(white * 100 > n * 60, "mostly paper: {white} of {n} white");
+    assert!(
+        dark * 1000 > n * 5,
+        "text and lines are drawn: {dark} of {n} dark"
+    );
+    assert!(
+        red > 30,
+        "the flagged agency is drawn in red: {red} red pixels"
+    );
+    if std::env::var("LAPOR_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        let shot =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots/recap-pdf");
+        render(&["-png", "-r", "80"], &shot);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 async fn web_pages_show_charts_tables_and_csv(t: TestApp) {

@@ -113,6 +113,7 @@ conformance!(
     directory_publications,
     identity_handover,
     attachments,
+    stats_aggregates_match_a_recount,
 );
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -3931,4 +3932,312 @@ async fn identity_handover(store: DynStore) {
         Some(b"sealed".to_vec()),
         "a blob not tied to the report stays"
     );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics pre-aggregates (migration 0013)
+
+/// A tiny deterministic generator (xorshift).
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[usize::try_from(self.below(v.len() as u64)).unwrap_or(0)]
+    }
+}
+
+/// The calendars of the test: this node in WIB, `node-p` in WIT (it serves Papua), the given holidays.
+fn stats_calendars(holidays: &[&str]) -> lapor_node::stats::Calendars {
+    let cal = lapor_node::domain::WorkCalendar::new(
+        lapor_node::domain::NodeZone::WIB,
+        holidays
+            .iter()
+            .map(|d| d.parse::<NaiveDate>().expect("date")),
+    );
+    let papua = vec!["91.71".to_owned()];
+    lapor_node::stats::Calendars::with_nodes(&cal, [("node-p", papua.as_slice())])
+}
+
+/// Every cell of `q` read from the aggregates equals the cell recounted from one fact per report.
+async fn assert_cells_match(
+    store: &DynStore,
+    cals: &lapor_node::stats::Calendars,
+    q: &lapor_node::stats::CellQuery,
+    now: Millis,
+    what: &str,
+) {
+    use lapor_node::stats::{cells, FactQuery, Period};
+    let rows = store.stats_cells(q).await.expect("stats_cells");
+    let (agg, agg_daily) = cells::settle(rows, cals, now);
+    let period = Period::custom(q.from, q.to - chrono::Days::new(1)).expect("period");
+    let (from, to) = period.bounds(lapor_node::domain::NodeZone::WIB);
+    let facts = store
+        .stats_facts(&FactQuery {
+            filter: ReportFilter {
+                agency_path_prefix: q.agency_path_prefix.clone(),
+                agency_id: q.agency_id.clone(),
+                public_only: q.public_only,
+                ..ReportFilter::default()
+            },
+            from: from - 3 * 3_600_000,
+            to: to + 3 * 3_600_000,
+            owned_by: None,
+            titles: false,
+        })
+        .await
+        .expect("stats_facts");
+    let facts: Vec<_> = facts
+        .into_iter()
+        .filter(|f| {
+            q.owners
+                .as_ref()
+                .is_none_or(|o| o.contains(&f.owner.clone().unwrap_or_default()))
+        })
+        .collect();
+    let (recount, recount_daily) = cells::from_facts(&facts, &period, cals, now);
+    assert!(!recount.is_empty(), "{what}: the query selects something");
+    assert_eq!(agg.len(), recount.len(), "{what}: cells");
+    for (a, b) in agg.iter().zip(&recount) {
+        assert_eq!(a, b, "{what}");
+    }
+    assert_eq!(agg_daily, recount_daily, "{what}: daily");
+    assert_eq!(
+        cells::total(&agg).figures(),
+        cells::total(&recount).figures(),
+        "{what}: figures"
+    );
+}
+
+/// A random sequence of intake, transitions (verification, follow-up, reopening, completion, archive),
+/// reclassification (category, kind), moves between agencies, raised confidentiality, ratings,
+/// escalations, transfers to other nodes and reports arriving late from federation: afterwards every
+/// aggregate equals a full recount, and so it does after a rebuild with other holidays.
+async fn stats_aggregates_match_a_recount(store: DynStore) {
+    use lapor_node::stats::{CalendarSpec, CellQuery};
+    let cals = stats_calendars(&["2025-01-27", "2025-01-29", "2025-03-31"]);
+    assert!(store
+        .stats_calendar_sync(&CalendarSpec::of(&cals))
+        .await
+        .expect("sync"));
+    assert!(!store
+        .stats_calendar_sync(&CalendarSpec::of(&cals))
+        .await
+        .expect("sync again"));
+    let agencies = [
+        (None, None),
+        (Some("pemkot"), Some("/pemkot/")),
+        (Some("dinas-pu"), Some("/pemkot/dinas-pu/")),
+        (Some("dinas-kes"), Some("/pemkot/dinas-kes/")),
+        (Some("rsud"), Some("/pemkot/dinas-kes/rsud/")),
+        (Some("pemprov"), Some("/pemprov/")),
+    ];
+    let statuses = [
+        ReportStatus::Submitted,
+        ReportStatus::Verified,
+        ReportStatus::OnHold,
+        ReportStatus::InProgress,
+        ReportStatus::Responded,
+        ReportStatus::Completed,
+        ReportStatus::Archived,
+    ];
+    let mut rng = Draw(0x2545_F491_4F6C_DD1D);
+    let mut held: Vec<Report> = Vec::new();
+    let mut epochs: BTreeMap<String, i64> = BTreeMap::new();
+    let now = T0 + 80 * DAY;
+    for step in 0..260_u32 {
+        let op = if held.len() < 8 { 0 } else { rng.below(10) };
+        match op {
+            // Intake here, at any time of day of the last 80 days (late arrivals included).
+            0..=2 => {
+                let at = T0 + i64::try_from(rng.below(80 * 24)).unwrap_or(0) * 3_600_000;
+                let (agency_id, path) = *rng.pick(&agencies);
+                let mut r = report(&format!("s{step}"), "Jalan rusak", "Berlubang", at);
+                r.agency_id = agency_id.map(str::to_owned);
+                r.agency_path = path.map(str::to_owned);
+                r.category_id = rng
+                    .pick(&[None, Some("jalan"), Some("air")])
+                    .map(str::to_owned);
+                r.region_code = rng
+                    .pick(&[None, Some("53.71"), Some("91.71.02")])
+                    .map(str::to_owned);
+                r.confidential = rng.below(6) == 0;
+                insert(&store, &r).await;
+                held.push(r);
+            }
+            // A transition, with whatever it changes on the way.
+            3..=7 => {
+                let i = usize::try_from(rng.below(held.len() as u64)).unwrap_or(0);
+                let r = held[i].clone();
+                let status = *rng.pick(&statuses);
+                let at = (r.submitted_at
+                    + i64::try_from(rng.below(15 * 24)).unwrap_or(0) * 3_600_000)
+                    .min(now);
+                let mut t = transition(&r, status, TimelineAction::Verified, at, "uji");
+                let next = &mut t.report;
+                if status != ReportStatus::Submitted
+                    && next.verified_at.is_none()
+                    && rng.below(4) != 0
+                {
+                    next.verified_at = Some(at);
+                }
+                if matches!(status, ReportStatus::Responded | ReportStatus::Completed) {
+                    next.responded_at = Some(at + 3_600_000);
+                }
+                match rng.below(8) {
+                    0 => next.category_id = Some("sampah".into()),
+                    1 => next.kind = ReportKind::Aspiration,
+                    2 => {
+                        let (agency_id, path) = *rng.pick(&agencies);
+                        next.agency_id = agency_id.map(str::to_owned);
+                        next.agency_path = path.map(str::to_owned);
+                    }
+                    3 => next.confidential = true,
+                    4 => next.rating_score = Some(i64::try_from(1 + rng.below(5)).unwrap_or(1)),
+                    5 => next.escalated = true,
+                    _ => {}
+                }
+                store
+                    .report_transition(&t, None)
+                    .await
+                    .expect("report_transition");
+                held[i] = t.report;
+            }
+            // A transfer to another node, or a report of another node arriving late (its submission weeks
+            // before the reports already held), both through the import of its history.
+            _ => {
+                let fresh = rng.below(2) == 0;
+                let mut r = if fresh {
+                    let at = T0 + i64::try_from(rng.below(30 * 24)).unwrap_or(0) * 3_600_000;
+                    let mut r = report(&format!("remote{step}"), "Air mati", "Sejak kemarin", at);
+                    r.region_code = Some("91.71".into());
+                    r.verified_at = Some(at + 5 * DAY);
+                    r.status = ReportStatus::Verified;
+                    r
+                } else {
+                    held[usize::try_from(rng.below(held.len() as u64)).unwrap_or(0)].clone()
+                };
+                let epoch = epochs.get(&r.id).map_or(1, |e| e + 1);
+                epochs.insert(r.id.clone(), epoch);
+                r.version += 1;
+                let owner = (*rng.pick(&["node-p", "node-q"])).to_owned();
+                store
+                    .report_import(
+                        &ReportImport {
+                            report: r.clone(),
+                            timeline: vec![created(&r)],
+                            owner: OwnerRow {
+                                report_id: r.id.clone(),
+                                owner: owner.clone(),
+                                epoch,
+                                last_event_id: Some(format!("{:064x}", step + 1)),
+                            },
+                            history: vec![HistoryEvent {
+                                id: format!("{:064x}", step + 1),
+                                origin: owner,
+                                origin_seq: i64::from(step) + 1,
+                                kind: "report.created".into(),
+                                report_epoch: epoch,
+                                wire: vec![b'{', b'}'],
+                            }],
+                            merge_owned: false,
+                        },
+                        now,
+                    )
+                    .await
+                    .expect("report_import");
+                let stored = store.report_get(&r.id).await.expect("get").expect("held");
+                match held.iter_mut().find(|h| h.id == r.id) {
+                    Some(h) => *h = stored,
+                    None => held.push(stored),
+                }
+            }
+        }
+    }
+    let date = |s: &str| s.parse::<NaiveDate>().expect("date");
+    let all = CellQuery {
+        from: date("2024-12-01"),
+        to: date("2025-04-01"),
+        agency_path_prefix: None,
+        agency_id: None,
+        public_only: false,
+        owners: None,
+        open_since: cals.open_since(now),
+    };
+    let check = |cals: lapor_node::stats::Calendars| {
+        let store = store.clone();
+        let all = all.clone();
+        async move {
+            let queries = [
+                ("everything (whole months)", all.clone()),
+                (
+                    "days across months",
+                    CellQuery {
+                        from: date("2025-01-09"),
+                        to: date("2025-03-04"),
+                        ..all.clone()
+                    },
+                ),
+                (
+                    "an agency subtree",
+                    CellQuery {
+                        agency_path_prefix: Some("/pemkot/dinas-kes/".into()),
+                        ..all.clone()
+                    },
+                ),
+                (
+                    "one agency",
+                    CellQuery {
+                        agency_id: Some("dinas-pu".into()),
+                        ..all.clone()
+                    },
+                ),
+                (
+                    "public only",
+                    CellQuery {
+                        public_only: true,
+                        ..all.clone()
+                    },
+                ),
+                (
+                    "this node's",
+                    CellQuery {
+                        owners: Some(vec![String::new(), "node-a".into()]),
+                        ..all.clone()
+                    },
+                ),
+                (
+                    "one day",
+                    CellQuery {
+                        from: date("2025-01-20"),
+                        to: date("2025-01-21"),
+                        ..all.clone()
+                    },
+                ),
+            ];
+            for (what, q) in &queries {
+                let q = CellQuery {
+                    open_since: cals.open_since(now),
+                    ..q.clone()
+                };
+                assert_cells_match(&store, &cals, &q, now, what).await;
+            }
+        }
+    };
+    check(cals).await;
+    // Other holidays: every working-day figure is recomputed by the rebuild.
+    let other = stats_calendars(&["2025-01-28", "2025-02-03"]);
+    assert!(store
+        .stats_calendar_sync(&CalendarSpec::of(&other))
+        .await
+        .expect("rebuild"));
+    check(other).await;
 }

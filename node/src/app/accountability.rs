@@ -7,6 +7,8 @@
 //! reports behind an emerging issue leave them out. A regional node counts the reports it owns now (a
 //! report transferred away counts at its new owner); the hub counts every node's replicated reports.
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate, Timelike};
 
 use super::{App, AppError, AppResult, Viewer};
@@ -14,7 +16,13 @@ use crate::domain::ReportFilter;
 use crate::stats::breakdown::{self, AgencyRef};
 use crate::stats::emerging::{self, Emerging, Rule};
 use crate::stats::recap::{self, RatedRow, Recap};
-use crate::stats::{compute, render_csv, render_pdf, Fact, FactQuery, Period, RecapFile};
+use crate::stats::{
+    cells, render_csv, render_pdf, CalendarSpec, Calendars, Cell, CellQuery, Fact, FactQuery,
+    Period, RecapFile,
+};
+
+/// How far apart the zones of two nodes can be (WIB to WIT).
+const ZONE_MARGIN_MS: i64 = 2 * 3_600_000;
 
 /// Formats a recap can be had in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,14 +75,12 @@ impl App {
         Period::parse(key).map_err(|e| bad_period(&e))
     }
 
-    /// The facts of `period` the viewer may count, narrowed to one agency subtree when asked.
-    async fn facts(
+    /// The viewer's filter for statistics, narrowed to one agency subtree when asked.
+    async fn stats_filter(
         &self,
         viewer: &Viewer,
-        period: &Period,
         agency_id: Option<&str>,
-        titles: bool,
-    ) -> AppResult<Vec<Fact>> {
+    ) -> AppResult<ReportFilter> {
         let mut filter = self.scope(viewer, ReportFilter::default())?;
         if let Some(id) = agency_id {
             let agency = self
@@ -91,6 +97,18 @@ impl App {
                 _ => filter.agency_path_prefix = Some(agency.path),
             }
         }
+        Ok(filter)
+    }
+
+    /// The facts of `period` the viewer may count, narrowed to one agency subtree when asked.
+    async fn facts(
+        &self,
+        viewer: &Viewer,
+        period: &Period,
+        agency_id: Option<&str>,
+        titles: bool,
+    ) -> AppResult<Vec<Fact>> {
+        let filter = self.stats_filter(viewer, agency_id).await?;
         let (from, to) = period.bounds(self.node.calendar.zone());
         let q = FactQuery {
             filter,
@@ -100,6 +118,75 @@ impl App {
             titles,
         };
         Ok(self.node.store.stats_facts(&q).await?)
+    }
+
+    /// The calendar of every owning node: this node's, and at the hub every node of the directory in its
+    /// own zone (by the regions it serves). Makes sure storage computes the aggregates with it (a rebuild
+    /// when it changed).
+    pub async fn stats_calendars(&self) -> AppResult<Calendars> {
+        let cals = if self.node.is_hub() {
+            let peers = self.node.store.peer_list().await?;
+            Calendars::with_nodes(
+                &self.node.calendar,
+                peers
+                    .iter()
+                    .map(|p| (p.node_id.as_str(), p.region_codes.as_slice())),
+            )
+        } else {
+            Calendars::local(&self.node.calendar)
+        };
+        if self
+            .node
+            .store
+            .stats_calendar_sync(&CalendarSpec::of(&cals))
+            .await?
+        {
+            tracing::info!("statistics aggregates rebuilt for a changed calendar or zones");
+        }
+        Ok(cals)
+    }
+
+    /// The cells of `period` the viewer may count (one agency subtree when asked), and the reports received
+    /// per day: from the pre-aggregates when the scope is one they are keyed by (agency subtree, node,
+    /// public only), else from one fact per report.
+    async fn cells(
+        &self,
+        viewer: &Viewer,
+        period: &Period,
+        agency_id: Option<&str>,
+        cals: &Calendars,
+    ) -> AppResult<(Vec<Cell>, BTreeMap<NaiveDate, i64>)> {
+        let filter = self.stats_filter(viewer, agency_id).await?;
+        let now = self.node.now();
+        let owners = (!self.node.is_hub()).then(|| vec![String::new(), self.node.id().to_owned()]);
+        let keyed = filter.reporter_user_id.is_none()
+            && filter.region_prefix.is_none()
+            && filter.category.is_none()
+            && filter.kind.is_none();
+        if keyed {
+            let q = CellQuery {
+                from: period.from,
+                to: period.to,
+                agency_path_prefix: filter.agency_path_prefix,
+                agency_id: filter.agency_id,
+                public_only: filter.public_only,
+                owners,
+                open_since: cals.open_since(now),
+            };
+            let rows = self.node.store.stats_cells(&q).await?;
+            return Ok(cells::settle(rows, cals, now));
+        }
+        // Owners date reports in their own zone: read a little wider, keep the period's by local date.
+        let (from, to) = period.bounds(self.node.calendar.zone());
+        let q = FactQuery {
+            filter,
+            from: from - ZONE_MARGIN_MS,
+            to: to + ZONE_MARGIN_MS,
+            owned_by: (!self.node.is_hub()).then(|| self.node.id().to_owned()),
+            titles: false,
+        };
+        let facts = self.node.store.stats_facts(&q).await?;
+        Ok(cells::from_facts(&facts, period, cals, now))
     }
 
     /// The agencies a viewer's rows cover: those of this node (every node's at the hub) inside the
@@ -135,10 +222,10 @@ impl App {
 
     /// One rated row per agency in the viewer's scope over `period`, flagged ones first.
     pub async fn agency_stats(&self, viewer: &Viewer, period: &Period) -> AppResult<Vec<RatedRow>> {
-        let facts = self.facts(viewer, period, None, false).await?;
+        let cals = self.stats_calendars().await?;
+        let (cells, _) = self.cells(viewer, period, None, &cals).await?;
         let agencies = self.stats_agencies_in_scope(viewer, None).await?;
-        let now = self.node.now();
-        let rows = breakdown::per_agency(&agencies, &facts, &self.node.calendar, now);
+        let rows = breakdown::per_agency(&agencies, &cells);
         Ok(recap::rate(rows, &self.config().stats.thresholds()))
     }
 
@@ -152,9 +239,10 @@ impl App {
         let cal = &self.node.calendar;
         let now = self.node.now();
         let t = self.config().stats.thresholds();
-        let facts = self.facts(viewer, period, agency_id, false).await?;
-        let before = self
-            .facts(viewer, &period.previous(), agency_id, false)
+        let cals = self.stats_calendars().await?;
+        let (cells, daily) = self.cells(viewer, period, agency_id, &cals).await?;
+        let (before, _) = self
+            .cells(viewer, &period.previous(), agency_id, &cals)
             .await?;
         let agencies = self.stats_agencies_in_scope(viewer, agency_id).await?;
         let scope_name = match agency_id {
@@ -170,7 +258,7 @@ impl App {
                 None => self.config().node.name.clone(),
             },
         };
-        let mut nodes = breakdown::per_node(&facts, self.node.id(), cal, now);
+        let mut nodes = breakdown::per_node(&cells, self.node.id());
         for n in &mut nodes {
             n.name = self.node.node_name(&n.key);
         }
@@ -189,12 +277,12 @@ impl App {
                 local.format("%d-%m-%Y %H:%M"),
                 cal.zone().abbreviation()
             ),
-            total: compute(&facts, cal, now),
-            previous: compute(&before, cal, now),
-            agencies: recap::rate(breakdown::per_agency(&agencies, &facts, cal, now), &t),
+            total: cells::total(&cells).figures(),
+            previous: cells::total(&before).figures(),
+            agencies: recap::rate(breakdown::per_agency(&agencies, &cells), &t),
             nodes: recap::rate(nodes, &t),
-            regions: recap::rate(breakdown::per_region(&facts, 1, cal, now), &t),
-            daily: recap::daily(&facts, period, cal),
+            regions: recap::rate(breakdown::per_province(&cells), &t),
+            daily: recap::daily(&daily, period),
             freshness,
         })
     }

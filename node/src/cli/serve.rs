@@ -37,6 +37,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         std::time::Duration::from_secs(app.config().federation.request_timeout_secs.max(5)),
     )
     .await;
+    // The statistics aggregates follow the calendar: the first start after migration 0013 fills them
+    // from every report held (the backfill), a start after the holidays changed recomputes them.
+    app.stats_calendars()
+        .await
+        .map_err(|e| anyhow::anyhow!("preparing the statistics aggregates: {e}"))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

@@ -145,6 +145,20 @@ impl WorkCalendar {
         self.zone
     }
 
+    /// The same holidays in another zone: another node's calendar as the hub computes it (holidays are
+    /// national; the zone is the node's own).
+    pub fn in_zone(&self, zone: NodeZone) -> Self {
+        Self {
+            zone,
+            holidays: self.holidays.clone(),
+        }
+    }
+
+    /// The holidays, in date order.
+    pub fn holidays(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.holidays.iter().copied()
+    }
+
     /// Whether officers work on this local date.
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&date)

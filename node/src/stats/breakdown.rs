@@ -1,9 +1,9 @@
-//! Figures per agency (with its subtree), per node and per region, from one pass over the facts.
+//! Figures per agency (with its subtree), per node and per province, summed from the cells.
 
 use std::collections::BTreeMap;
 
-use super::figures::{compute, Fact, Figures};
-use crate::domain::{Millis, WorkCalendar};
+use super::cells::Cell;
+use super::figures::{Figures, Tally};
 
 /// An agency as a breakdown needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,18 +35,11 @@ fn prefixes(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// One row per agency, each over the reports of its whole subtree, in the order given.
-pub fn per_agency(
-    agencies: &[AgencyRef],
-    facts: &[Fact],
-    cal: &WorkCalendar,
-    now: Millis,
-) -> Vec<Row> {
-    let mut by_path: BTreeMap<&str, Vec<&Fact>> = BTreeMap::new();
-    for f in facts {
-        if let Some(p) = f.agency_path.as_deref() {
-            for pre in prefixes(p) {
-                by_path.entry(pre).or_default().push(f);
-            }
+pub fn per_agency(agencies: &[AgencyRef], cells: &[Cell]) -> Vec<Row> {
+    let mut by_path: BTreeMap<&str, Tally> = BTreeMap::new();
+    for c in cells {
+        for pre in prefixes(&c.key.agency_path) {
+            by_path.entry(pre).or_default().add(&c.tally);
         }
     }
     agencies
@@ -54,51 +47,47 @@ pub fn per_agency(
         .map(|a| Row {
             key: a.id.clone(),
             name: a.name.clone(),
-            figures: compute(
-                by_path.get(a.path.as_str()).into_iter().flatten().copied(),
-                cal,
-                now,
-            ),
+            figures: by_path
+                .get(a.path.as_str())
+                .map_or_else(|| Tally::default().figures(), Tally::figures),
         })
         .collect()
 }
 
 /// One row per owning node (`local` names this node's own reports when it never federated them).
-pub fn per_node(facts: &[Fact], local: &str, cal: &WorkCalendar, now: Millis) -> Vec<Row> {
-    let mut groups: BTreeMap<&str, Vec<&Fact>> = BTreeMap::new();
-    for f in facts {
-        groups
-            .entry(f.owner.as_deref().unwrap_or(local))
-            .or_default()
-            .push(f);
-    }
-    groups
-        .into_iter()
-        .map(|(k, v)| Row {
-            key: k.to_owned(),
-            name: k.to_owned(),
-            figures: compute(v, cal, now),
-        })
-        .collect()
+pub fn per_node(cells: &[Cell], local: &str) -> Vec<Row> {
+    group(cells, |c| {
+        if c.key.owner.is_empty() {
+            local.to_owned()
+        } else {
+            c.key.owner.clone()
+        }
+    })
 }
 
-/// One row per region at `level` segments of the code (1: province `35`, 2: regency `35.78`); reports
-/// without a region code are under `-`.
-pub fn per_region(facts: &[Fact], level: usize, cal: &WorkCalendar, now: Millis) -> Vec<Row> {
-    let mut groups: BTreeMap<String, Vec<&Fact>> = BTreeMap::new();
-    for f in facts {
-        let key = f.region_code.as_deref().map_or_else(
-            || "-".to_owned(),
-            |c| c.split('.').take(level).collect::<Vec<_>>().join("."),
-        );
-        groups.entry(key).or_default().push(f);
+/// One row per province (the first segment of the region code, `35`); reports without a region code are
+/// under `-`.
+pub fn per_province(cells: &[Cell]) -> Vec<Row> {
+    group(cells, |c| {
+        if c.key.province.is_empty() {
+            "-".to_owned()
+        } else {
+            c.key.province.clone()
+        }
+    })
+}
+
+fn group(cells: &[Cell], key: impl Fn(&Cell) -> String) -> Vec<Row> {
+    let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
+    for c in cells {
+        groups.entry(key(c)).or_default().add(&c.tally);
     }
     groups
         .into_iter()
-        .map(|(k, v)| Row {
+        .map(|(k, t)| Row {
             name: k.clone(),
             key: k,
-            figures: compute(v, cal, now),
+            figures: t.figures(),
         })
         .collect()
 }

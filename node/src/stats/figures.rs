@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
+
 use crate::domain::{Millis, WorkCalendar};
 
 /// Working days an admin has to verify a report.
@@ -80,14 +82,29 @@ pub struct Spread {
 
 impl Spread {
     /// Of a list of durations.
-    pub fn of(mut v: Vec<u32>) -> Self {
-        v.sort_unstable();
-        let n = v.len();
-        let rank = |p: usize| (n * p).div_ceil(100).max(1) - 1;
+    pub fn of(v: Vec<u32>) -> Self {
+        let mut h = BTreeMap::new();
+        for d in v {
+            *h.entry(d).or_insert(0) += 1;
+        }
+        Self::of_histogram(&h)
+    }
+
+    /// Of a histogram (working days -> how many reports): the value at rank ceil(p * n).
+    pub fn of_histogram(h: &BTreeMap<u32, i64>) -> Self {
+        let n: i64 = h.values().sum();
+        let at_rank = |p: i64| {
+            let rank = ((n * p + 99) / 100).max(1);
+            let mut seen = 0;
+            h.iter().find_map(|(d, c)| {
+                seen += c;
+                (seen >= rank).then_some(*d)
+            })
+        };
         Self {
-            n: i64::try_from(n).unwrap_or(i64::MAX),
-            median: (n > 0).then(|| v[rank(50)]),
-            p90: (n > 0).then(|| v[rank(90)]),
+            n,
+            median: (n > 0).then(|| at_rank(50)).flatten(),
+            p90: (n > 0).then(|| at_rank(90)).flatten(),
         }
     }
 }
@@ -180,93 +197,242 @@ impl Figures {
     }
 }
 
+/// What a set of reports adds up to before the ratios and percentiles: every field is a sum, so the tally
+/// of a set is the sum of the tallies of its parts. One report gives one ([`Tally::of_fact`]); the
+/// pre-aggregated counters give the tally of an agency's day or month
+/// ([`StatsStore::stats_cells`](crate::storage::StatsStore::stats_cells)). [`Tally::figures`] turns it into
+/// the figures.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tally {
+    /// Received.
+    pub received: i64,
+    /// Status `submitted`.
+    pub unverified: i64,
+    /// Verified at least once.
+    pub verified: i64,
+    /// Status `on_hold`.
+    pub on_hold: i64,
+    /// Status `verified`.
+    pub dispositioned: i64,
+    /// Status `in_progress`.
+    pub in_progress: i64,
+    /// Status `responded`.
+    pub responded: i64,
+    /// Status `completed`.
+    pub completed: i64,
+    /// Status `archived`.
+    pub archived: i64,
+    /// Handled.
+    pub handled: i64,
+    /// Not archived, not handled.
+    pub never_answered: i64,
+    /// Verified within [`VERIFY_DAYS`].
+    pub verify_on_time: i64,
+    /// Verified after [`VERIFY_DAYS`].
+    pub verify_late: i64,
+    /// First follow-up within [`ANSWER_DAYS`] of the verification.
+    pub answer_on_time: i64,
+    /// First follow-up after that.
+    pub answer_late: i64,
+    /// Not verified (nor archived) yet.
+    pub open_verify: i64,
+    /// Of those, still within the verification deadline.
+    pub open_verify_within: i64,
+    /// Verified, not followed up (nor archived) yet.
+    pub open_answer: i64,
+    /// Of those, still within the follow-up deadline.
+    pub open_answer_within: i64,
+    /// Flagged for the Ombudsman.
+    pub escalated: i64,
+    /// Reopened at least once.
+    pub reopened: i64,
+    /// Rated.
+    pub rated: i64,
+    /// Sum of the ratings.
+    pub rating_sum: i64,
+    /// Rated 4 or 5.
+    pub satisfied: i64,
+    /// Working days to the first verification -> how many reports.
+    pub to_verify: BTreeMap<u32, i64>,
+    /// Working days from the verification to the first follow-up -> how many reports.
+    pub to_answer: BTreeMap<u32, i64>,
+    /// By category id (`none` without one).
+    pub by_category: BTreeMap<String, i64>,
+    /// By kind.
+    pub by_kind: BTreeMap<String, i64>,
+    /// By channel.
+    pub by_channel: BTreeMap<String, i64>,
+}
+
+fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, i64>, from: &BTreeMap<K, i64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+impl Tally {
+    /// One report as it stands at `now`, working days in its owner's calendar `cal`.
+    #[allow(clippy::many_single_char_names)]
+    pub fn of_fact(r: &Fact, cal: &WorkCalendar, now: Millis) -> Self {
+        let b = i64::from;
+        let status = r.status.as_str();
+        let mut t = Self {
+            received: 1,
+            unverified: b(status == "submitted"),
+            on_hold: b(status == "on_hold"),
+            dispositioned: b(status == "verified"),
+            in_progress: b(status == "in_progress"),
+            responded: b(status == "responded"),
+            completed: b(status == "completed"),
+            archived: b(r.archived()),
+            handled: b(r.handled()),
+            never_answered: b(!r.handled() && !r.archived()),
+            escalated: b(r.escalated),
+            reopened: b(r.reopened > 0),
+            rated: b(r.rating.is_some()),
+            rating_sum: r.rating.unwrap_or(0),
+            satisfied: b(r.rating.is_some_and(|s| s >= 4)),
+            ..Self::default()
+        };
+        t.by_category
+            .insert(r.category_id.clone().unwrap_or_else(|| "none".into()), 1);
+        t.by_kind.insert(r.kind.clone(), 1);
+        t.by_channel.insert(r.channel.clone(), 1);
+        // Verification: measured when it happened; a report not verified (nor archived) once its deadline
+        // (the end of the third working day after its submission, as the lifecycle sets it) has passed is
+        // late. The same for the follow-up, five working days after the verification.
+        match r.verified_at {
+            Some(v) => {
+                t.verified = 1;
+                let d = cal.working_days_between(r.submitted_at, v);
+                t.to_verify.insert(d, 1);
+                if d <= VERIFY_DAYS {
+                    t.verify_on_time = 1;
+                } else {
+                    t.verify_late = 1;
+                }
+                // Follow-up: from the verification (the disposition) to the first follow-up.
+                match r.first_responded_at {
+                    Some(a) => {
+                        let d = cal.working_days_between(v, a);
+                        t.to_answer.insert(d, 1);
+                        if d <= ANSWER_DAYS {
+                            t.answer_on_time = 1;
+                        } else {
+                            t.answer_late = 1;
+                        }
+                    }
+                    None if !r.archived() => {
+                        t.open_answer = 1;
+                        t.open_answer_within = b(answer_within(cal, cal.local_date(v), now));
+                    }
+                    None => {}
+                }
+            }
+            None if !r.archived() => {
+                t.open_verify = 1;
+                t.open_verify_within = b(verify_within(cal, cal.local_date(r.submitted_at), now));
+            }
+            None => {}
+        }
+        t
+    }
+
+    /// Adds another tally.
+    pub fn add(&mut self, o: &Self) {
+        self.received += o.received;
+        self.unverified += o.unverified;
+        self.verified += o.verified;
+        self.on_hold += o.on_hold;
+        self.dispositioned += o.dispositioned;
+        self.in_progress += o.in_progress;
+        self.responded += o.responded;
+        self.completed += o.completed;
+        self.archived += o.archived;
+        self.handled += o.handled;
+        self.never_answered += o.never_answered;
+        self.verify_on_time += o.verify_on_time;
+        self.verify_late += o.verify_late;
+        self.answer_on_time += o.answer_on_time;
+        self.answer_late += o.answer_late;
+        self.open_verify += o.open_verify;
+        self.open_verify_within += o.open_verify_within;
+        self.open_answer += o.open_answer;
+        self.open_answer_within += o.open_answer_within;
+        self.escalated += o.escalated;
+        self.reopened += o.reopened;
+        self.rated += o.rated;
+        self.rating_sum += o.rating_sum;
+        self.satisfied += o.satisfied;
+        add_map(&mut self.to_verify, &o.to_verify);
+        add_map(&mut self.to_answer, &o.to_answer);
+        add_map(&mut self.by_category, &o.by_category);
+        add_map(&mut self.by_kind, &o.by_kind);
+        add_map(&mut self.by_channel, &o.by_channel);
+    }
+
+    /// The figures.
+    pub fn figures(&self) -> Figures {
+        let base = self.received - self.archived;
+        Figures {
+            received: self.received,
+            unverified: self.unverified,
+            verified: self.verified,
+            on_hold: self.on_hold,
+            dispositioned: self.dispositioned,
+            in_progress: self.in_progress,
+            responded: self.responded,
+            completed: self.completed,
+            archived: self.archived,
+            never_answered: self.never_answered,
+            handled: self.handled,
+            handled_permille: ratio(self.handled, base),
+            completed_permille: ratio(self.completed, base),
+            to_verification: Spread::of_histogram(&self.to_verify),
+            to_followup: Spread::of_histogram(&self.to_answer),
+            verify_deadline: Compliance {
+                on_time: self.verify_on_time,
+                late: self.verify_late + self.open_verify - self.open_verify_within,
+            },
+            answer_deadline: Compliance {
+                on_time: self.answer_on_time,
+                late: self.answer_late + self.open_answer - self.open_answer_within,
+            },
+            escalated: self.escalated,
+            reopened: self.reopened,
+            rated: self.rated,
+            rating_sum: self.rating_sum,
+            satisfied: self.satisfied,
+            by_category: self.by_category.clone(),
+            by_kind: self.by_kind.clone(),
+            by_channel: self.by_channel.clone(),
+        }
+    }
+}
+
+/// Whether a report submitted on local date `submitted` and not verified is still within its verification
+/// deadline at `now` (the end of the third working day after that date).
+pub fn verify_within(cal: &WorkCalendar, submitted: NaiveDate, now: Millis) -> bool {
+    now <= cal.add_working_days(cal.end_of_day(submitted), VERIFY_DAYS)
+}
+
+/// Whether a report verified on local date `verified` and not followed up is still within its follow-up
+/// deadline at `now` (at most five working days since).
+pub fn answer_within(cal: &WorkCalendar, verified: NaiveDate, now: Millis) -> bool {
+    cal.working_days_between(cal.end_of_day(verified), now) <= ANSWER_DAYS
+}
+
 /// Computes the figures of `facts` as they stand at `now`.
 pub fn compute<'a>(
     facts: impl IntoIterator<Item = &'a Fact>,
     cal: &WorkCalendar,
     now: Millis,
 ) -> Figures {
-    let mut f = Figures::default();
-    let mut to_verify = Vec::new();
-    let mut to_answer = Vec::new();
+    let mut t = Tally::default();
     for r in facts {
-        f.received += 1;
-        match r.status.as_str() {
-            "submitted" => f.unverified += 1,
-            "on_hold" => f.on_hold += 1,
-            "verified" => f.dispositioned += 1,
-            "in_progress" => f.in_progress += 1,
-            "responded" => f.responded += 1,
-            "completed" => f.completed += 1,
-            "archived" => f.archived += 1,
-            _ => {}
-        }
-        if r.handled() {
-            f.handled += 1;
-        } else if !r.archived() {
-            f.never_answered += 1;
-        }
-        if r.escalated {
-            f.escalated += 1;
-        }
-        if r.reopened > 0 {
-            f.reopened += 1;
-        }
-        if let Some(score) = r.rating {
-            f.rated += 1;
-            f.rating_sum += score;
-            if score >= 4 {
-                f.satisfied += 1;
-            }
-        }
-        *f.by_category
-            .entry(r.category_id.clone().unwrap_or_else(|| "none".into()))
-            .or_default() += 1;
-        *f.by_kind.entry(r.kind.clone()).or_default() += 1;
-        *f.by_channel.entry(r.channel.clone()).or_default() += 1;
-
-        // Verification: measured when it happened; a report not verified (nor archived) once its deadline
-        // (the end of the third working day after its submission, as the lifecycle sets it) has passed is
-        // late. The same for the follow-up, five working days after the verification.
-        match r.verified_at {
-            Some(v) => {
-                f.verified += 1;
-                let d = cal.working_days_between(r.submitted_at, v);
-                to_verify.push(d);
-                if d <= VERIFY_DAYS {
-                    f.verify_deadline.on_time += 1;
-                } else {
-                    f.verify_deadline.late += 1;
-                }
-                // Follow-up: from the verification (the disposition) to the first follow-up.
-                match r.first_responded_at {
-                    Some(a) => {
-                        let d = cal.working_days_between(v, a);
-                        to_answer.push(d);
-                        if d <= ANSWER_DAYS {
-                            f.answer_deadline.on_time += 1;
-                        } else {
-                            f.answer_deadline.late += 1;
-                        }
-                    }
-                    None if !r.archived() && cal.working_days_between(v, now) > ANSWER_DAYS => {
-                        f.answer_deadline.late += 1;
-                    }
-                    None => {}
-                }
-            }
-            None if !r.archived() && now > cal.add_working_days(r.submitted_at, VERIFY_DAYS) => {
-                f.verify_deadline.late += 1;
-            }
-            None => {}
-        }
+        t.add(&Tally::of_fact(r, cal, now));
     }
-    let base = f.received - f.archived;
-    f.handled_permille = ratio(f.handled, base);
-    f.completed_permille = ratio(f.completed, base);
-    f.to_verification = Spread::of(to_verify);
-    f.to_followup = Spread::of(to_answer);
-    f
+    t.figures()
 }
 
 #[cfg(test)]

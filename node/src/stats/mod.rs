@@ -1,14 +1,17 @@
 //! Statistics: accountability figures per agency (with its subtree), per node, per region and nationally.
 //!
-//! The figures are pure functions of one [`Fact`] per report ([`figures::compute`]); storage reads the facts
-//! of a period through [`StatsStore`](crate::storage::StatsStore) from the report rows and `report_marks`, a
-//! table that triggers on `reports` keep in the same transaction as every change (intake, transitions,
-//! imports and, at the hub, every replicated snapshot). The hub therefore computes national figures from
+//! The figures are pure functions of a [`Tally`] (`figures`): sums that one report gives
+//! ([`Tally::of_fact`]) and that add up. Storage keeps them pre-aggregated per agency, owning node,
+//! province, class and day or month ([`cells`], migration 0013), maintained by triggers in the same
+//! transaction as every change (intake, transitions, imports, transfers and, at the hub, every replicated
+//! snapshot), so a province or the nation is a sum of cells; queries the cells cannot answer read one
+//! [`Fact`] per report instead, through the same tally. The hub therefore computes national figures from
 //! the replicated reports of every node, never from numbers a node reports about itself. The same functions
 //! feed the API (`/api/v1/stats/...`), the executive dashboard, the public page and the monthly recap
 //! (`recap`, rendered by `render_csv` and `render_pdf`). Definitions: docs/STATISTICS.md.
 
 pub mod breakdown;
+pub mod cells;
 pub mod emerging;
 pub mod figures;
 pub mod period;
@@ -17,7 +20,8 @@ pub mod recap;
 pub mod render_csv;
 pub mod render_pdf;
 
-pub use figures::{compute, Fact, Figures};
+pub use cells::{CalendarSpec, Calendars, Cell, CellKey, CellQuery, CellRows, OpenCell};
+pub use figures::{compute, Fact, Figures, Tally};
 pub use period::{BadPeriod, Period};
 pub use rating::{Rating, Thresholds};
 

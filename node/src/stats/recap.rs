@@ -7,7 +7,7 @@ use lapor_schemas::api::Count;
 use lapor_schemas::stats as wire;
 
 use super::breakdown::Row;
-use super::figures::{Fact, Figures};
+use super::figures::Figures;
 use super::period::Period;
 use super::rating::{Rating, Thresholds};
 use super::Freshness;
@@ -72,18 +72,15 @@ pub struct Recap {
 }
 
 /// Received per local day of the period (every day, zero included).
-pub fn daily(facts: &[Fact], period: &Period, cal: &WorkCalendar) -> Vec<(NaiveDate, i64)> {
+pub fn daily(
+    counts: &std::collections::BTreeMap<NaiveDate, i64>,
+    period: &Period,
+) -> Vec<(NaiveDate, i64)> {
     let mut out = Vec::new();
     let mut d = period.from;
     while d < period.to {
-        out.push((d, 0));
+        out.push((d, counts.get(&d).copied().unwrap_or(0)));
         d = d + Days::new(1);
-    }
-    for f in facts {
-        let day = cal.local_date(f.submitted_at);
-        if let Ok(i) = out.binary_search_by_key(&day, |(d, _)| *d) {
-            out[i].1 += 1;
-        }
     }
     out
 }

@@ -43,6 +43,7 @@ pub mod identity;
 pub mod notices;
 mod open311;
 mod records;
+mod stats_sql;
 
 /// The database itself and the node settings kept in it.
 #[async_trait]
@@ -328,6 +329,14 @@ pub trait StatsStore: Send + Sync + 'static {
     /// One fact per report the query selects, by submission time.
     async fn stats_facts(&self, query: &crate::stats::FactQuery)
         -> Result<Vec<crate::stats::Fact>>;
+    /// The pre-aggregated cells of a period (migration 0013), with the open reports whose deadline clock
+    /// started on or after `open_since` and the reports received per day.
+    async fn stats_cells(&self, query: &crate::stats::CellQuery) -> Result<crate::stats::CellRows>;
+    /// Makes the working-day table and the owners' zones the aggregates are computed with match `spec`:
+    /// when the holidays changed (or on the first start after migration 0013, the backfill) every derived
+    /// row and aggregate is rebuilt in one transaction; when only zones changed, the reports of those
+    /// owners are recomputed. Returns whether anything changed.
+    async fn stats_calendar_sync(&self, spec: &crate::stats::CalendarSpec) -> Result<bool>;
     /// Per origin: the head applied here, when it was applied and when it was authored.
     async fn stats_freshness(&self) -> Result<Vec<crate::stats::Freshness>>;
     /// Stores a recap, replacing one of the same period, scope and format.

@@ -9,8 +9,60 @@ use sqlx::Row;
 
 use super::rows::PgQuery;
 use super::PgStore;
-use crate::stats::{path_upper, Fact, FactQuery, Freshness, RecapFile};
+use crate::stats::{
+    path_upper, CalendarSpec, CellQuery, CellRows, Fact, FactQuery, Freshness, RecapFile,
+};
+use crate::storage::stats_sql::{self, CellsBuilder, Sql};
 use crate::storage::{Result, StatsStore};
+
+async fn fetch(tx: &mut sqlx::PgConnection, sql: &Sql) -> Result<Vec<PgRow>> {
+    let text = stats_sql::numbered(&sql.text);
+    let mut q = sqlx::query(&text);
+    for a in &sql.args {
+        q = match a {
+            stats_sql::Arg::Int(i) => q.bind(*i),
+            stats_sql::Arg::Text(t) => q.bind(t.clone()),
+        };
+    }
+    Ok(q.fetch_all(tx).await?)
+}
+
+fn row_key(r: &PgRow) -> sqlx::Result<crate::stats::CellKey> {
+    Ok(stats_sql::key(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+    ))
+}
+
+/// Reads the cells of a query in one repeatable-read transaction, so the parts agree.
+async fn read_cells(tx: &mut sqlx::PgConnection, q: &CellQuery) -> Result<CellRows> {
+    let mut b = CellsBuilder::default();
+    for range in q.ranges() {
+        for r in fetch(tx, &stats_sql::cells(q, range)).await? {
+            let mut v = [0_i64; stats_sql::COUNTER_COUNT];
+            for (i, slot) in v.iter_mut().enumerate() {
+                *slot = r.try_get(5 + i)?;
+            }
+            b.counters(row_key(&r)?, &v);
+        }
+        for r in fetch(tx, &stats_sql::spread(q, range)).await? {
+            b.spread(row_key(&r)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?);
+        }
+        for r in fetch(tx, &stats_sql::counts(q, range)).await? {
+            b.count(row_key(&r)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?);
+        }
+    }
+    for r in fetch(tx, &stats_sql::daily(q)).await? {
+        b.day(r.try_get(0)?, r.try_get(1)?);
+    }
+    for r in fetch(tx, &stats_sql::open(q)).await? {
+        b.open(row_key(&r)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?);
+    }
+    Ok(b.finish())
+}
 
 const FACT_COLS: &str = "r.id, r.tracking_code, r.agency_id, r.agency_path, o.owner, r.region_code, r.category_id, \
     r.kind, r.channel, r.status, r.confidential, r.submitted_at, r.verified_at, m.first_responded_at, r.escalated, \
@@ -137,6 +189,79 @@ impl StatsStore for PgStore {
             .iter()
             .map(|r| fact_from_row(r, q.titles))
             .collect::<sqlx::Result<Vec<_>>>()?)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn stats_cells(&self, q: &CellQuery) -> Result<CellRows> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let out = read_cells(&mut tx, q).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn stats_calendar_sync(&self, spec: &CalendarSpec) -> Result<bool> {
+        let want = stats_sql::fingerprint(spec);
+        let get = "SELECT value FROM stats_meta WHERE key = 'calendar'";
+        let have: Option<String> = sqlx::query_scalar(get).fetch_optional(&self.pool).await?;
+        if have.as_deref() == Some(want.as_str()) {
+            return Ok(false);
+        }
+        let mut tx = self.pool.begin().await?;
+        // One rebuild at a time; writers of reports wait for it (their triggers write stats_report).
+        sqlx::query("LOCK TABLE stats_report IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let have: Option<String> = sqlx::query_scalar(get).fetch_optional(&mut *tx).await?;
+        if have.as_deref() == Some(want.as_str()) {
+            return Ok(false);
+        }
+        let (days, ordinals): (Vec<i32>, Vec<i32>) = spec
+            .workdays()
+            .into_iter()
+            .map(|(d, o)| (i32::try_from(d).unwrap_or(0), i32::try_from(o).unwrap_or(0)))
+            .unzip();
+        sqlx::query("DELETE FROM stats_workdays")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO stats_workdays (day, ordinal) SELECT * FROM UNNEST($1::int[], $2::int[])",
+        )
+        .bind(&days)
+        .bind(&ordinals)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM stats_zones")
+            .execute(&mut *tx)
+            .await?;
+        for (owner, ms) in &spec.zones {
+            sqlx::query("INSERT INTO stats_zones (owner, offset_ms) VALUES ($1, $2)")
+                .bind(owner)
+                .bind(ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("SELECT set_config('lapor.stats_paused', '1', true)")
+            .execute(&mut *tx)
+            .await?;
+        for sql in stats_sql::REBUILD {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        sqlx::query("SELECT set_config('lapor.stats_paused', '0', true)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO stats_meta (key, value) VALUES ('calendar', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(&want)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn stats_freshness(&self) -> Result<Vec<Freshness>> {

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_identity.sql"),
     ),
     (
+        13,
+        include_str!("../../../migrations/sqlite/0013_stats_aggregates.sql"),
+    ),
+    (
         15,
         include_str!("../../../migrations/sqlite/0015_read_indexes.sql"),
     ),

@@ -7,8 +7,118 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::rows::query_all;
 use super::SqliteStore;
-use crate::stats::{path_upper, Fact, FactQuery, Freshness, RecapFile};
+use crate::stats::{
+    path_upper, CalendarSpec, CellQuery, CellRows, Fact, FactQuery, Freshness, RecapFile,
+};
+use crate::storage::stats_sql::{self, Arg, CellsBuilder, Sql};
 use crate::storage::{Result, StatsStore};
+
+fn values(sql: &Sql) -> Vec<Value> {
+    sql.args
+        .iter()
+        .map(|a| match a {
+            Arg::Int(i) => Value::Integer(*i),
+            Arg::Text(t) => Value::Text(t.clone()),
+        })
+        .collect()
+}
+
+fn each(
+    c: &rusqlite::Connection,
+    sql: &Sql,
+    mut f: impl FnMut(&Row<'_>) -> rusqlite::Result<()>,
+) -> Result<()> {
+    let mut stmt = c.prepare_cached(&sql.text)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(values(sql)))?;
+    while let Some(r) = rows.next()? {
+        f(r)?;
+    }
+    Ok(())
+}
+
+fn row_key(r: &Row<'_>) -> rusqlite::Result<crate::stats::CellKey> {
+    Ok(stats_sql::key(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+    ))
+}
+
+/// Reads the cells of a query (runs inside one read transaction, so the parts agree).
+fn read_cells(c: &rusqlite::Connection, q: &CellQuery) -> Result<CellRows> {
+    let mut b = CellsBuilder::default();
+    for range in q.ranges() {
+        each(c, &stats_sql::cells(q, range), |r| {
+            let mut v = [0_i64; stats_sql::COUNTER_COUNT];
+            for (i, slot) in v.iter_mut().enumerate() {
+                *slot = r.get(5 + i)?;
+            }
+            b.counters(row_key(r)?, &v);
+            Ok(())
+        })?;
+        each(c, &stats_sql::spread(q, range), |r| {
+            b.spread(row_key(r)?, r.get(5)?, r.get(6)?, r.get(7)?);
+            Ok(())
+        })?;
+        each(c, &stats_sql::counts(q, range), |r| {
+            b.count(row_key(r)?, r.get(5)?, r.get(6)?, r.get(7)?);
+            Ok(())
+        })?;
+    }
+    each(c, &stats_sql::daily(q), |r| {
+        b.day(r.get(0)?, r.get(1)?);
+        Ok(())
+    })?;
+    each(c, &stats_sql::open(q), |r| {
+        b.open(row_key(r)?, r.get(5)?, r.get(6)?, r.get(7)?);
+        Ok(())
+    })?;
+    Ok(b.finish())
+}
+
+/// Writes the working-day table and the zones of `spec` and rebuilds every derived row and aggregate.
+fn rebuild(c: &rusqlite::Connection, spec: &CalendarSpec) -> Result<()> {
+    c.execute("DELETE FROM stats_workdays", [])?;
+    {
+        let mut ins =
+            c.prepare_cached("INSERT INTO stats_workdays (day, ordinal) VALUES (?1, ?2)")?;
+        for (day, ordinal) in spec.workdays() {
+            ins.execute(params![day, ordinal])?;
+        }
+    }
+    c.execute("DELETE FROM stats_zones", [])?;
+    for (owner, ms) in &spec.zones {
+        c.execute(
+            "INSERT INTO stats_zones (owner, offset_ms) VALUES (?1, ?2)",
+            params![owner, ms],
+        )?;
+    }
+    c.execute(
+        "INSERT INTO stats_meta (key, value) VALUES ('paused', '1') \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [],
+    )?;
+    for sql in stats_sql::REBUILD {
+        c.execute(sql, [])?;
+    }
+    c.execute("DELETE FROM stats_meta WHERE key = 'paused'", [])?;
+    c.execute(
+        "INSERT INTO stats_meta (key, value) VALUES ('calendar', ?1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![stats_sql::fingerprint(spec)],
+    )?;
+    Ok(())
+}
+
+fn calendar_fingerprint(c: &rusqlite::Connection) -> Result<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT value FROM stats_meta WHERE key = 'calendar'")?
+            .query_row([], |r| r.get(0))
+            .optional()?,
+    )
+}
 
 const FACT_COLS: &str = "r.id, r.tracking_code, r.agency_id, r.agency_path, o.owner, r.region_code, r.category_id, \
     r.kind, r.channel, r.status, r.confidential, r.submitted_at, r.verified_at, m.first_responded_at, r.escalated, \
@@ -110,6 +220,37 @@ impl StatsStore for SqliteStore {
                 fact_from_row(r, q.titles)
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn stats_cells(&self, q: &CellQuery) -> Result<CellRows> {
+        let q = q.clone();
+        self.read(move |c| {
+            c.execute_batch("BEGIN")?;
+            let out = read_cells(c, &q);
+            c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+            out
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn stats_calendar_sync(&self, spec: &CalendarSpec) -> Result<bool> {
+        let want = stats_sql::fingerprint(spec);
+        let have = self.read(calendar_fingerprint).await?;
+        if have.as_deref() == Some(want.as_str()) {
+            return Ok(false);
+        }
+        let spec = spec.clone();
+        self.write(move |c| {
+            // Checked again under the write lock: another caller may have just rebuilt.
+            if calendar_fingerprint(c)?.as_deref() == Some(stats_sql::fingerprint(&spec).as_str()) {
+                return Ok(false);
+            }
+            rebuild(c, &spec)?;
+            Ok(true)
         })
         .await
     }
