@@ -4,7 +4,6 @@
 
 mod backup;
 mod bench;
-mod bench_stats;
 mod federation;
 mod keys;
 mod open311;
@@ -124,18 +123,11 @@ pub enum Command {
         #[command(subcommand)]
         action: Open311Action,
     },
-    /// Measure federation ingest (verify + store + apply) against the raw ed25519 verify rate.
+    /// The benchmark suite: each part prints its figures beside the machine's limits measured in the same run.
     Bench {
-        /// Events per run.
-        #[arg(long, default_value_t = 20_000)]
-        events: usize,
-        /// Database: `sqlite` (a temporary file) or a `postgres://` URL to create a scratch database next to.
-        #[arg(long, default_value = "sqlite")]
-        database: String,
-        /// Instead of ingest: load this many reports with realistic timelines and time the statistics (one
-        /// agency's dashboard, the national monthly recap, the public page) beside the 50 ms target.
-        #[arg(long)]
-        stats: Option<usize>,
+        /// Which part.
+        #[command(subcommand)]
+        part: bench::Part,
     },
     /// Print the example configuration, or check one.
     Config {
@@ -293,17 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             runtime()?.block_on(open311::run(config, action))
         }
-        Command::Bench {
-            events,
-            database,
-            stats: Some(n),
-        } => {
-            let _ = events;
-            runtime()?.block_on(bench_stats::run(n, &database))
-        }
-        Command::Bench {
-            events, database, ..
-        } => runtime()?.block_on(bench::run(events, &database)),
+        Command::Bench { part } => runtime()?.block_on(bench::run(part)),
         Command::Serve { listen, data_dir } => {
             if let Some(l) = listen {
                 config.http.listen = l;

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 
-use super::bench::{drop_scratch, scratch};
+use super::{drop_scratch, scratch};
 use crate::app::{App, Viewer};
 use crate::domain::{AgencyRecord, Millis, UserRef};
 use crate::stats::Period;
