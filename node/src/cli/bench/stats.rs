@@ -1,4 +1,4 @@
-//! `lapor bench --stats N`: loads N reports with realistic timelines into a scratch hub database (ten
+//! `lapor bench stats --reports N`: loads N reports with realistic timelines into a scratch hub database (ten
 //! origin nodes, ten provinces of fifty agencies each, a year of submissions; verification after 0-6 days,
 //! follow-ups, completions, ratings, archives, reopenings) in bulk, through the same `reports` table and
 //! triggers every write uses, then times the statistics the surfaces ask for: one agency's dashboard (a
@@ -321,7 +321,7 @@ pub async fn run(n: usize, database: &str) -> anyhow::Result<()> {
         "postgres"
     };
     println!(
-        "lapor bench --stats: {n} reports loaded in {load:.1} s ({:.0}/s) into {backend}; {} agencies, {NODES} nodes",
+        "lapor bench stats: {n} reports loaded in {load:.1} s ({:.0}/s) into {backend}; {} agencies, {NODES} nodes",
         n as f64 / load,
         PROVINCES * (PER_PROVINCE + 1)
     );
