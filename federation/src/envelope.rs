@@ -618,6 +618,21 @@ pub fn verify_received(
     bytes: &[u8],
     keys: &(impl KeyLookup + ?Sized),
 ) -> Result<SignedEvent, EnvelopeError> {
+    let (event, signature, unsigned) = decode_received(bytes)?;
+    verify_with(
+        keys,
+        &event.origin,
+        &event.key_id,
+        EVENT_DOMAIN,
+        &unsigned,
+        &signature,
+    )?;
+    Ok(received(event, signature, &unsigned, bytes))
+}
+
+/// Everything [`verify_received`] checks but the signature: the event, its signature and the canonical bytes
+/// it signs.
+fn decode_received(bytes: &[u8]) -> Result<(Event, Signature, Vec<u8>), EnvelopeError> {
     if bytes.len() > MAX_EVENT_BYTES {
         return Err(EnvelopeError::EventTooLarge {
             size: bytes.len(),
@@ -640,20 +655,93 @@ pub fn verify_received(
         return Err(EnvelopeError::NotRoundTrip);
     }
     let unsigned = canonical::encode(&unsigned_value)?;
-    verify_with(
-        keys,
-        &event.origin,
-        &event.key_id,
-        EVENT_DOMAIN,
-        &unsigned,
-        &signature,
-    )?;
-    Ok(SignedEvent {
-        id: EventId::of_unsigned(&unsigned),
+    Ok((event, signature, unsigned))
+}
+
+fn received(event: Event, signature: Signature, unsigned: &[u8], wire: &[u8]) -> SignedEvent {
+    SignedEvent {
+        id: EventId::of_unsigned(unsigned),
         event,
         signature,
-        wire: bytes.to_vec(),
-    })
+        wire: wire.to_vec(),
+    }
+}
+
+/// Fewest events whose signatures [`verify_received_batch`] checks together; fewer are checked one by one.
+pub const MIN_BATCH_VERIFY: usize = 4;
+
+/// Verifies many received events, each exactly as [`verify_received`] does, but checks their signatures
+/// together with ed25519 batch verification (one multi-scalar multiplication for the whole set, well under
+/// the cost of checking each). The answer has one result per event, in order.
+///
+/// When the batch equation does not hold, every event of the batch is checked again on its own with
+/// `verify_strict`, so exactly the events whose signature is bad are refused ([`EnvelopeError::BadSignature`])
+/// and the others accepted. An event refused before its signature is checked (size, encoding, shape, unknown
+/// key) gets the same error as from [`verify_received`], and a weak key (small order, which `verify_strict`
+/// refuses) is never put in a batch.
+///
+/// The batch equation is the cofactorless one `verify_strict` checks, combined with 128-bit coefficients
+/// derived from every input: a signature that does not verify makes the batch fail except with probability
+/// about 2^-128, and a bad signature cannot be hidden by choosing the others. The one signature the
+/// combination may let through that `verify_strict` refuses is one whose `R` carries a small-order
+/// component; only the holder of the signing key can make such a signature, so it still proves that the
+/// key's holder signed the event.
+pub fn verify_received_batch(
+    events: &[&[u8]],
+    keys: &(impl KeyLookup + ?Sized),
+) -> Vec<Result<SignedEvent, EnvelopeError>> {
+    struct Pending {
+        index: usize,
+        event: Event,
+        signature: Signature,
+        message: Vec<u8>,
+        key: VerifyingKey,
+    }
+    let mut out: Vec<Option<Result<SignedEvent, EnvelopeError>>> = Vec::with_capacity(events.len());
+    let mut pending = Vec::with_capacity(events.len());
+    for (index, bytes) in events.iter().enumerate() {
+        let decoded = decode_received(bytes).and_then(|(event, signature, unsigned)| {
+            let key = keys
+                .verifying_key(&event.origin, &event.key_id)
+                .ok_or_else(|| EnvelopeError::UnknownKey {
+                    node: event.origin.clone(),
+                    key_id: event.key_id.clone(),
+                })?;
+            Ok((event, signature, unsigned, key))
+        });
+        match decoded {
+            Ok((event, signature, unsigned, key)) if !key.is_weak() => {
+                out.push(None);
+                pending.push(Pending {
+                    index,
+                    event,
+                    signature,
+                    message: domain_message(EVENT_DOMAIN, &unsigned),
+                    key,
+                });
+            }
+            Ok((_, _, _, _)) => out.push(Some(Err(EnvelopeError::BadSignature))),
+            Err(e) => out.push(Some(Err(e))),
+        }
+    }
+    let together = pending.len() >= MIN_BATCH_VERIFY && {
+        let messages: Vec<&[u8]> = pending.iter().map(|p| p.message.as_slice()).collect();
+        let signatures: Vec<Signature> = pending.iter().map(|p| p.signature).collect();
+        let keys: Vec<VerifyingKey> = pending.iter().map(|p| p.key).collect();
+        ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+    };
+    for p in pending {
+        let good = together || p.key.verify_strict(&p.message, &p.signature).is_ok();
+        let unsigned = &p.message[EVENT_DOMAIN.len()..];
+        out[p.index] = Some(if good {
+            Ok(received(p.event, p.signature, unsigned, events[p.index]))
+        } else {
+            Err(EnvelopeError::BadSignature)
+        });
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or(Err(EnvelopeError::BadSignature)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -973,6 +1061,75 @@ mod tests {
             text.contains(r#","type":"report.created","v":1}"#),
             "{text}"
         );
+    }
+
+    /// A chain of `n` events signed by `kupang.example`.
+    fn chain(n: u64) -> Vec<SignedEvent> {
+        let mut out: Vec<SignedEvent> = Vec::new();
+        for seq in 1..=n {
+            let prev = out.last().map(SignedEvent::id);
+            out.push(event(seq, prev).sign(&key(1)).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn batch_verification_accepts_a_good_batch_like_one_by_one() {
+        let events = chain(40);
+        let wires: Vec<&[u8]> = events.iter().map(SignedEvent::wire_bytes).collect();
+        let got = verify_received_batch(&wires, &ring());
+        assert_eq!(got.len(), 40);
+        for (g, e) in got.into_iter().zip(&events) {
+            assert_eq!(
+                g.unwrap(),
+                verify_received(e.wire_bytes(), &ring()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn batch_verification_refuses_exactly_the_bad_signatures() {
+        let events = chain(40);
+        let mut wires: Vec<Vec<u8>> = events.iter().map(|e| e.wire_bytes().to_vec()).collect();
+        // Event 17: signed by another key under k1's id. Event 30: a valid signature of another message.
+        wires[17] = event(18, Some(events[16].id()))
+            .sign(&key(9))
+            .unwrap()
+            .wire_bytes()
+            .to_vec();
+        let other_sig = events[0].signature().to_bytes();
+        wires[30] = rewire(&events[30], |m| {
+            m.insert("sig".into(), Value::from(hex::encode(other_sig)));
+        });
+        // Event 5: an unknown key, refused before any signature check.
+        wires[5] = {
+            let mut e = event(6, Some(events[4].id()));
+            e.key_id = "k-unknown".into();
+            e.sign(&key(1)).unwrap().wire_bytes().to_vec()
+        };
+        let refs: Vec<&[u8]> = wires.iter().map(Vec::as_slice).collect();
+        let got = verify_received_batch(&refs, &ring());
+        for (i, g) in got.iter().enumerate() {
+            match i {
+                17 | 30 => assert_eq!(g, &Err(EnvelopeError::BadSignature), "event {i}"),
+                5 => assert!(
+                    matches!(g, Err(EnvelopeError::UnknownKey { .. })),
+                    "event {i}: {g:?}"
+                ),
+                _ => assert_eq!(g.as_ref().unwrap(), &events[i], "event {i}"),
+            }
+        }
+        // One bad signature alone in a batch of good ones is found too.
+        let mut wires: Vec<Vec<u8>> = events.iter().map(|e| e.wire_bytes().to_vec()).collect();
+        let mut sig = events[39].signature().to_bytes();
+        sig[0] ^= 1;
+        wires[39] = rewire(&events[39], |m| {
+            m.insert("sig".into(), Value::from(hex::encode(sig)));
+        });
+        let refs: Vec<&[u8]> = wires.iter().map(Vec::as_slice).collect();
+        let got = verify_received_batch(&refs, &ring());
+        assert!(got[..39].iter().all(Result::is_ok));
+        assert_eq!(got[39], Err(EnvelopeError::BadSignature));
     }
 
     #[test]

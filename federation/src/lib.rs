@@ -13,8 +13,8 @@ pub mod wire;
 
 pub use canonical::{decode_canonical, CanonicalError, Value};
 pub use envelope::{
-    verify_push, verify_received, Batch, BlobHash, EnvelopeError, Event, EventId, KeyLookup,
-    KeyRing, PushRequest, SignedEvent, VerifiedPush,
+    verify_push, verify_received, verify_received_batch, Batch, BlobHash, EnvelopeError, Event,
+    EventId, KeyLookup, KeyRing, PushRequest, SignedEvent, VerifiedPush,
 };
 pub use keys::{key_id_for, revocation_payload, rotation_payload, KeyEntry, KeyError, KeyLog};
 pub use kind::{ContributionKind, EventClass, EventKind, TransferKind};

@@ -1932,6 +1932,17 @@ async fn fed_authoring_with_report_changes(store: DynStore) {
         store.report_owner("node-a:node").await.expect("owner"),
         None
     );
+    assert_eq!(
+        store
+            .report_owners(&[r.id.clone(), "node-a:node".into(), "nowhere:x".into()])
+            .await
+            .expect("report_owners"),
+        vec![owner.clone()]
+    );
+    assert_eq!(
+        store.report_owners(&[]).await.expect("report_owners"),
+        Vec::new()
+    );
 
     let events = store.report_events(&r.id).await.expect("report_events");
     assert_eq!(

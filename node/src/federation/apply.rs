@@ -83,6 +83,31 @@ struct BatchState {
 }
 
 impl BatchState {
+    /// Reads the ownership of every report `events` concern in one read, before any of them is authorised.
+    async fn prefetch_owners<'e>(
+        &mut self,
+        node: &Node,
+        events: impl Iterator<Item = &'e Event>,
+    ) -> anyhow::Result<()> {
+        let mut ids: Vec<String> = events
+            .map(|e| e.report_id.clone())
+            .filter(|id| !self.owners.contains_key(id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let held = node.store.report_owners(&ids).await?;
+        for id in ids {
+            self.owners.insert(id, None);
+        }
+        for row in held {
+            self.owners.insert(row.report_id.clone(), Some(row));
+        }
+        Ok(())
+    }
+
     /// Records the ownership an authorised effect will set.
     fn learn(&mut self, event: &Event, effect: &Effect) {
         let (owner, epoch) = match effect {
@@ -329,15 +354,20 @@ pub async fn apply_once(node: &Node) -> anyhow::Result<usize> {
     let mut items = Vec::with_capacity(rows.len());
     let mut senders = Vec::with_capacity(rows.len());
     let mut unreadable = Vec::new();
+    let mut parsed = Vec::with_capacity(rows.len());
     for row in rows {
-        let event = match parse_event(&row.wire) {
-            Ok(e) => e,
+        match parse_event(&row.wire) {
+            Ok(e) => parsed.push((row, e)),
             Err(e) => {
                 tracing::error!(event.id = %row.event_id, error = %e, "inbox row unreadable; dropped");
                 unreadable.push(row.id);
-                continue;
             }
-        };
+        }
+    }
+    batch
+        .prefetch_owners(node, parsed.iter().map(|(_, e)| e))
+        .await?;
+    for (row, event) in parsed {
         let effect = effect_for(node, &event, &row.event_id, &mut keys, &mut batch).await;
         senders.push(row.sender.clone());
         items.push(incoming(
@@ -438,7 +468,7 @@ pub async fn store_pulled(
     txn: &str,
     events: &[Vec<u8>],
 ) -> anyhow::Result<usize> {
-    let good = verify_pulled(&node.fed.keylog_snapshot()?, node.id(), events);
+    let good = verify_pulled(&node.fed.keylog_snapshot()?, node.id(), events).await;
     if good.is_empty() {
         return Ok(0);
     }

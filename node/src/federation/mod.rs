@@ -104,6 +104,32 @@ impl Counters {
     }
 }
 
+/// "This node authored an event": every push worker watches it. Unlike a [`Notify`], whose
+/// `notify_waiters` reaches only the tasks waiting at that instant, a worker that was busy sending or reading
+/// the outbox when the event was committed still sees it on its next wait, so a new event never sits until
+/// the next poll (`federation.poll_ms`).
+#[derive(Debug)]
+pub struct AuthoredSignal(tokio::sync::watch::Sender<u64>);
+
+impl Default for AuthoredSignal {
+    fn default() -> Self {
+        Self(tokio::sync::watch::Sender::new(0))
+    }
+}
+
+impl AuthoredSignal {
+    /// Says that events were authored (call it after their transaction committed).
+    pub fn notify_waiters(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A watcher for one push worker: its `changed()` completes once per batch of new events, however long
+    /// ago they were signalled.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
 /// The federation state of a running node.
 pub struct Federation {
     /// This node's id.
@@ -126,8 +152,8 @@ pub struct Federation {
     pub peers: RwLock<Vec<PeerRecord>>,
     /// Wakes the applier.
     pub apply_wake: Notify,
-    /// Wakes the push workers that are not backing off (a new local event).
-    pub push_wake: Notify,
+    /// Wakes the push workers that are not backing off: a new local event.
+    pub push_wake: AuthoredSignal,
     /// Wakes one peer's push worker, backing off or not (that peer contacted this node).
     peer_wakes: std::sync::Mutex<std::collections::HashMap<String, Arc<Notify>>>,
     /// Wakes the contribution worker.
@@ -224,7 +250,7 @@ impl Federation {
             keylog: RwLock::new(KeyLog::new()),
             peers: RwLock::new(Vec::new()),
             apply_wake: Notify::new(),
-            push_wake: Notify::new(),
+            push_wake: AuthoredSignal::default(),
             peer_wakes: std::sync::Mutex::default(),
             contribution_wake: Notify::new(),
             transfer_wake: Notify::new(),

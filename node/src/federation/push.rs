@@ -109,23 +109,34 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
 /// The push worker of one peer: runs until the process ends or the peer is removed (`lapor peers remove`),
 /// never gives up.
 ///
-/// After a failure it waits its backoff: a new local event does not wake it (a dead peer is retried at the
-/// backoff, not at the rate this node authors events); only a request from that peer does, which shows the
-/// peer is back (and resets the backoff).
+/// Every event this node authors wakes it ([`super::AuthoredSignal`]: a wake-up that arrives while it is busy
+/// sending is kept for its next wait). After a failure it waits its backoff: a new local event does not wake
+/// it (a dead peer is retried at the backoff, not at the rate this node authors events); contact does, which
+/// shows the peer is back and resets the backoff: a request from that peer, or, when the failure was that the
+/// peer could not be reached at all (no HTTP answer, as in a partition), a probe of its `/healthz` every
+/// [`PROBE_EVERY`] that answers. A peer that answers with an error (overloaded, inbox full) gets the whole
+/// backoff: the probe is only for peers nothing reached.
 pub async fn run_push_worker(node: Node, peer: String) {
     let poll = Duration::from_millis(node.fed.config.poll_ms);
     let contact = node.fed.peer_wake(&peer);
+    let mut authored = node.fed.push_wake.subscribe();
     loop {
         if !node.fed.destinations().contains(&peer) {
             tracing::info!(%peer, "peer removed; its push worker stops");
             return;
         }
-        let wait = match push_once(&node, &peer).await {
+        // Whatever was authored before this point is in the outbox `push_once` reads.
+        authored.borrow_and_update();
+        let (wait, unreachable) = match push_once(&node, &peer).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {
                 tokio::select! {
                     () = tokio::time::sleep(poll) => {}
-                    () = node.fed.push_wake.notified() => {}
+                    changed = authored.changed() => {
+                        if changed.is_err() {
+                            tokio::time::sleep(poll).await;
+                        }
+                    }
                     () = contact.notified() => {}
                 }
                 continue;
@@ -139,13 +150,65 @@ pub async fn run_push_worker(node: Node, peer: String) {
                     .flatten()
                     .map_or(1, |p| p.failures);
                 let wait = node.fed.backoff(failures - 1);
-                tracing::warn!(%peer, failures, retry_in_ms = wait.as_millis() as u64, error = %e, "push failed");
-                wait
+                let unreachable = e
+                    .downcast_ref::<client::PeerError>()
+                    .is_some_and(nothing_reached);
+                // Said at warning level on the first failures and then at every doubling, not every probe.
+                if failures <= 3 || (failures as u64).is_power_of_two() {
+                    tracing::warn!(%peer, failures, retry_in_ms = wait.as_millis() as u64, error = %e, "push failed");
+                } else {
+                    tracing::debug!(%peer, failures, retry_in_ms = wait.as_millis() as u64, error = %e, "push failed");
+                }
+                (wait, unreachable)
             }
         };
-        // Woken early only by contact from this peer (which resets the backoff).
-        let _ = tokio::time::timeout(wait, contact.notified()).await;
+        let probe = async {
+            if !unreachable {
+                return std::future::pending().await;
+            }
+            let every = PROBE_EVERY.min(poll).max(Duration::from_millis(50));
+            loop {
+                tokio::time::sleep(every).await;
+                if let Some(base) = node.fed.peer(&peer).map(|p| p.base_url) {
+                    if answers(&node, &base).await {
+                        tracing::info!(%peer, "peer reachable again; backoff ends");
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = contact.notified() => {}
+            () = probe => {}
+        }
     }
+}
+
+/// How often a push worker checks whether a peer it could not reach at all answers again.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether a failed request reached nobody (no connection, no answer): retrying costs the peer nothing.
+fn nothing_reached(e: &client::PeerError) -> bool {
+    matches!(
+        e,
+        client::PeerError::Connect(_)
+            | client::PeerError::Timeout(_)
+            | client::PeerError::Request(_)
+    )
+}
+
+/// Whether the node at `base` answers its health check (`GET /healthz`, unauthenticated) within 2 s.
+async fn answers(node: &Node, base: &str) -> bool {
+    let url = format!("{}/healthz", base.trim_end_matches('/'));
+    let req = node
+        .fed
+        .client
+        .http()
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send();
+    matches!(req.await, Ok(r) if r.status().is_success())
 }
 
 /// Asks the hub(s) for everything this node lacks of the origins it follows, in one round trip per page.

@@ -16,7 +16,7 @@ use lapor_federation::transport::PUSH_PATH;
 use lapor_federation::wire::{CatchUpRequest, LogPage, PushResponse, Rejected};
 use lapor_federation::KeyError;
 
-use super::verify::{check_event, inbox_event, learn_keys, MAX_HISTORY};
+use super::verify::{check_events, inbox_event, learn_keys, verify_signatures, MAX_HISTORY};
 use super::Counters;
 use crate::domain::tracking;
 use crate::node::Node;
@@ -163,7 +163,7 @@ pub async fn push(
         .store
         .peer_push_result(&verified.sender, PushOutcome::Contact, now)
         .await;
-    f.peer_wake(&verified.sender).notify_waiters();
+    f.peer_wake(&verified.sender).notify_one();
     if let Some(previous) = node
         .store
         .push_txn_get(&verified.sender, &verified.txn)
@@ -174,10 +174,18 @@ pub async fn push(
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     let mut inbox = Vec::new();
-    // Key changes seen in this push apply to its later events; the stored log changes when applied.
+    // Signatures first, over every core; then, in order, key validity with the key changes seen in this push
+    // applying to its later events (the stored log changes when they are applied).
     let mut log = f.keylog_snapshot()?;
-    for (index, bytes) in verified.events.iter().enumerate() {
-        match check_event(&mut log, &f.node_id, bytes) {
+    let events = std::sync::Arc::new(verified.events);
+    let signatures = verify_signatures(
+        std::sync::Arc::new(log.clone()),
+        std::sync::Arc::clone(&events),
+    )
+    .await;
+    let checked = check_events(&mut log, &f.node_id, &events, signatures);
+    for (index, (bytes, checked)) in events.iter().zip(checked).enumerate() {
+        match checked {
             Ok(signed) => {
                 accepted.push(signed.id().to_string());
                 inbox.push(inbox_event(&signed, bytes));

@@ -287,6 +287,8 @@ impl FromRequest<App> for SignedPeer {
                 };
                 ApiError::new(StatusCode::UNAUTHORIZED, e.code, title.0, title.1).detail(e.detail)
             })?;
+        // Contact: the sender is reachable, so this node's push worker towards it stops backing off.
+        node.fed.peer_wake(&sender).notify_one();
         Ok(Self { node: sender, body })
     }
 }

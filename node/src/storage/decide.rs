@@ -116,6 +116,13 @@ pub fn classify(head: &HeldHead, item: &Incoming, held: Option<&str>) -> Result<
     })
 }
 
+/// Whether an event may be stored at `item`'s sequence number, so that [`classify`] needs the stored one: only
+/// at or below the head. Both backends store an origin's events only at the head's next sequence number, in the
+/// transaction that moves the head there, so nothing is ever held above the head.
+pub fn may_be_held(head: &HeldHead, item: &Incoming) -> bool {
+    item.origin_seq <= head.seq
+}
+
 /// Why an origin is frozen after `item` and the held `first_id` turned out to share a sequence number.
 pub fn frozen_reason(item: &Incoming, first_id: &str) -> String {
     format!(

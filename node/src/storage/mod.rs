@@ -189,6 +189,9 @@ pub trait EventStore: Send + Sync + 'static {
     async fn event_append(&self, draft: &EventDraft) -> Result<SignedEvent>;
     /// Who owns a report, at which epoch, and its latest event.
     async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>>;
+    /// [`EventStore::report_owner`] of many reports in one read (the applier's batch): the rows of those that
+    /// are owned, in no particular order.
+    async fn report_owners(&self, report_ids: &[String]) -> Result<Vec<OwnerRow>>;
 
     /// The answer already given to a push transaction.
     async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>>;

@@ -1,23 +1,24 @@
 //! `lapor bench`: the benchmark suite. Every part measures our figure and the machine's limit it is judged
 //! against in the same run and prints one line per metric, `name ours limit ratio` followed by the unit, the
 //! budget (DESIGN section 7) with `met` or `missed`, and the raw numbers ([`line`], [`budget_line`]). Each
-//! part runs alone (`lapor bench intake`, `read`, `memory`, `size`, `stats`, `ingest`), `lapor bench all` runs
+//! part runs alone (`lapor bench intake`, `read`, `memory`, `size`, `stats`, `ingest`, `catchup`, `lag`), `lapor bench all` runs
 //! every part of [`ALL`] in turn, and `--quick` makes any of them a short run that CI does so the suite never
 //! rots (no timing is asserted anywhere).
 //!
 //! The parts that measure from outside (`intake`, `read`, `memory`) start this same binary as a real
 //! `lapor serve` child on 127.0.0.1 ([`server`]) and load it with a small keep-alive HTTP client ([`load`]).
 //!
-//! Ingest (the rest of this file): federation ingest throughput on this machine, beside the raw ed25519 verify
-//! rate measured in the same run. Ingest is the receiving node's real path minus HTTP: every event is verified
-//! as it would be on arrival (canonical bytes, envelope, key validity, `verify_strict`), stored durably in the
-//! inbox with its push transaction, then applied by the applier (log classification, event row, report
-//! snapshot, timeline entry) in one transaction per batch. "Batched" is 200 events per push; "single" is one
-//! event per push, each with its own two durable transactions.
+//! The federation parts (`ingest`, `catchup`, `lag`) share synthetic signed events of one origin
+//! ([`make_events`]) and a scratch hub node on SQLite or on a scratch PostgreSQL database ([`scratch`]);
+//! `catchup` and `lag` run real node processes ([`procs`]).
 
+pub mod catchup;
+pub mod ingest;
 pub mod intake;
+pub mod lag;
 pub mod load;
 pub mod memory;
+mod procs;
 pub mod read;
 pub mod server;
 pub mod size;
@@ -28,10 +29,7 @@ use clap::{Parser as _, Subcommand};
 /// Every part `lapor bench all` runs, in this order: a new part is one line here (and its variant in
 /// [`Part`]). Each runs with its defaults, plus `--quick` when `all` has it.
 pub const ALL: &[&str] = &[
-    "size", "intake", "read", "memory", "stats",
-    "ingest",
-    // federation parts of issue 16 (catch-up into an empty node, lag between two processes):
-    // "catchup", "lag",
+    "size", "intake", "read", "memory", "stats", "ingest", "catchup", "lag",
 ];
 
 /// A part of the suite.
@@ -66,18 +64,14 @@ pub enum Part {
         #[arg(long)]
         quick: bool,
     },
-    /// Hub ingest (verify + store + apply) single and batched beside the raw ed25519 verify rate.
-    Ingest {
-        /// Events per run.
-        #[arg(long, default_value_t = 20_000)]
-        events: usize,
-        /// Database: `sqlite` (a temporary file) or a `postgres://` URL to create a scratch database next to.
-        #[arg(long, default_value = "sqlite")]
-        database: String,
-        /// A short run (CI): 400 events.
-        #[arg(long)]
-        quick: bool,
-    },
+    /// Hub ingest (verify + store + apply) single and batched, on SQLite and PostgreSQL, beside the raw and
+    /// batch ed25519 verify rates of the same events and a bare multi-row insert.
+    Ingest(ingest::Args),
+    /// Catch-up of N events into an empty regional node from a hub, two processes over real HTTP.
+    Catchup(catchup::Args),
+    /// Lag from a regional node to the hub (p50, p99) at a steady rate, and the backlog drain after a
+    /// partition heals, two processes at the default configuration.
+    Lag(lag::Args),
 }
 
 /// `lapor bench <part>` as clap parses it, for [`Part::All`] to build each part with its defaults.
@@ -123,11 +117,9 @@ async fn run_one(part: Part) -> anyhow::Result<()> {
             database,
             quick,
         } => stats::run(if quick { 2000 } else { reports }, &database).await,
-        Part::Ingest {
-            events,
-            database,
-            quick,
-        } => ingest_run(if quick { 400 } else { events }, &database).await,
+        Part::Ingest(args) => ingest::run(&args).await,
+        Part::Catchup(args) => catchup::run(&args).await,
+        Part::Lag(args) => lag::run(&args).await,
     }
 }
 
@@ -187,23 +179,20 @@ pub fn budget_line(name: &str, ours: f64, limit: f64, unit: &str, budget: Budget
 }
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use ed25519_dalek::{SigningKey, Verifier as _};
-use lapor_federation::envelope::EVENT_DOMAIN;
+use ed25519_dalek::SigningKey;
 use lapor_federation::{Event, EventKind, SignedEvent};
 
 use crate::config::{Config, NodeRole};
 use crate::domain::{Report, SystemClock, TimelineRecord};
 use crate::federation::payload::{self, ReportPayload};
-use crate::federation::{apply, verify};
 use crate::node::Node;
 use crate::storage::{KeyRow, PeerRecord};
 
 const ORIGIN: &str = "bench-origin";
 
-fn sample_report(i: usize, now: i64) -> (Report, TimelineRecord) {
-    let id = format!("{ORIGIN}:{}", ulid::Ulid::new());
+fn sample_report(origin: &str, i: usize, now: i64) -> (Report, TimelineRecord) {
+    let id = format!("{origin}:{}", ulid::Ulid::new());
     let report = Report {
         id: id.clone(),
         tracking_code: format!("BEN-{i:010}"),
@@ -262,10 +251,23 @@ fn sample_report(i: usize, now: i64) -> (Report, TimelineRecord) {
 
 /// Signs `n` chained `report.created` events of a synthetic origin.
 pub fn make_events(key: &SigningKey, key_id: &str, n: usize) -> anyhow::Result<Vec<SignedEvent>> {
+    Ok(events_of(ORIGIN, key, key_id, n)?
+        .into_iter()
+        .map(|(e, _, _)| e)
+        .collect())
+}
+
+/// Signs `n` chained `report.created` events of `origin`, each with the report and entry it carries.
+fn events_of(
+    origin: &str,
+    key: &SigningKey,
+    key_id: &str,
+    n: usize,
+) -> anyhow::Result<Vec<(SignedEvent, Report, TimelineRecord)>> {
     let now = chrono::Utc::now().timestamp_millis();
-    let mut out: Vec<SignedEvent> = Vec::with_capacity(n);
+    let mut out: Vec<(SignedEvent, Report, TimelineRecord)> = Vec::with_capacity(n);
     for i in 0..n {
-        let (report, entry) = sample_report(i, now);
+        let (report, entry) = sample_report(origin, i, now);
         let body = ReportPayload {
             entry: payload::entry_payload(&entry),
             state: payload::state_payload(&report),
@@ -274,9 +276,9 @@ pub fn make_events(key: &SigningKey, key_id: &str, n: usize) -> anyhow::Result<V
         let event = Event {
             v: 1,
             kind: EventKind::REPORT_CREATED.to_string(),
-            origin: ORIGIN.into(),
+            origin: origin.into(),
             origin_seq: i as u64 + 1,
-            origin_prev: out.last().map(SignedEvent::id),
+            origin_prev: out.last().map(|(e, _, _)| e.id()),
             report_id: report.id.clone(),
             report_epoch: 0,
             report_prev: Vec::new(),
@@ -285,19 +287,19 @@ pub fn make_events(key: &SigningKey, key_id: &str, n: usize) -> anyhow::Result<V
             payload: payload::encode(&body).map_err(|e| anyhow::anyhow!(e))?,
             blobs: Vec::new(),
         };
-        out.push(event.sign(key)?);
+        out.push((event.sign(key)?, report, entry));
     }
     Ok(out)
 }
 
-pub(super) struct Scratch {
-    pub(super) node: Node,
-    pub(super) url: String,
+struct Scratch {
+    node: Node,
+    url: String,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
-pub(super) async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
+async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<Scratch> {
     let dir = tempfile::tempdir()?;
     let (url, pg) = if database == "sqlite" {
         (
@@ -358,7 +360,7 @@ pub(super) async fn scratch(database: &str, key: &SigningKey) -> anyhow::Result<
     })
 }
 
-pub(super) async fn drop_scratch(s: Scratch) -> anyhow::Result<()> {
+async fn drop_scratch(s: Scratch) -> anyhow::Result<()> {
     let Scratch { node, _dir, pg, .. } = s;
     drop(node);
     if let Some((admin, name)) = pg {
@@ -368,131 +370,5 @@ pub(super) async fn drop_scratch(s: Scratch) -> anyhow::Result<()> {
             .execute(&mut conn)
             .await?;
     }
-    Ok(())
-}
-
-/// Events per second of a whole ingest run, and the seconds spent in each phase.
-struct Ingest {
-    rate: f64,
-    verify: f64,
-    inbox: f64,
-    apply: f64,
-}
-
-/// Receives `events` in pushes of `per_push`, applying after each.
-async fn ingest(node: &Node, events: &[SignedEvent], per_push: usize) -> anyhow::Result<Ingest> {
-    let start = Instant::now();
-    let (mut verify, mut inbox_t, mut apply_t) = (0.0, 0.0, 0.0);
-    for (n, chunk) in events.chunks(per_push).enumerate() {
-        let t = Instant::now();
-        let mut inbox = Vec::with_capacity(chunk.len());
-        {
-            let mut log = node.fed.keylog_snapshot()?;
-            for e in chunk {
-                let signed = verify::check_event(&mut log, node.id(), e.wire_bytes())
-                    .map_err(|(_, code, reason)| anyhow::anyhow!("{code}: {reason}"))?;
-                inbox.push(verify::inbox_event(&signed, e.wire_bytes()));
-            }
-        }
-        verify += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        node.store
-            .inbox_insert(ORIGIN, &format!("bench-{n}"), "{}", &inbox, node.now())
-            .await?;
-        inbox_t += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        while apply::apply_once(node).await? > 0 {}
-        apply_t += t.elapsed().as_secs_f64();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let head = node
-        .store
-        .origin_heads()
-        .await?
-        .into_iter()
-        .find(|h| h.origin == ORIGIN)
-        .map_or(0, |h| h.head_seq);
-    anyhow::ensure!(
-        head == events.len() as i64,
-        "only {head} of {} events were applied",
-        events.len()
-    );
-    Ok(Ingest {
-        rate: events.len() as f64 / secs,
-        verify,
-        inbox: inbox_t,
-        apply: apply_t,
-    })
-}
-
-/// Runs the ingest part and prints its lines.
-async fn ingest_run(n: usize, database: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(n > 0, "--events must be at least 1");
-    let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let key_id = lapor_federation::keys::key_id_for(&key.verifying_key());
-    let events = make_events(&key, &key_id, n)?;
-    let bytes: usize = events.iter().map(|e| e.wire_bytes().len()).sum();
-
-    // Raw ed25519: verify_strict over exactly the signed messages, one core, no parsing.
-    let messages: Vec<Vec<u8>> = events
-        .iter()
-        .map(|e| {
-            let mut m = EVENT_DOMAIN.to_vec();
-            m.extend_from_slice(&e.event().unsigned_bytes()?);
-            Ok(m)
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let public = key.verifying_key();
-    let t = Instant::now();
-    for (m, e) in messages.iter().zip(&events) {
-        public.verify_strict(m, e.signature())?;
-    }
-    let raw = n as f64 / t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    for (m, e) in messages.iter().zip(&events) {
-        public.verify(m, e.signature())?;
-    }
-    let raw_lax = n as f64 / t.elapsed().as_secs_f64();
-
-    let s = scratch(database, &key).await?;
-    let batched = ingest(&s.node, &events, 200).await?;
-    drop_scratch(s).await?;
-    let single_n = n.min(2000);
-    let s = scratch(database, &key).await?;
-    let single = ingest(&s.node, &events[..single_n], 1).await?;
-    drop_scratch(s).await?;
-
-    let backend = if database == "sqlite" {
-        "sqlite (synchronous=FULL)"
-    } else {
-        "postgres"
-    };
-    let what = format!(
-        "{n} report.created events, {} bytes on average, {backend}",
-        bytes / n
-    );
-    budget_line(
-        "ingest.batched",
-        batched.rate,
-        raw,
-        "events/s",
-        Budget::AtLeast(if database == "sqlite" { 0.5 } else { 0.3 } * raw),
-        &format!(
-            "200 per push, {what} (verify {:.2} s, inbox {:.2} s, apply {:.2} s); limit: raw verify_strict 1 core \
-             (verify {raw_lax:.0}/s)",
-            batched.verify, batched.inbox, batched.apply
-        ),
-    );
-    budget_line(
-        "ingest.single",
-        single.rate,
-        raw,
-        "events/s",
-        Budget::AtLeast(2000.0),
-        &format!(
-            "1 per push, {single_n} events (verify {:.2} s, inbox {:.2} s, apply {:.2} s); limit: raw verify_strict",
-            single.verify, single.inbox, single.apply
-        ),
-    );
     Ok(())
 }

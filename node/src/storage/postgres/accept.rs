@@ -1,6 +1,8 @@
 //! Accepting received events on PostgreSQL: each classified against its origin's head and its effect run, inside
 //! the transaction of [`EventStore::events_accept`](crate::storage::EventStore::events_accept).
 
+use std::collections::HashMap;
+
 use sqlx::PgConnection;
 
 use super::catalog::replace_remote_agencies;
@@ -12,7 +14,7 @@ use super::{
     upsert_report, NewEvent,
 };
 use crate::domain::Millis;
-use crate::storage::decide::{self, Arrival};
+use crate::storage::decide::{self, Arrival, HeldHead};
 use crate::storage::{AcceptOutcome, Effect, Incoming, Result};
 
 /// Accepts received events in one transaction (see `EventStore::events_accept`). The rows of every origin
@@ -29,9 +31,42 @@ pub(super) async fn events_accept(
     for origin in &origins {
         lock_origin(c, origin, now).await?;
     }
+    // Each origin's head is read once (its row is locked) and followed in memory as the batch moves it.
+    // (head as read, head as the batch moved it) per origin; written once at the end.
+    let mut heads: HashMap<String, (i64, HeldHead)> = HashMap::new();
+    let mut done_inbox: Vec<i64> = Vec::new();
     let mut outcomes = Vec::with_capacity(items.len());
     for item in items {
-        outcomes.push(accept_one(c, item, now).await?);
+        if !heads.contains_key(&item.origin) {
+            let head: HeldHead = fetch_optional(
+                sqlx::query("SELECT head_seq, head_id, frozen FROM origins WHERE origin = $1")
+                    .bind(&item.origin),
+                &mut *c,
+                head_from_row,
+            )
+            .await?
+            .unwrap_or_default();
+            heads.insert(item.origin.clone(), (head.seq, head));
+        }
+        let Some((_, head)) = heads.get_mut(&item.origin) else {
+            continue;
+        };
+        let outcome = accept_one(c, item, head, now).await?;
+        if !matches!(outcome, AcceptOutcome::Gap { .. }) {
+            done_inbox.extend(item.inbox_id);
+        }
+        outcomes.push(outcome);
+    }
+    for (origin, (read, moved)) in &heads {
+        if let (true, Some(id)) = (moved.seq != *read, &moved.id) {
+            set_head(c, origin, moved.seq, id, now).await?;
+        }
+    }
+    if !done_inbox.is_empty() {
+        sqlx::query("DELETE FROM inbox WHERE id = ANY($1)")
+            .bind(&done_inbox)
+            .execute(&mut *c)
+            .await?;
     }
     drop_placeholders(c, &origins).await?;
     Ok(outcomes)
@@ -70,29 +105,32 @@ async fn equivocation(
     Ok(AcceptOutcome::Equivocation { first_id })
 }
 
-/// Accepts one received event; its origin's row is locked by the caller.
-async fn accept_one(c: &mut PgConnection, item: &Incoming, now: Millis) -> Result<AcceptOutcome> {
-    let head = fetch_optional(
-        sqlx::query("SELECT head_seq, head_id, frozen FROM origins WHERE origin = $1")
-            .bind(&item.origin),
-        &mut *c,
-        head_from_row,
-    )
-    .await?
-    .unwrap_or_default();
-    let held: Option<String> =
+/// Accepts one received event against its origin's head (its row locked by the caller), which it moves (or
+/// freezes) as it decides.
+async fn accept_one(
+    c: &mut PgConnection,
+    item: &Incoming,
+    head: &mut HeldHead,
+    now: Millis,
+) -> Result<AcceptOutcome> {
+    let held: Option<String> = if decide::may_be_held(head, item) {
         sqlx::query_scalar("SELECT id FROM events WHERE origin = $1 AND origin_seq = $2")
             .bind(&item.origin)
             .bind(item.origin_seq)
             .fetch_optional(&mut *c)
-            .await?;
-    match decide::classify(&head, item, held.as_deref())? {
+            .await?
+    } else {
+        None
+    };
+    match decide::classify(head, item, held.as_deref())? {
         Arrival::Next => {}
         Arrival::Gap { head_seq } => return Ok(AcceptOutcome::Gap { head_seq }),
         refused => {
-            delete_inbox(c, item.inbox_id).await?;
             return match refused {
-                Arrival::Equivocation { first_id } => equivocation(c, item, first_id, now).await,
+                Arrival::Equivocation { first_id } => {
+                    head.frozen = true;
+                    equivocation(c, item, first_id, now).await
+                }
                 Arrival::Duplicate => Ok(AcceptOutcome::Duplicate),
                 Arrival::Frozen => Ok(AcceptOutcome::Frozen),
                 _ => {
@@ -141,9 +179,10 @@ async fn accept_one(c: &mut PgConnection, item: &Incoming, now: Millis) -> Resul
         },
     )
     .await?;
-    set_head(c, &item.origin, item.origin_seq, &item.id, now).await?;
+    // The head row is written once per origin at the end of the batch.
+    head.seq = item.origin_seq;
+    head.id = Some(item.id.clone());
     enqueue(c, &item.destinations, &item.id, now).await?;
-    delete_inbox(c, item.inbox_id).await?;
     Ok(decide::accepted(state))
 }
 
@@ -211,16 +250,6 @@ pub(super) async fn quarantine(
     .bind(now)
     .execute(&mut *c)
     .await?;
-    Ok(())
-}
-
-async fn delete_inbox(c: &mut PgConnection, id: Option<i64>) -> Result<()> {
-    if let Some(id) = id {
-        sqlx::query("DELETE FROM inbox WHERE id = $1")
-            .bind(id)
-            .execute(&mut *c)
-            .await?;
-    }
     Ok(())
 }
 

@@ -41,6 +41,20 @@ impl EventStore for PgStore {
         owner(&mut conn, report_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(reports = report_ids.len()), err(level = "debug"))]
+    async fn report_owners(&self, report_ids: &[String]) -> Result<Vec<OwnerRow>> {
+        let mut conn = self.pool.acquire().await?;
+        super::rows::fetch_all(
+            sqlx::query(
+                "SELECT report_id, owner, epoch, last_event_id FROM report_owner WHERE report_id = ANY($1)",
+            )
+            .bind(report_ids),
+            &mut *conn,
+            super::rows::owner_from_row,
+        )
+        .await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %sender, push.txn = %txn), err(level = "debug"))]
     async fn push_txn_get(&self, sender: &str, txn: &str) -> Result<Option<String>> {
         let mut conn = self.pool.acquire().await?;

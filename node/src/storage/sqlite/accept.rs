@@ -1,6 +1,8 @@
 //! Accepting received events on SQLite: each classified against its origin's head and its effect run, inside
 //! the transaction of [`EventStore::events_accept`](crate::storage::EventStore::events_accept).
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::catalog::replace_remote_agencies;
@@ -10,8 +12,8 @@ use super::{
     append_timeline, enqueue, head, insert_event, owner, set_head, set_owner, upsert_report,
 };
 use crate::domain::Millis;
-use crate::storage::decide::{self, Arrival};
-use crate::storage::{AcceptOutcome, Effect, Incoming, Result};
+use crate::storage::decide::{self, Arrival, HeldHead};
+use crate::storage::{AcceptOutcome, Effect, Incoming, Result, StorageError};
 
 /// Records that `item` and the held `first_id` share a sequence number, and freezes their origin.
 fn equivocation(
@@ -35,20 +37,65 @@ fn equivocation(
     Ok(AcceptOutcome::Equivocation { first_id })
 }
 
-/// Accepts one received event (see [`crate::storage::EventStore::events_accept`]).
-pub(super) fn accept_one(c: &Connection, item: &Incoming, now: Millis) -> Result<AcceptOutcome> {
-    let head = head(c, &item.origin)?;
-    let held: Option<String> = c
-        .prepare_cached("SELECT id FROM events WHERE origin = ?1 AND origin_seq = ?2")?
-        .query_row(params![item.origin, item.origin_seq], |r| r.get(0))
-        .optional()?;
-    match decide::classify(&head, item, held.as_deref())? {
+/// Accepts received events in order, in the caller's transaction (see
+/// [`crate::storage::EventStore::events_accept`]). Each origin's head is read once and followed in memory as
+/// the batch moves it, and written once at the end; the handled inbox rows are deleted in one statement at the
+/// end.
+pub(super) fn accept_batch(
+    c: &Connection,
+    items: &[Incoming],
+    now: Millis,
+) -> Result<Vec<AcceptOutcome>> {
+    // (head as read, head as the batch moved it) per origin.
+    let mut heads: HashMap<&str, (i64, HeldHead)> = HashMap::new();
+    let mut done_inbox: Vec<i64> = Vec::new();
+    let mut outcomes = Vec::with_capacity(items.len());
+    for item in items {
+        let (_, held_head) = match heads.entry(item.origin.as_str()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let h = head(c, &item.origin)?;
+                e.insert((h.seq, h))
+            }
+        };
+        let outcome = accept_one(c, item, held_head, now)?;
+        if !matches!(outcome, AcceptOutcome::Gap { .. }) {
+            done_inbox.extend(item.inbox_id);
+        }
+        outcomes.push(outcome);
+    }
+    for (origin, (read, moved)) in &heads {
+        if let (true, Some(id)) = (moved.seq != *read, &moved.id) {
+            set_head(c, origin, moved.seq, id, now)?;
+        }
+    }
+    delete_inbox(c, &done_inbox)?;
+    Ok(outcomes)
+}
+
+/// Accepts one received event against its origin's head, which it moves (or freezes) as it decides.
+fn accept_one(
+    c: &Connection,
+    item: &Incoming,
+    head: &mut HeldHead,
+    now: Millis,
+) -> Result<AcceptOutcome> {
+    let held: Option<String> = if decide::may_be_held(head, item) {
+        c.prepare_cached("SELECT id FROM events WHERE origin = ?1 AND origin_seq = ?2")?
+            .query_row(params![item.origin, item.origin_seq], |r| r.get(0))
+            .optional()?
+    } else {
+        None
+    };
+    match decide::classify(head, item, held.as_deref())? {
         Arrival::Next => {}
         Arrival::Gap { head_seq } => return Ok(AcceptOutcome::Gap { head_seq }),
         refused => {
-            delete_inbox(c, item.inbox_id)?;
             return match refused {
-                Arrival::Equivocation { first_id } => equivocation(c, item, first_id, now),
+                Arrival::Equivocation { first_id } => {
+                    head.frozen = true;
+                    equivocation(c, item, first_id, now)
+                }
                 Arrival::Duplicate => Ok(AcceptOutcome::Duplicate),
                 Arrival::Frozen => Ok(AcceptOutcome::Frozen),
                 _ => {
@@ -87,9 +134,10 @@ pub(super) fn accept_one(c: &Connection, item: &Incoming, now: Millis) -> Result
         now,
         state,
     )?;
-    set_head(c, &item.origin, item.origin_seq, &item.id, now)?;
+    // The head row is written once per origin at the end of the batch.
+    head.seq = item.origin_seq;
+    head.id = Some(item.id.clone());
     enqueue(c, &item.destinations, &item.id, now)?;
-    delete_inbox(c, item.inbox_id)?;
     Ok(decide::accepted(state))
 }
 
@@ -151,10 +199,13 @@ pub(super) fn quarantine(
     Ok(())
 }
 
-fn delete_inbox(c: &Connection, id: Option<i64>) -> Result<()> {
-    if let Some(id) = id {
-        c.prepare_cached("DELETE FROM inbox WHERE id = ?1")?
-            .execute([id])?;
+/// Deletes handled inbox rows, in one statement.
+fn delete_inbox(c: &Connection, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
     }
+    let list = serde_json::to_string(ids).map_err(|e| StorageError::Backend(e.to_string()))?;
+    c.prepare_cached("DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?1))")?
+        .execute([list])?;
     Ok(())
 }

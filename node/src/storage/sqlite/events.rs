@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use lapor_federation::SignedEvent;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::accept::accept_one;
+use super::accept::accept_batch;
 use super::rows::{
     equivocation_from_row, event_from_row, history_from_row, inbox_from_row, origin_head_from_row,
     quarantine_from_row, query_all, EVENT_COLS,
@@ -36,6 +36,28 @@ impl EventStore for SqliteStore {
     async fn report_owner(&self, report_id: &str) -> Result<Option<OwnerRow>> {
         let id = report_id.to_owned();
         self.read(move |c| owner(c, &id)).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(reports = report_ids.len()), err(level = "debug"))]
+    async fn report_owners(&self, report_ids: &[String]) -> Result<Vec<OwnerRow>> {
+        let list = serde_json::to_string(report_ids)
+            .map_err(|e| crate::storage::StorageError::Backend(e.to_string()))?;
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT report_id, owner, epoch, last_event_id FROM report_owner \
+                 WHERE report_id IN (SELECT value FROM json_each(?1))",
+            )?;
+            let rows = stmt.query_map([list], |r| {
+                Ok(OwnerRow {
+                    report_id: r.get(0)?,
+                    owner: r.get(1)?,
+                    epoch: r.get(2)?,
+                    last_event_id: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(peer.node = %sender, push.txn = %txn), err(level = "debug"))]
@@ -97,8 +119,7 @@ impl EventStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn events_accept(&self, items: &[Incoming], now: Millis) -> Result<Vec<AcceptOutcome>> {
         let items = items.to_vec();
-        self.write(move |c| items.iter().map(|item| accept_one(c, item, now)).collect())
-            .await
+        self.write(move |c| accept_batch(c, &items, now)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
