@@ -21,7 +21,8 @@ mod explain;
 mod sms;
 pub use self::sms::{valid_keyword, SmsConfig};
 
-/// Whether this node is a regional node or the national hub.
+/// Whether this node is a regional node, the national hub, or an Ombudsman node (the Ombudsman RI or one of
+/// its regional offices: it syncs like a regional node and receives escalated reports, PROTOCOL section 9.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeRole {
@@ -30,6 +31,8 @@ pub enum NodeRole {
     Regional,
     /// The national hub.
     Hub,
+    /// An Ombudsman node: a regional node in sync, the target of escalations with the reporter's consent.
+    Ombudsman,
 }
 
 /// The whole configuration.
@@ -72,7 +75,7 @@ pub struct NodeConfig {
     pub code: String,
     /// Name shown to citizens.
     pub name: String,
-    /// `regional` or `hub`.
+    /// `regional`, `hub` or `ombudsman`.
     pub role: NodeRole,
     /// Time zone for deadlines and display: `WIB`, `WITA` or `WIT`.
     pub timezone: NodeZone,

@@ -268,3 +268,33 @@ fn deadline_warning_within_one_working_day() {
     r.status = ReportStatus::Responded;
     assert!(deadline_warning(&r, 500, 2_000).is_none());
 }
+
+#[test]
+fn the_reporter_is_asked_for_consent_when_the_report_is_escalated() {
+    use ReportStatus as S;
+    let esc = change(
+        TimelineAction::Escalated,
+        Some(S::InProgress),
+        Some(S::InProgress),
+    );
+    let n = notices(&esc, &report(Channel::Sms, false), &all());
+    assert!(
+        kinds(&n).contains(&("ombudsman".into(), "email".into(), "reporter".into())),
+        "{n:?}"
+    );
+    assert!(
+        kinds(&n).contains(&("ombudsman".into(), "sms".into(), "reporter".into())),
+        "{n:?}"
+    );
+    // Nobody to ask: an anonymous reporter gave no contact, and SMS off means no SMS.
+    assert!(notices(&esc, &report(Channel::Sms, true), &all()).is_empty());
+    let no_sms = Reach {
+        sms: false,
+        ..all()
+    };
+    let n = notices(&esc, &report(Channel::Sms, false), &no_sms);
+    assert_eq!(
+        kinds(&n),
+        vec![("ombudsman".into(), "email".into(), "reporter".into())]
+    );
+}
