@@ -395,7 +395,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ("node.id", "Node id, unique in the federation; prefixes every report id (e.g. \"kupangkota\")."),
     ("node.code", "Short upper-case code that prefixes tracking codes (e.g. \"KPG\")."),
     ("node.name", "Name shown to citizens."),
-    ("node.role", "\"regional\" or \"hub\"."),
+    ("node.role", "\"regional\", \"hub\" or \"ombudsman\" (an Ombudsman node: syncs like a regional node, receives escalated reports with the reporter's consent)."),
     ("node.timezone", "Time zone for deadlines and display: \"WIB\", \"WITA\" or \"WIT\"."),
     ("node.data_dir", "Directory for the SQLite database and attachments."),
     ("node.region_codes", "Kemendagri region codes this node serves, e.g. [\"53.71\"]; reports about them (or a sub-region) are routed here."),
