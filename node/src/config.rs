@@ -21,7 +21,8 @@ mod explain;
 mod sms;
 pub use self::sms::{valid_keyword, SmsConfig};
 
-/// Whether this node is a regional node or the national hub.
+/// Whether this node is a regional node, the national hub, or an Ombudsman node (the Ombudsman RI or one of
+/// its regional offices: it syncs like a regional node and receives escalated reports, PROTOCOL section 9.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeRole {
@@ -30,6 +31,8 @@ pub enum NodeRole {
     Regional,
     /// The national hub.
     Hub,
+    /// An Ombudsman node: a regional node in sync, the target of escalations with the reporter's consent.
+    Ombudsman,
 }
 
 /// The whole configuration.
@@ -74,7 +77,7 @@ pub struct NodeConfig {
     pub code: String,
     /// Name shown to citizens.
     pub name: String,
-    /// `regional` or `hub`.
+    /// `regional`, `hub` or `ombudsman`.
     pub role: NodeRole,
     /// Time zone for deadlines and display: `WIB`, `WITA` or `WIT`.
     pub timezone: NodeZone,
@@ -415,7 +418,7 @@ pub const DOCS: &[(&str, &str)] = &[
     ("node.id", "Node id, unique in the federation; prefixes every report id (e.g. \"kupangkota\")."),
     ("node.code", "Short upper-case code that prefixes tracking codes (e.g. \"KPG\")."),
     ("node.name", "Name shown to citizens."),
-    ("node.role", "\"regional\" or \"hub\"."),
+    ("node.role", "\"regional\", \"hub\" or \"ombudsman\" (an Ombudsman node: syncs like a regional node, receives escalated reports with the reporter's consent)."),
     ("node.timezone", "Time zone for deadlines and display: \"WIB\", \"WITA\" or \"WIT\"."),
     ("node.data_dir", "Directory for the SQLite database and attachments."),
     ("node.region_codes", "Kemendagri region codes this node serves, e.g. [\"53.71\"]; reports about them (or a sub-region) are routed here."),

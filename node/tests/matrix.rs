@@ -388,7 +388,7 @@ fn web_routes() -> Vec<(String, String)> {
     routes
 }
 
-const WEB_ACTIONS: [&str; 12] = [
+const WEB_ACTIONS: [&str; 15] = [
     "supplement",
     "reply",
     "accept",
@@ -401,6 +401,9 @@ const WEB_ACTIONS: [&str; 12] = [
     "respond",
     "not-authority",
     "transfer",
+    "move",
+    "escalate",
+    "ombudsman",
 ];
 
 /// The URIs a path template stands for: every report for `{key}`/`{code}`, both kinds of report key.

@@ -241,7 +241,7 @@ pub struct TransferView {
     pub epoch: i64,
     /// `offered`, `forwarded`, `accepted`, `committed`, `refused` or `expired`.
     pub state: String,
-    /// `routing`, `not_authority` or `misrouted`.
+    /// `routing`, `not_authority`, `misrouted` or `ombudsman` (an escalation the reporter consented to).
     pub reason: String,
     /// Why it was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -340,6 +340,14 @@ pub struct VerifyRequest {
 pub struct NoteRequest {
     /// The text.
     pub note: String,
+}
+
+/// `POST /api/v1/reports/{key}/ombudsman`: the reporter's answer to an Ombudsman escalation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    /// `true`: pass the report to the Ombudsman; `false`: keep it with its owner.
+    pub consent: bool,
 }
 
 /// A request with an optional text (acknowledge, accept).

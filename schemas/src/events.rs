@@ -155,7 +155,7 @@ pub struct TransferPayload {
     pub to: String,
     /// The epoch the transfer creates (the held one + 1).
     pub epoch: i64,
-    /// `routing`, `not_authority` or `misrouted`.
+    /// `routing`, `not_authority`, `misrouted` or `ombudsman` (an escalation the reporter consented to).
     pub reason: String,
     /// Officer's note.
     #[serde(default, skip_serializing_if = "Option::is_none")]

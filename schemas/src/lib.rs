@@ -325,11 +325,15 @@ pub enum TimelineAction {
     Escalated,
     /// Moved to the node that must act on it (a transfer between nodes committed).
     Transferred,
+    /// The reporter agreed that the escalated report goes to the Ombudsman.
+    OmbudsmanConsented,
+    /// The reporter declined the Ombudsman escalation: the report stays with its owner.
+    OmbudsmanDeclined,
 }
 
 impl TimelineAction {
     /// Every action.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::Created,
         Self::Verified,
         Self::Held,
@@ -347,6 +351,8 @@ impl TimelineAction {
         Self::FollowupOverdue,
         Self::Escalated,
         Self::Transferred,
+        Self::OmbudsmanConsented,
+        Self::OmbudsmanDeclined,
     ];
 
     /// Stable id as stored and sent on the wire.
@@ -369,6 +375,8 @@ impl TimelineAction {
             Self::FollowupOverdue => "followup_overdue",
             Self::Escalated => "escalated",
             Self::Transferred => "transferred",
+            Self::OmbudsmanConsented => "ombudsman_consented",
+            Self::OmbudsmanDeclined => "ombudsman_declined",
         }
     }
 
@@ -395,8 +403,10 @@ impl TimelineAction {
             Self::PrivacyRaised => "Tingkat kerahasiaan dinaikkan",
             Self::VerificationOverdue => "Batas waktu verifikasi terlewati",
             Self::FollowupOverdue => "Batas waktu tindak lanjut terlewati",
-            Self::Escalated => "Ditandai untuk eskalasi ke Ombudsman",
+            Self::Escalated => "Eskalasi ke Ombudsman: menunggu persetujuan pelapor",
             Self::Transferred => "Dialihkan ke kantor yang berwenang",
+            Self::OmbudsmanConsented => "Pelapor setuju laporan diteruskan ke Ombudsman",
+            Self::OmbudsmanDeclined => "Pelapor menolak penerusan ke Ombudsman",
         }
     }
 }

@@ -26,7 +26,7 @@ pub struct Member {
     pub id: String,
     /// Tracking code prefix.
     pub code: String,
-    /// `hub` or `regional`.
+    /// `hub`, `regional` or `ombudsman`.
     pub role: String,
     /// Data directory.
     pub dir: PathBuf,
@@ -144,13 +144,26 @@ impl Cluster {
         regionals: &[(&str, &str, &str)],
         extra_env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        let specs: Vec<(&str, &str, &str, &str)> = regionals
+            .iter()
+            .map(|(id, code, region)| (*id, *code, *region, "regional"))
+            .collect();
+        Self::start_roles(&specs, extra_env).await
+    }
+
+    /// Like [`Cluster::start_with`], with each node's role (`(id, code, region, role)`, role `regional` or
+    /// `ombudsman`): set as the node's `node.role` and enrolled at the hub with it.
+    pub async fn start_roles(
+        nodes: &[(&str, &str, &str, &str)],
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let root = tempfile::tempdir()?;
         let mut members = Vec::new();
         let mut specs = vec![("hub", "HUB", "hub", "")];
         specs.extend(
-            regionals
+            nodes
                 .iter()
-                .map(|(id, code, region)| (*id, *code, "regional", *region)),
+                .map(|(id, code, region, role)| (*id, *code, *role, *region)),
         );
         let mut regions = BTreeMap::new();
         for (id, code, role, region) in specs {
@@ -227,7 +240,7 @@ impl Cluster {
                 "--node-id",
                 &r.id,
                 "--role",
-                "regional",
+                &r.role,
                 "--url",
                 &down.base(),
                 "--public-key",

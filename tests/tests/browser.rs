@@ -217,3 +217,259 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Runs `tests/e2e/console.mjs` with `env` (and `SCREENSHOT_DIR` when `LAPOR_SCREENSHOTS=1`) and returns
+/// its `RESULT` line.
+async fn run_console_flow(env: Vec<(String, String)>) -> Value {
+    prepare_tools();
+    let screenshots = std::env::var("LAPOR_SCREENSHOTS").is_ok_and(|v| v == "1");
+    let shots_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    let output = tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new("node");
+        cmd.arg("console.mjs").current_dir(e2e_dir()).envs(env);
+        if screenshots {
+            std::fs::create_dir_all(&shots_dir).expect("screenshot dir");
+            cmd.env("SCREENSHOT_DIR", &shots_dir);
+        }
+        cmd.output().expect("running node (is Node.js installed?)")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "console flow failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .map(|j| serde_json::from_str(j).expect("result JSON"))
+        .expect("the flow printed its RESULT line")
+}
+
+fn envs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+async fn api_ok(api: &lapor_tests::Api, path: &str, body: &Value) -> Value {
+    let (st, v) = api.post_json(path, body).await.expect("request");
+    assert!(st.is_success(), "{path}: {st} {v}");
+    v
+}
+
+async fn file_verified(api: &lapor_tests::Api, title: &str, agency: &str) -> (String, String) {
+    let v = api_ok(
+        &lapor_tests::Api::new(api.base()),
+        "/api/v1/reports",
+        &json!({"kind": "complaint", "title": title,
+            "body": "Sudah lebih dari dua bulan belum ada tindak lanjut dari instansi terkait.",
+            "region_code": "53.71",
+            "reporter": {"name": "Agustina Bana", "phone": "081339007788", "email": "agustina@example.org"}}),
+    )
+    .await;
+    let code = v["tracking_code"].as_str().expect("code").to_owned();
+    let secret = v["tracking_secret"].as_str().expect("secret").to_owned();
+    api_ok(
+        api,
+        &format!("/api/v1/reports/{code}/verify"),
+        &json!({"agency_id": agency}),
+    )
+    .await;
+    (code, secret)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officer_transfers_a_report_to_another_node_in_chromium() {
+    use lapor_tests::cluster::{Cluster, PASSWORD};
+    let cluster = Cluster::start_with(
+        &[
+            ("kupangkota", "KPG", "53.71"),
+            ("kabkupang", "KKP", "53.01"),
+        ],
+        &[],
+    )
+    .await
+    .expect("cluster");
+    let src = cluster.member("kupangkota");
+    let dst = cluster.member("kabkupang");
+    let dst_admin = dst.admin().expect("admin");
+    api_ok(
+        &dst_admin,
+        "/api/v1/agencies",
+        &json!({"id": "dinas-pupr-kab", "name": "Dinas PUPR Kabupaten Kupang", "kind": "office", "region_code": "53.01"}),
+    )
+    .await;
+    api_ok(
+        &dst_admin,
+        "/api/v1/users",
+        &json!({"username": "petugas.kab", "password": "sandi-petugas-kab-1", "display_name": "Petugas PUPR Kab",
+                "role": "agency_officer", "agency_id": "dinas-pupr-kab"}),
+    )
+    .await;
+    // Two more reports wait at the target for the bulk verification.
+    let mut bulk = Vec::new();
+    for title in [
+        "Saluran air tersumbat di Oesao",
+        "Lampu jalan mati di Baumata",
+    ] {
+        let v = api_ok(
+            &dst.api(),
+            "/api/v1/reports",
+            &json!({"kind": "complaint", "title": title,
+                "body": "Sudah seminggu belum ada perbaikan dari dinas terkait di wilayah ini.", "region_code": "53.01"}),
+        )
+        .await;
+        bulk.push(v["tracking_code"].as_str().expect("code").to_owned());
+    }
+    let result = run_console_flow(envs(&[
+        ("SCENARIO", "transfer"),
+        ("SRC_BASE", &src.base()),
+        ("DST_BASE", &dst.base()),
+        ("DST_NODE", "kabkupang"),
+        ("DST_AGENCY", "dinas-pupr-kab"),
+        ("DST_OFFICER", "petugas.kab"),
+        ("DST_OFFICER_PASS", "sandi-petugas-kab-1"),
+        ("ADMIN_PASS", PASSWORD),
+        ("BULK_CODES", &bulk.join(",")),
+    ]))
+    .await;
+    let code = result["transferred"].as_str().expect("code");
+
+    // What the browser saw, through the JSON API: the target owns it at epoch 1, dispositioned by the bulk
+    // action; the source names the target as owner.
+    let (_, at_dst) = dst_admin
+        .get_json(&format!("/api/v1/reports/{code}"))
+        .await
+        .expect("get");
+    assert_eq!(at_dst["owner_node"], "kabkupang", "{at_dst}");
+    assert_eq!(at_dst["epoch"], 1);
+    assert_eq!(at_dst["status"], "verified");
+    assert_eq!(at_dst["agency_id"], "dinas-pupr-kab");
+    let (_, at_src) = src
+        .admin()
+        .expect("admin")
+        .get_json(&format!("/api/v1/reports/{code}"))
+        .await
+        .expect("get");
+    assert_eq!(at_src["owner_node"], "kabkupang", "{at_src}");
+    assert_eq!(at_src["transfer"]["state"], "committed");
+    for c in &bulk {
+        let (_, v) = dst_admin
+            .get_json(&format!("/api/v1/reports/{c}"))
+            .await
+            .expect("get");
+        assert_eq!(v["status"], "verified", "{c}: {v}");
+    }
+    // The photo and the reporter's contact reach the new owner only with the handover of attachments and
+    // identity (issue 12, built separately); until then the browser records what arrived.
+    eprintln!(
+        "at the target: photo {} / {}, contact {} / {}",
+        result["target_photo"],
+        result["officer_photo"],
+        result["target_contact"],
+        result["officer_contact"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ombudsman_escalation_with_and_without_consent_in_chromium() {
+    use lapor_tests::cluster::{Cluster, PASSWORD};
+    let cluster = Cluster::start_roles(
+        &[
+            ("kupangkota", "KPG", "53.71", "regional"),
+            ("ombudsman", "ORI", "", "ombudsman"),
+        ],
+        &[],
+    )
+    .await
+    .expect("cluster");
+    let reg = cluster.member("kupangkota");
+    let omb = cluster.member("ombudsman");
+    let admin = reg.admin().expect("admin");
+    api_ok(
+        &admin,
+        "/api/v1/agencies",
+        &json!({"id": "dinas-pupr", "name": "Dinas PUPR Kota Kupang", "kind": "office", "region_code": "53.71"}),
+    )
+    .await;
+    let (code_a, secret_a) = file_verified(&admin, "Drainase meluap di Oepura", "dinas-pupr").await;
+    let (code_b, secret_b) =
+        file_verified(&admin, "Trotoar rusak di Jl. Timor Raya", "dinas-pupr").await;
+    run_console_flow(envs(&[
+        ("SCENARIO", "ombudsman"),
+        ("REG_BASE", &reg.base()),
+        ("OMB_BASE", &omb.base()),
+        ("HUB_BASE", &cluster.hub().base()),
+        ("OMB_NODE", "ombudsman"),
+        ("ADMIN_PASS", PASSWORD),
+        ("CODE_A", &code_a),
+        ("SECRET_A", &secret_a),
+        ("CODE_B", &code_b),
+        ("SECRET_B", &secret_b),
+    ]))
+    .await;
+
+    let actions = |v: &Value| -> Vec<String> {
+        v["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .map(|e| e["action"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    // A: consented, moved by the normal transfer (reason ombudsman) to the Ombudsman node, which owns it.
+    let (_, a) = omb
+        .admin()
+        .expect("admin")
+        .get_json(&format!("/api/v1/reports/{code_a}"))
+        .await
+        .expect("get");
+    assert_eq!(a["owner_node"], "ombudsman", "{a}");
+    assert_eq!(a["epoch"], 1);
+    assert_eq!(a["status"], "submitted");
+    assert_eq!(a["transfer"]["reason"], "ombudsman");
+    let a_actions = actions(&a);
+    for want in ["escalated", "ombudsman_consented", "transferred"] {
+        assert!(a_actions.iter().any(|x| x == want), "{want}: {a_actions:?}");
+    }
+    // B: declined, stays with the region, the refusal recorded as a signed lifecycle event.
+    let (_, b) = admin
+        .get_json(&format!("/api/v1/reports/{code_b}"))
+        .await
+        .expect("get");
+    assert_eq!(b["owner_node"], "kupangkota", "{b}");
+    assert_eq!(b["epoch"], 0);
+    assert_eq!(b["status"], "verified");
+    assert!(b.get("transfer").is_none(), "{b}");
+    let b_actions = actions(&b);
+    assert!(
+        b_actions.ends_with(&["escalated".to_owned(), "ombudsman_declined".to_owned()]),
+        "{b_actions:?}"
+    );
+    // The hub holds the refusal too.
+    let hub_admin = cluster.hub().admin().expect("admin");
+    lapor_tests::wait_for(
+        "the hub to hold the refusal",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(200),
+        || {
+            let hub_admin = hub_admin.clone();
+            let code_b = code_b.clone();
+            async move {
+                let (_, v) = hub_admin
+                    .get_json(&format!("/api/v1/reports/{code_b}"))
+                    .await?;
+                Ok(v["timeline"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|e| e["action"] == "ombudsman_declined"))
+                    .then_some(()))
+            }
+        },
+    )
+    .await
+    .expect("hub");
+}

@@ -89,6 +89,8 @@ pub fn transfer_refusal_text(code: &str) -> &'static str {
         "stale_epoch" => "laporan ini sudah berpindah pemilik / this report changed owner meanwhile",
         "unknown_node" => "node tujuan tidak dikenal / unknown target node",
         "same_node" => "laporan sudah berada di node tujuan / the report is already at that node",
+        "not_ombudsman" => "node tujuan bukan node Ombudsman / the target is not an Ombudsman node",
+        "no_ombudsman" => "belum ada node Ombudsman di direktori / no Ombudsman node in the directory",
         "cooldown" => "laporan baru saja dialihkan dari node itu; tunggu masa jeda / the report just came from that node; wait for the cooldown",
         _ => "pengalihan ditolak / transfer refused",
     }

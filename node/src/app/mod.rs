@@ -19,6 +19,7 @@
 //! | `stats.rs` | counts for dashboards and the public page |
 //! | `accountability.rs` | figures per agency and node, ratings, recaps, emerging issues (issue 15) |
 //! | `transfers.rs` | an admin moving a report to another node |
+//! | `ombudsman.rs` | the Ombudsman escalation: early escalation, the reporter's consent, the handoff |
 //! | `attachments.rs` | files of a report |
 //! | `contact.rs` | a reporter proven by their phone (the SMS channel) instead of the tracking secret |
 //! | `status.rs` | readiness and the federation snapshot for `/metrics` |
@@ -32,6 +33,7 @@ mod contact;
 mod error;
 mod intake;
 mod notifications;
+mod ombudsman;
 mod reports;
 mod stats;
 mod status;
@@ -48,7 +50,7 @@ pub use self::accountability::{first_working_day, RecapFormat};
 pub use self::accounts::{user_view, BOOTSTRAP_KEY};
 pub use self::agencies::{agency_view, default_categories, AGENCY_KINDS};
 pub use self::audit::AuditQuery;
-pub use self::error::{AppError, AppResult};
+pub use self::error::{transfer_refusal_text, AppError, AppResult};
 pub use self::intake::Intake;
 pub use self::reports::Disposition;
 pub use self::viewer::Viewer;

@@ -88,6 +88,41 @@ impl App {
         Ok(self.transfer_view(row))
     }
 
+    /// The nodes of the federation a report can be transferred to, from the directory this node holds (the
+    /// hub's signed directory and the peers enrolled here): `(node id, name, role)`, this node left out,
+    /// sorted by name.
+    pub fn transfer_targets(&self) -> Vec<(String, String, String)> {
+        let me = self.node.id();
+        let mut out: Vec<_> = self
+            .node
+            .fed
+            .peer_list()
+            .into_iter()
+            .filter(|p| p.node_id != me)
+            .map(|p| (p.node_id, p.name, p.role))
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Where a citizen or officer follows a report held by another node: that node's tracking page, when
+    /// its address is known here.
+    pub fn tracking_url_at(&self, node_id: &str, tracking_code: &str) -> Option<String> {
+        let peer = self.node.fed.peer(node_id)?;
+        let base = peer.base_url.trim_end_matches('/');
+        (!base.is_empty()).then(|| format!("{base}/track/{tracking_code}"))
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        self.node.id()
+    }
+
+    /// Whether this node is the hub (which may move any node's report itself).
+    pub fn is_hub(&self) -> bool {
+        self.node.is_hub()
+    }
+
     /// A transfer as the API shows it.
     pub(super) fn transfer_view(&self, t: TransferRow) -> wire::TransferView {
         wire::TransferView {

@@ -22,7 +22,7 @@ pub enum PeersAction {
         /// Base URL, e.g. https://lapor.kupangkota.go.id
         #[arg(long)]
         url: String,
-        /// `hub` or `regional`.
+        /// `hub`, `regional` or `ombudsman` (an Ombudsman node, the target of escalations).
         #[arg(long, default_value = "regional")]
         role: String,
         /// Its ed25519 public key (64 hex digits), from `lapor keys show` on that node.
@@ -62,8 +62,8 @@ pub async fn run(config: Config, action: PeersAction) -> anyhow::Result<()> {
             valid_from_seq,
             regions,
         } => {
-            if !matches!(role.as_str(), "hub" | "regional") {
-                bail!("--role must be `hub` or `regional`, not `{role}`");
+            if !matches!(role.as_str(), "hub" | "regional" | "ombudsman") {
+                bail!("--role must be `hub`, `regional` or `ombudsman`, not `{role}`");
             }
             if node_id == node.fed.node_id {
                 bail!("{node_id} is this node itself");

@@ -116,8 +116,22 @@ pub enum Command {
     MarkFollowupOverdue,
     /// Worker: the reply window closed.
     AutoComplete,
-    /// Worker: 60 days after verification, still unresolved.
+    /// Worker: 60 days after verification, still unresolved. The reporter is asked for consent to pass the
+    /// report to the Ombudsman.
     Escalate,
+    /// Admin: escalate before the 60 days (the reporter is asked for consent, as at 60 days).
+    EscalateEarly {
+        /// Why.
+        note: String,
+    },
+    /// Reporter: agree (`consent`) or decline that the escalated report goes to the Ombudsman. Once per
+    /// escalation: the decision clears `escalation_at`.
+    OmbudsmanDecision {
+        /// Whether the reporter agrees.
+        consent: bool,
+        /// Note.
+        note: Option<String>,
+    },
 }
 
 impl Command {
@@ -139,6 +153,8 @@ impl Command {
             Self::MarkFollowupOverdue => "mark_followup_overdue",
             Self::AutoComplete => "auto_complete",
             Self::Escalate => "escalate",
+            Self::EscalateEarly { .. } => "escalate_early",
+            Self::OmbudsmanDecision { .. } => "ombudsman_decision",
         }
     }
 }
@@ -209,14 +225,16 @@ fn required(cmd: &Command) -> Who {
         Command::Verify { .. }
         | Command::Hold { .. }
         | Command::Archive { .. }
-        | Command::RaisePrivacy { .. } => Who::Admin,
+        | Command::RaisePrivacy { .. }
+        | Command::EscalateEarly { .. } => Who::Admin,
         Command::NotAuthority { .. } | Command::Acknowledge { .. } | Command::Respond { .. } => {
             Who::Officer
         }
         Command::Supplement { .. }
         | Command::Reply { .. }
         | Command::Accept { .. }
-        | Command::Rate { .. } => Who::Reporter,
+        | Command::Rate { .. }
+        | Command::OmbudsmanDecision { .. } => Who::Reporter,
         Command::MarkVerificationOverdue
         | Command::MarkFollowupOverdue
         | Command::AutoComplete
@@ -257,8 +275,10 @@ fn bounded(cmd: &Command) -> Result<(), DomainError> {
         | Command::Acknowledge { note }
         | Command::Accept { note }
         | Command::Archive { note, .. }
-        | Command::RaisePrivacy { note, .. } => ("note", note.as_deref()),
+        | Command::RaisePrivacy { note, .. }
+        | Command::OmbudsmanDecision { note, .. } => ("note", note.as_deref()),
         Command::Hold { note }
+        | Command::EscalateEarly { note }
         | Command::Supplement { note }
         | Command::NotAuthority { note }
         | Command::Respond { note }
@@ -515,6 +535,27 @@ pub fn apply(
             }
             next.escalated = true;
             (TimelineAction::Escalated, None)
+        }
+        Command::EscalateEarly { note } => {
+            if report.escalated || report.status.is_terminal() {
+                return Err(illegal());
+            }
+            non_empty("note", &note)?;
+            next.escalated = true;
+            next.escalation_at = Some(now);
+            (TimelineAction::Escalated, Some(note))
+        }
+        Command::OmbudsmanDecision { consent, note } => {
+            if !report.escalated || report.escalation_at.is_none() || report.status.is_terminal() {
+                return Err(illegal());
+            }
+            next.escalation_at = None;
+            let action = if consent {
+                TimelineAction::OmbudsmanConsented
+            } else {
+                TimelineAction::OmbudsmanDeclined
+            };
+            (action, note)
         }
     };
     if erase_identity {
@@ -884,5 +925,73 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn ombudsman_escalation_asks_once_and_records_the_decision() {
+        let c = cal();
+        let verified = apply(&report(MON), verify(), &user(Role::Admin), MON, &c)
+            .unwrap()
+            .report;
+        let reporter = Actor::Reporter { user_id: None };
+        let decide = |r: &Report, consent: bool| {
+            apply(
+                r,
+                Command::OmbudsmanDecision {
+                    consent,
+                    note: None,
+                },
+                &reporter,
+                MON + 2,
+                &c,
+            )
+        };
+        // Nobody asked yet: no decision to take.
+        assert!(decide(&verified, true).is_err());
+        // Only an admin escalates early, and only with a reason.
+        let early = |note: &str, who: &Actor| {
+            apply(
+                &verified,
+                Command::EscalateEarly { note: note.into() },
+                who,
+                MON + 1,
+                &c,
+            )
+        };
+        assert!(early("Instansi tidak merespons", &user(Role::AgencyOfficer)).is_err());
+        assert!(early("  ", &user(Role::Admin)).is_err());
+        let asked = early("Instansi tidak merespons", &user(Role::Admin)).unwrap();
+        assert_eq!(asked.entry.action, TimelineAction::Escalated);
+        assert!(asked.report.escalated);
+        assert_eq!(asked.report.escalation_at, Some(MON + 1));
+        // The worker does not ask a second time.
+        assert!(!due_commands(&asked.report, MON + 100 * DAY_MS).contains(&Command::Escalate));
+        // Staff cannot decide for the reporter.
+        assert!(apply(
+            &asked.report,
+            Command::OmbudsmanDecision {
+                consent: true,
+                note: None
+            },
+            &user(Role::Admin),
+            MON + 2,
+            &c
+        )
+        .is_err());
+        let yes = decide(&asked.report, true).unwrap();
+        assert_eq!(yes.entry.action, TimelineAction::OmbudsmanConsented);
+        assert_eq!(yes.report.escalation_at, None);
+        assert!(yes.report.escalated);
+        let no = decide(&asked.report, false).unwrap();
+        assert_eq!(no.entry.action, TimelineAction::OmbudsmanDeclined);
+        assert_eq!(
+            no.report.status, verified.status,
+            "a refusal leaves the report where it is"
+        );
+        // One decision per escalation.
+        assert!(decide(&no.report, true).is_err());
+        // At 60 days the worker asks.
+        let late = verified.escalation_at.unwrap();
+        assert!(due_commands(&verified, late).contains(&Command::Escalate));
     }
 }

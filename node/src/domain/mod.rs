@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod escalation;
 pub mod intake;
 pub mod lifecycle;
 pub mod model;

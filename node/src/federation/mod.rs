@@ -331,16 +331,14 @@ impl Federation {
     /// The nodes this node's own events go to: a regional node sends to the hub(s) it knows, the hub to every
     /// regional node (each keeps the hub's whole log, gapless, and applies what concerns it).
     pub fn destinations(&self) -> Vec<String> {
-        let want = match self.role {
-            NodeRole::Regional => "hub",
-            NodeRole::Hub => "regional",
-        };
+        // The hub sends to every node that is not a hub: regional nodes and Ombudsman nodes alike.
+        let hub = self.role == NodeRole::Hub;
         self.peers.read().map_or_else(
             |_| Vec::new(),
             |peers| {
                 peers
                     .iter()
-                    .filter(|p| p.role == want && p.node_id != self.node_id)
+                    .filter(|p| (p.role == "hub") != hub && p.node_id != self.node_id)
                     .map(|p| p.node_id.clone())
                     .collect()
             },

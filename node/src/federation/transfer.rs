@@ -32,8 +32,14 @@ use crate::node::Node;
 use crate::storage::Conflict;
 use crate::storage::{Effect, EventDraft, StorageError, StoredEvent, TransferChange, TransferRow};
 
-/// Reasons a transfer may give.
-pub const REASONS: [&str; 3] = ["routing", "not_authority", "misrouted"];
+/// Reasons a transfer may give. `ombudsman`: an escalation the reporter consented to; its target must be a
+/// node enrolled in the `ombudsman` role.
+pub const REASONS: [&str; 4] = ["routing", "not_authority", "misrouted", "ombudsman"];
+
+/// Whether `to` may receive a transfer for `reason`: an escalation only goes to an Ombudsman node.
+fn target_fits(node: &Node, to: &str, reason: &str) -> bool {
+    reason != "ombudsman" || node.fed.peer(to).is_some_and(|p| p.role == "ombudsman")
+}
 
 fn quarantine(code: &str, reason: impl Into<String>) -> Effect {
     Effect::Quarantine {
@@ -163,6 +169,9 @@ pub async fn open(
     if to != me && node.fed.peer(to).is_none() {
         return Err(FedError::TransferRefused("unknown_node"));
     }
+    if !target_fits(node, to, reason) {
+        return Err(FedError::TransferRefused("not_ombudsman"));
+    }
     // The hub checks again when it decides; checking here gives the admin the answer at once.
     if in_cooldown(node, &report.id, to).await? {
         return Err(FedError::TransferRefused("cooldown"));
@@ -271,6 +280,8 @@ async fn decide(node: &Node, stored: &StoredEvent) -> anyhow::Result<()> {
     };
     let verdict = if p.to != me && node.fed.peer(&p.to).is_none() {
         Err("unknown_node".to_owned())
+    } else if !target_fits(node, &p.to, &p.reason) {
+        Err("not_ombudsman".to_owned())
     } else if in_cooldown(node, &event.report_id, &p.to).await? {
         Err("cooldown".to_owned())
     } else {

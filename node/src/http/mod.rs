@@ -40,6 +40,7 @@ use crate::open311::admin as o311;
         reports::create, reports::list, reports::get, reports::stats,
         reports::verify, reports::hold, reports::supplement, reports::not_authority, reports::transfer, reports::acknowledge,
         reports::respond, reports::reply, reports::accept, reports::rate, reports::archive, reports::privacy,
+        reports::escalate, reports::ombudsman,
         audit::list, audit::export,
         o311::list, o311::create, o311::revoke, files::list, files::get,
         stats::agencies, stats::recap, stats::emerging, stats::recaps,
@@ -160,6 +161,8 @@ pub fn router(app: App) -> Router {
         .route("/reports/{key}/rate", post(reports::rate))
         .route("/reports/{key}/archive", post(reports::archive))
         .route("/reports/{key}/privacy", post(reports::privacy))
+        .route("/reports/{key}/escalate", post(reports::escalate))
+        .route("/reports/{key}/ombudsman", post(reports::ombudsman))
         .route("/stats", get(reports::stats))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))

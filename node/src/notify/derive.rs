@@ -69,6 +69,8 @@ pub fn notices(change: &Change<'_>, report: &Report, reach: &Reach<'_>) -> Vec<N
             A::Verified => Some("verified"),
             A::Responded => Some("followup"),
             A::Accepted | A::AutoCompleted => Some("completed"),
+            // The reporter is asked whether the report may go to the Ombudsman (PROTOCOL 9.6).
+            A::Escalated => Some("ombudsman"),
             _ => None,
         };
         if let Some(kind) = kind {
@@ -83,6 +85,8 @@ pub fn notices(change: &Change<'_>, report: &Report, reach: &Reach<'_>) -> Vec<N
         let status_changed = change.to_status.is_some() && change.to_status != change.from_status;
         if change.action == A::Responded {
             push("followup", CHANNEL_SMS, "reporter".into());
+        } else if change.action == A::Escalated {
+            push("ombudsman", CHANNEL_SMS, "reporter".into());
         } else if status_changed {
             push("status", CHANNEL_SMS, "reporter".into());
         }

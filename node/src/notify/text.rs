@@ -71,6 +71,12 @@ fn lines(s: &Subject<'_>) -> (String, String, String, String) {
             format!("Laporan {code} telah selesai. Terima kasih telah melapor; Anda dapat memberi penilaian di halaman pelacakan."),
             format!("Report {code} is completed. Thank you for reporting; you can rate it on the tracking page."),
         ),
+        "ombudsman" => (
+            "Teruskan laporan Anda ke Ombudsman?".into(),
+            "Pass your report to the Ombudsman?".into(),
+            format!("Laporan {code} belum selesai dalam 60 hari atau perlu dieskalasi. Dengan persetujuan Anda, laporan ini diteruskan ke Ombudsman Republik Indonesia. Setujui atau tolak di halaman pelacakan (dengan kode rahasia Anda)."),
+            format!("Report {code} was not resolved within 60 days, or needs escalating. With your consent it goes to the Ombudsman of the Republic of Indonesia. Agree or decline on the tracking page (with your secret)."),
+        ),
         "disposition" => (
             format!("Laporan baru untuk {agency}"),
             format!("A new report for {agency_en}"),
@@ -233,6 +239,12 @@ pub fn sms(s: &Subject<'_>) -> String {
         let note = gsm::shorten(&gsm::clean(s.note.unwrap_or("")), budget);
         return format!("{head}{note}{tail}");
     }
+    if s.kind == "ombudsman" {
+        let text = format!(
+            "LAPOR! {code}: belum selesai. Teruskan ke Ombudsman? Setujui/tolak di: {link}"
+        );
+        return gsm::shorten(&text, SMS_STATUS_SEPTETS);
+    }
     let status = gsm::clean(s.report.status.label_id());
     let advice = match s.report.status {
         ReportStatus::OnHold => " Mohon lengkapi laporan.",
@@ -361,5 +373,20 @@ mod tests {
             "{f}"
         );
         assert!(f.contains("\"selesai\" - terima"), "{f}");
+    }
+
+    #[test]
+    fn the_consent_question_names_the_ombudsman_and_the_tracking_page() {
+        let r = report();
+        let l = email(&subject("ombudsman", &r, None));
+        assert!(l.subject.contains("Ombudsman"), "{}", l.subject);
+        assert!(l.plain.contains("persetujuan"), "{}", l.plain);
+        let s = sms(&subject("ombudsman", &r, None));
+        assert!(gsm::septets(&s) <= SMS_STATUS_SEPTETS, "{s}");
+        assert!(s.contains("Ombudsman"), "{s}");
+        assert!(
+            s.ends_with("https://lapor.kupangkota.go.id/track/KPG-ABC123"),
+            "{s}"
+        );
     }
 }

@@ -18,13 +18,16 @@
 
 pub mod assets;
 pub mod audit;
+pub mod bulk;
 pub mod chart;
 pub mod citizen;
+pub mod escalation;
 pub mod forms;
 pub mod html;
 pub mod officer;
 pub mod profile;
 pub mod statistics;
+pub mod transfer;
 pub mod unsubscribe;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
@@ -103,6 +106,12 @@ pub fn router() -> Router<App> {
             get(statistics::recap_download),
         )
         .route("/officer/audit", get(audit::page_audit))
+        .route(
+            "/officer/bulk",
+            get(bulk::bulk_form)
+                .post(bulk::bulk_verify)
+                .layer(upload_limit),
+        )
         .route("/officer/reports/{code}", get(officer::detail))
         .route(
             "/officer/reports/{code}/{action}",

@@ -1,6 +1,8 @@
 //! The officer console: login, inbox by deadline, report detail with the actions the role and status allow
 //! (verify and disposition, hold, archive, raise privacy, acknowledge, follow-up with files, not-authority,
-//! re-disposition to another agency), logging a report received by phone or WhatsApp, and a dashboard.
+//! re-disposition to another agency, transfer to another node: `transfer.rs`, Ombudsman escalation:
+//! `escalation.rs`), logging a report received by phone or WhatsApp, and a dashboard; bulk verification is
+//! in `bulk.rs`.
 //! Everything is scoped by the service: an officer only ever sees their agency subtree.
 
 use std::fmt::Write as _;
@@ -21,13 +23,13 @@ use crate::app::{App, AppError, Disposition};
 use crate::domain::{Command, UserRef};
 use crate::http::extract::SESSION_COOKIE;
 
-const OFFICER: PageOpts = PageOpts {
+pub(super) const OFFICER: PageOpts = PageOpts {
     map: false,
     officer: true,
 };
 
 /// The logged-in staff account, or the response to send instead (login page, or 403 for reporters).
-fn staff(ctx: &Ctx) -> Result<&UserRef, Response> {
+pub(super) fn staff(ctx: &Ctx) -> Result<&UserRef, Response> {
     match ctx.viewer.user() {
         Some(u) if u.role.is_staff() => Ok(u),
         Some(_) => Err(error_page(
@@ -164,12 +166,25 @@ pub async fn inbox(State(app): State<App>, ctx: Ctx, Query(p): Query<ListParams>
     if p.order.is_none() {
         filter.order = crate::domain::ReportOrder::Deadline;
     }
+    // The inbox is a worklist, on the hub too: a report that moved to another node is not in it.
+    filter.owned_by = Some(app.node_id().to_owned());
     let list = match app.list(&ctx.viewer, filter).await {
         Ok(l) => l,
         Err(e) => return error_page(&ctx, &e, OFFICER),
     };
+    let bulk = if me.role == Role::Admin {
+        format!(
+            r#"<p><a href="/officer/bulk">{}</a></p>"#,
+            ctx.t(
+                "Verifikasi beberapa laporan sekaligus",
+                "Verify several reports at once"
+            )
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        r#"<h1>{}</h1><p class="hint">{} · {}</p>{}<p>{} {}</p>{}{}"#,
+        r#"<h1>{}</h1><p class="hint">{} · {}</p>{bulk}{}<p>{} {}</p>{}{}"#,
         ctx.t("Kotak masuk", "Inbox"),
         esc(&me.display_name),
         esc(me.agency_id.as_deref().unwrap_or(me.role.as_str())),
@@ -191,7 +206,7 @@ pub async fn inbox(State(app): State<App>, ctx: Ctx, Query(p): Query<ListParams>
     )
 }
 
-async fn agency_options(app: &App, ctx: &Ctx) -> Vec<(String, String)> {
+pub(super) async fn agency_options(app: &App, ctx: &Ctx) -> Vec<(String, String)> {
     let mut opts = vec![(
         String::new(),
         ctx.t("— Pilih instansi —", "— Choose an agency —")
@@ -483,7 +498,12 @@ async fn render_detail(
         &format!("/track/{}/files", url_enc(&view.tracking_code)),
         cat.as_deref(),
     ));
-    body.push_str(&action_forms(app, ctx, me, &view).await);
+    body.push_str(&super::transfer::whereabouts(app, ctx, &view));
+    body.push_str(&super::escalation::console_box(app, ctx, me, &view));
+    if view.owner_node == app.node_id() {
+        body.push_str(&action_forms(app, ctx, me, &view).await);
+    }
+    body.push_str(&super::transfer::form(app, ctx, me, &view).await);
     page(
         ctx,
         status,
@@ -573,6 +593,15 @@ async fn run_action(
                 confidential: None,
                 note: Some(note),
             }
+        }
+        "move" => return super::transfer::run(app, ctx, code, form).await,
+        "escalate" => {
+            app.escalate_early(&ctx.viewer, code, &note).await?;
+            return Ok(back);
+        }
+        "ombudsman" => {
+            app.ombudsman_handoff(&ctx.viewer, code).await?;
+            return Ok(back);
         }
         "archive" => {
             ctx.viewer.require_role(&[Role::Admin])?;

@@ -4,8 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use lapor_schemas::api::{
-    ArchiveRequest, CreateReport, CreatedReport, NoteRequest, OptionalNoteRequest, PrivacyRequest,
-    RateRequest, ReportPage, ReportView, Stats, TransferRequest, TransferView, VerifyRequest,
+    ArchiveRequest, ConsentRequest, CreateReport, CreatedReport, NoteRequest, OptionalNoteRequest,
+    PrivacyRequest, RateRequest, ReportPage, ReportView, Stats, TransferRequest, TransferView,
+    VerifyRequest,
 };
 use lapor_schemas::problem::Problem;
 use lapor_schemas::{ReportKind, ReportStatus, Role};
@@ -285,6 +286,43 @@ pub async fn transfer(
 ) -> ApiResult<(StatusCode, Json<TransferView>)> {
     let view = app.request_transfer(&viewer, &key, req).await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// Admin: escalate to the Ombudsman before the 60 days (the reporter is asked for consent, PROTOCOL 9.6).
+#[utoipa::path(post, path = "/api/v1/reports/{key}/escalate", tag = "lifecycle", request_body = NoteRequest,
+    params(("key" = String, Path, description = "Tracking code or report id")),
+    responses((status = 200, body = ReportView), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
+pub async fn escalate(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<NoteRequest>,
+) -> ApiResult<Json<ReportView>> {
+    app.escalate_early(&viewer, &key, &req.note).await?;
+    let (report, access) = app.load(&viewer, &key, None).await?;
+    Ok(Json(app.view(&viewer, &report, access).await?))
+}
+
+/// Reporter: agree or decline that an escalated report goes to the Ombudsman (once per escalation, on the
+/// owner). With consent the owner offers it to an Ombudsman node by the normal transfer.
+#[utoipa::path(post, path = "/api/v1/reports/{key}/ombudsman", tag = "lifecycle", request_body = ConsentRequest,
+    params(("key" = String, Path, description = "Tracking code or report id"),
+        ("X-Tracking-Secret" = Option<String>, Header, description = "The report's tracking secret")),
+    responses((status = 200, body = ReportView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(report.key = %key))]
+pub async fn ombudsman(
+    State(app): State<App>,
+    viewer: Viewer,
+    TrackingSecret(secret): TrackingSecret,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<ConsentRequest>,
+) -> ApiResult<Json<ReportView>> {
+    let secret = secret.unwrap_or_default();
+    app.ombudsman_decide(&viewer, &key, &secret, req.consent)
+        .await?;
+    let (report, access) = app.load(&viewer, &key, Some(&secret)).await?;
+    Ok(Json(app.view(&viewer, &report, access).await?))
 }
 
 /// Officer: not within the agency's authority; the report goes back to the admin queue.

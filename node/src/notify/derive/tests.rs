@@ -307,3 +307,33 @@ fn assigned_officers_hear_of_dispositions_overdue_and_deadlines() {
     assert_eq!(w[0].recipient, "user:u1");
     assert!(officer_deadline_warnings(&r, 500, 900, &officers).is_empty());
 }
+
+#[test]
+fn the_reporter_is_asked_for_consent_when_the_report_is_escalated() {
+    use ReportStatus as S;
+    let esc = change(
+        TimelineAction::Escalated,
+        Some(S::InProgress),
+        Some(S::InProgress),
+    );
+    let n = notices(&esc, &report(Channel::Sms, false), &all());
+    assert!(
+        kinds(&n).contains(&("ombudsman".into(), "email".into(), "reporter".into())),
+        "{n:?}"
+    );
+    assert!(
+        kinds(&n).contains(&("ombudsman".into(), "sms".into(), "reporter".into())),
+        "{n:?}"
+    );
+    // Nobody to ask: an anonymous reporter gave no contact, and SMS off means no SMS.
+    assert!(notices(&esc, &report(Channel::Sms, true), &all()).is_empty());
+    let no_sms = Reach {
+        sms: false,
+        ..all()
+    };
+    let n = notices(&esc, &report(Channel::Sms, false), &no_sms);
+    assert_eq!(
+        kinds(&n),
+        vec![("ombudsman".into(), "email".into(), "reporter".into())]
+    );
+}

@@ -75,8 +75,12 @@ pub fn action_label(lang: Lang, a: TimelineAction, indonesian: &str) -> String {
         TimelineAction::PrivacyRaised => "Privacy raised",
         TimelineAction::VerificationOverdue => "Verification deadline missed",
         TimelineAction::FollowupOverdue => "Follow-up deadline missed",
-        TimelineAction::Escalated => "Flagged for escalation to the Ombudsman",
+        TimelineAction::Escalated => {
+            "Escalation to the Ombudsman: waiting for the reporter's consent"
+        }
         TimelineAction::Transferred => "Moved to the office that must act on it",
+        TimelineAction::OmbudsmanConsented => "The reporter agreed to pass it to the Ombudsman",
+        TimelineAction::OmbudsmanDeclined => "The reporter declined passing it to the Ombudsman",
     }
     .to_owned()
 }

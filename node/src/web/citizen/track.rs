@@ -348,6 +348,13 @@ async fn render_track(
         &format!("/track/{code_q}/files"),
         cat.as_deref(),
     ));
+    body.push_str(&crate::web::transfer::moved_notice(app, ctx, &view));
+    body.push_str(&crate::web::escalation::tracking_box(
+        app,
+        ctx,
+        &view,
+        access == Access::Reporter,
+    ));
     if access == Access::Reporter {
         body.push_str(&reporter_actions(ctx, &view));
     } else {
@@ -471,6 +478,9 @@ pub async fn track_action(
     if !ctx.csrf_ok(form.get("csrf")) {
         return csrf_failed(&ctx, &back);
     }
+    if action == "ombudsman" {
+        return ombudsman_decision(&app, &ctx, &code, &form).await;
+    }
     let note = form.get("note").to_owned();
     let cmd = match action.as_str() {
         "supplement" => Command::Supplement { note },
@@ -510,6 +520,35 @@ pub async fn track_action(
         Err(e) => {
             let (status, msg) = crate::web::describe(ctx.lang, &e);
             render_track(&app, &ctx, &code, Some((status, msg))).await
+        }
+    }
+}
+
+/// `POST /track/{code}/ombudsman`: the reporter agrees (`consent=yes`) or declines (`consent=no`).
+async fn ombudsman_decision(app: &App, ctx: &Ctx, code: &str, form: &WebForm) -> Response {
+    let consent = match form.get("consent") {
+        "yes" => true,
+        "no" => false,
+        _ => {
+            let msg = ctx.t("Pilih setuju atau tolak.", "Choose to agree or to decline.");
+            return render_track(
+                app,
+                ctx,
+                code,
+                Some((StatusCode::UNPROCESSABLE_ENTITY, msg.to_owned())),
+            )
+            .await;
+        }
+    };
+    let secret = ctx.secret_for(code).unwrap_or("").to_owned();
+    match app
+        .ombudsman_decide(&Viewer::Public, code, &secret, consent)
+        .await
+    {
+        Ok(_) => redirect(ctx, &format!("/track/{}", url_enc(code)), &[]),
+        Err(e) => {
+            let (status, msg) = crate::web::describe(ctx.lang, &e);
+            render_track(app, ctx, code, Some((status, msg))).await
         }
     }
 }
