@@ -22,7 +22,9 @@ pub mod chart;
 pub mod citizen;
 pub mod forms;
 pub mod html;
+pub mod map_view;
 pub mod officer;
+pub mod plural;
 pub mod statistics;
 pub mod unsubscribe;
 
@@ -67,7 +69,10 @@ pub fn router() -> Router<App> {
             get(citizen::track_form).post(citizen::track_lookup),
         )
         .route("/track/{code}", get(citizen::track_page))
-        .route("/track/{code}/{action}", post(citizen::track_action))
+        .route(
+            "/track/{code}/{action}",
+            post(citizen::track_action).layer(upload_limit),
+        )
         .route("/track/{code}/files/{sha256}", get(citizen::attachment))
         .route("/reports", get(citizen::public_list))
         .route("/stats", get(statistics::public_stats))
