@@ -240,10 +240,10 @@ async fn action_forms(app: &App, ctx: &Ctx, me: &UserRef, v: &ReportView) -> Str
         )
     };
     // Every form has a note field; each gets its own id (`f-note-1`, `f-note-2`...).
-    let notes = std::cell::Cell::new(0);
+    let notes = std::sync::atomic::AtomicUsize::new(0);
     let note = |label: &str, required: bool| {
-        notes.set(notes.get() + 1);
-        let id = format!("f-note-{}", notes.get());
+        let n = notes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let id = format!("f-note-{n}");
         textarea_as(lang, &no_errors, "note", &id, label, "", "", required)
     };
     let mut s = String::from(r#"<div class="actions">"#);
