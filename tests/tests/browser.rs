@@ -217,8 +217,8 @@ async fn run_script(script: &'static str, base: &str, admin_pass: &'static str) 
 async fn citizen_pages_light_and_accessible_in_chromium() {
     prepare_tools();
     let dir = tempfile::tempdir().expect("tempdir");
-    let boundaries =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/boundaries/sample-ntt-kaltim.geojson");
+    let boundaries = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/boundaries/sample-ntt-kaltim.geojson");
     let boundaries = boundaries.to_str().expect("utf-8 path").to_owned();
     let node = Node::start(
         dir.path(),
@@ -233,7 +233,7 @@ async fn citizen_pages_light_and_accessible_in_chromium() {
     )
     .expect("start node");
     let admin = node
-        .bootstrap_admin("sandi-admin-kupang-18")
+        .bootstrap_admin("sandi-kota-kupang-18")
         .await
         .expect("bootstrap");
     for (path, body) in [
@@ -255,7 +255,7 @@ async fn citizen_pages_light_and_accessible_in_chromium() {
         assert!(st.is_success(), "{path}: {st} {v}");
     }
 
-    let result = run_script("citizen.mjs", &node.base, "sandi-admin-kupang-18").await;
+    let result = run_script("citizen.mjs", &node.base, "sandi-kota-kupang-18").await;
 
     // The anonymous report's pin is rounded in the public JSON API and Open311, exact for the node's admin.
     let anon = result["anonymous"].as_str().expect("anonymous code");

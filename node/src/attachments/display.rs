@@ -63,9 +63,7 @@ pub fn make(kind: Kind, bytes: &[u8]) -> Option<Vec<u8>> {
                 .encode_image(&rgb)
                 .ok()?;
         }
-        _ => small
-            .write_with_encoder(PngEncoder::new(&mut out))
-            .ok()?,
+        _ => small.write_with_encoder(PngEncoder::new(&mut out)).ok()?,
     }
     Some(out)
 }
@@ -106,7 +104,9 @@ mod tests {
     use image::{ImageEncoder, RgbImage, RgbaImage};
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
         let mut out = Vec::new();
         JpegEncoder::new_with_quality(&mut out, 90)
             .encode_image(&img)
@@ -177,8 +177,10 @@ mod tests {
             ensure_blocking(dir.path(), &sha, Kind::Jpeg, b"ignored").unwrap(),
             Some(p)
         );
-        assert!(ensure_blocking(dir.path(), &"cd".repeat(32), Kind::Jpeg, &jpeg(100, 100))
-            .unwrap()
-            .is_none());
+        assert!(
+            ensure_blocking(dir.path(), &"cd".repeat(32), Kind::Jpeg, &jpeg(100, 100))
+                .unwrap()
+                .is_none()
+        );
     }
 }

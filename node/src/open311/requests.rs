@@ -50,7 +50,8 @@ pub fn datetime(app: &App, ms: Millis) -> String {
 
 /// A datetime as RFC 3339 in `zone` (a report's owner's, see [`App::report_zone`]).
 fn zoned(zone: NodeZone, ms: Millis) -> String {
-    zone.datetime(ms).to_rfc3339_opts(SecondsFormat::Secs, false)
+    zone.datetime(ms)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// Names looked up once per response.

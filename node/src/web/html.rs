@@ -216,7 +216,16 @@ pub fn textarea(
     hint: &str,
     required: bool,
 ) -> String {
-    textarea_as(lang, errors, name, &field_id(name), label, value, hint, required)
+    textarea_as(
+        lang,
+        errors,
+        name,
+        &field_id(name),
+        label,
+        value,
+        hint,
+        required,
+    )
 }
 
 /// A labelled textarea with an id of its own, for pages with several forms that each have a field of the same

@@ -56,7 +56,9 @@ impl MapView {
             }
             Self::Bounds([s, w, n, e]) => {
                 let (lat, lon) = ((s + n) / 2.0, (w + e) / 2.0);
-                format!(r#"data-lat="{lat}" data-lon="{lon}" data-zoom="10" data-bounds="{s},{w},{n},{e}""#)
+                format!(
+                    r#"data-lat="{lat}" data-lon="{lon}" data-zoom="10" data-bounds="{s},{w},{n},{e}""#
+                )
             }
         }
     }
@@ -66,8 +68,7 @@ impl MapView {
 mod tests {
     use super::*;
 
-    const SAMPLE: &[u8] =
-        include_bytes!("../../../deploy/boundaries/sample-ntt-kaltim.geojson");
+    const SAMPLE: &[u8] = include_bytes!("../../../deploy/boundaries/sample-ntt-kaltim.geojson");
 
     #[test]
     fn configured_centre_wins() {
@@ -93,7 +94,9 @@ mod tests {
         // Kota Kupang lies around 10.2° S, 123.6° E.
         assert!(s < -10.1 && n > -10.3 && s < n, "{s} {n}");
         assert!(w < 123.7 && e > 123.5 && w < e, "{w} {e}");
-        assert!(MapView::for_node(&c, &b).data_attrs().contains("data-bounds="));
+        assert!(MapView::for_node(&c, &b)
+            .data_attrs()
+            .contains("data-bounds="));
     }
 
     #[test]

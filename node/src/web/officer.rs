@@ -15,7 +15,9 @@ use super::citizen::{
     self, filter_of, list_filters, pager, report_details, summary_list, ListParams,
 };
 use super::forms::{self, WebForm};
-use super::html::{checkbox, csrf_field, esc, select, textarea_as, url_enc, Errors, Input, PageOpts};
+use super::html::{
+    checkbox, csrf_field, esc, select, textarea_as, url_enc, Errors, Input, PageOpts,
+};
 use super::{csrf_failed, describe, error_page, page, redirect, Ctx};
 use crate::app::{App, AppError, Disposition};
 use crate::domain::{Command, UserRef};
@@ -175,10 +177,7 @@ pub async fn inbox(State(app): State<App>, ctx: Ctx, Query(p): Query<ListParams>
         esc(me.agency_id.as_deref().unwrap_or(me.role.as_str())),
         list_filters(&ctx, "/officer", &p, &ReportStatus::ALL),
         super::plural::REPORT.count(ctx.lang, list.total),
-        ctx.t(
-            "batas waktu terdekat di atas",
-            "nearest deadline first"
-        ),
+        ctx.t("batas waktu terdekat di atas", "nearest deadline first"),
         summary_list(ctx.lang, &list.items, "/officer/reports/"),
         pager(&ctx, "/officer", &p, list.next_offset, limit),
     );

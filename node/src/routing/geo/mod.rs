@@ -350,9 +350,8 @@ impl Boundaries {
                 max_lon: b.max_lon.max(r.bbox.max_lon),
                 max_lat: b.max_lat.max(r.bbox.max_lat),
             });
-        (b.min_lat <= b.max_lat && b.min_lon <= b.max_lon).then_some((
-            b.min_lat, b.min_lon, b.max_lat, b.max_lon,
-        ))
+        (b.min_lat <= b.max_lat && b.min_lon <= b.max_lon)
+            .then_some((b.min_lat, b.min_lon, b.max_lat, b.max_lon))
     }
 
     /// A point on a region's boundary, a hole's boundary included, is inside

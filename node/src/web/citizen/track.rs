@@ -418,7 +418,16 @@ fn reporter_actions(ctx: &Ctx, v: &ReportView) -> String {
         format!(
             r#"<form method="post" action="/track/{code_q}/{action}"{enctype} class="card"><h2>{}</h2>{csrf}{}{files}<p><button type="submit">{}</button></p></form>"#,
             esc(title),
-            textarea_as(lang, &Errors::default(), "note", &format!("f-{action}-note"), label, "", "", required),
+            textarea_as(
+                lang,
+                &Errors::default(),
+                "note",
+                &format!("f-{action}-note"),
+                label,
+                "",
+                "",
+                required
+            ),
             esc(button)
         )
     };
@@ -515,7 +524,13 @@ pub async fn track_action(
         let files = crate::web::forms::check_files(&form, "files", &mut errors);
         if let Some(e) = errors.0.first() {
             let msg = crate::web::html::localise(ctx.lang, &e.message);
-            return render_track(&app, &ctx, &code, Some((StatusCode::UNPROCESSABLE_ENTITY, msg))).await;
+            return render_track(
+                &app,
+                &ctx,
+                &code,
+                Some((StatusCode::UNPROCESSABLE_ENTITY, msg)),
+            )
+            .await;
         }
         files
     } else {
@@ -568,8 +583,13 @@ pub async fn track_action(
                         "Tanggapan tersimpan, tetapi lampiran gagal disimpan. Coba kirim lampiran lagi.",
                         "Your note was saved but the attachments could not be stored. Try sending them again.",
                     );
-                    render_track(&app, &ctx, &code, Some((StatusCode::INTERNAL_SERVER_ERROR, msg.to_owned())))
-                        .await
+                    render_track(
+                        &app,
+                        &ctx,
+                        &code,
+                        Some((StatusCode::INTERNAL_SERVER_ERROR, msg.to_owned())),
+                    )
+                    .await
                 }
             }
         }
