@@ -121,12 +121,12 @@ impl App {
             transfer: transfer.map(|t| self.transfer_view(t)),
             timeline: timeline
                 .into_iter()
-                .map(|e| self.entry_view(e, staff, zone))
+                .map(|e| Self::entry_view(e, staff, zone))
                 .collect(),
         })
     }
 
-    fn entry_view(&self, e: TimelineRecord, staff: bool, zone: NodeZone) -> wire::TimelineEntry {
+    fn entry_view(e: TimelineRecord, staff: bool, zone: NodeZone) -> wire::TimelineEntry {
         let internal = access::is_internal(e.action);
         let actor = match (staff, &e.actor_name) {
             (true, Some(name)) => format!("{name} ({})", e.actor_role),

@@ -88,12 +88,15 @@ mod tests {
         let mut c = Config::default();
         c.node.region_codes = vec!["53.71".into()];
         let b = Boundaries::parse(SAMPLE).unwrap();
-        let MapView::Bounds([s, w, n, e]) = MapView::for_node(&c, &b) else {
+        let MapView::Bounds([south, west, north, east]) = MapView::for_node(&c, &b) else {
             panic!("expected bounds");
         };
         // Kota Kupang lies around 10.2° S, 123.6° E.
-        assert!(s < -10.1 && n > -10.3 && s < n, "{s} {n}");
-        assert!(w < 123.7 && e > 123.5 && w < e, "{w} {e}");
+        assert!(
+            south < -10.1 && north > -10.3 && south < north,
+            "{south} {north}"
+        );
+        assert!(west < 123.7 && east > 123.5 && west < east, "{west} {east}");
         assert!(MapView::for_node(&c, &b)
             .data_attrs()
             .contains("data-bounds="));
