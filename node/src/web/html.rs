@@ -259,7 +259,7 @@ pub fn textarea_as(
         r#"<textarea id="{id}" name="{}" rows="5"{}{}>{}</textarea></div>"#,
         esc(name),
         if required { " required" } else { "" },
-        described_by(&id, !hint.is_empty(), err.is_some()),
+        described_by(id, !hint.is_empty(), err.is_some()),
         esc(value)
     );
     s
