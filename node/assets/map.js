@@ -11,6 +11,11 @@
   var zoom = parseInt(el.getAttribute('data-zoom'), 10) || 5;
   el.hidden = false;
   var map = L.map(el, { scrollWheelZoom: false }).setView(center, zoom);
+  // The node's area (web.map_center, or its regions in the boundary file) instead of all of Indonesia.
+  var bounds = (el.getAttribute('data-bounds') || '').split(',').map(parseFloat);
+  if (bounds.length === 4 && bounds.every(function (v) { return !isNaN(v); })) {
+    map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]]);
+  }
   L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
     maxZoom: 19,
     attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'

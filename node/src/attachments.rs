@@ -13,6 +13,11 @@
 //! Files live under `<data_dir>/attachments/<first two hex chars>/<sha256>` where the hash is taken over the
 //! stored (stripped) bytes, so the same photo uploaded twice is stored once. A file is written to a temporary
 //! name, synced and renamed, so a crash never leaves half a file under its final name.
+//!
+//! Photos larger than 1280 px also get a display version for slow links ([`display`]); the original stays as
+//! stored.
+
+pub mod display;
 
 use std::path::{Path, PathBuf};
 

@@ -65,6 +65,28 @@ pub struct Config {
     pub open311: crate::open311::Open311Config,
     /// Accountability statistics: ratings, the monthly recap, emerging issues.
     pub stats: StatsConfig,
+    /// The web pages (citizen portal and officer console).
+    pub web: WebConfig,
+}
+
+/// `[web]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Where the report form's map opens, `[latitude, longitude]`; unset means the extent of this node's
+    /// regions in the boundary file, or all of Indonesia without one.
+    pub map_center: Option<[f64; 2]>,
+    /// Zoom level (1-18) of the map at `map_center`.
+    pub map_zoom: u8,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            map_center: None,
+            map_zoom: 12,
+        }
+    }
 }
 
 /// `[node]`
@@ -485,6 +507,9 @@ pub const DOCS: &[(&str, &str)] = &[
     ("stats.emerging_min_count", "Emerging issues: the fewest reports of a category, place or word in the period."),
     ("stats.emerging_ratio_percent", "Emerging issues: the least rise against the mean of the previous periods, in percent (200 = doubled)."),
     ("stats.emerging_periods", "Emerging issues: how many previous periods the mean is taken over."),
+    ("web", "The web pages: the citizen portal and the officer console (see docs/WEB.md)."),
+    ("web.map_center", "Where the report form's map opens, [latitude, longitude], e.g. [-10.1772, 123.6070]; unset means the extent of this node's regions (node.region_codes) in routing.boundaries_file, or all of Indonesia without one."),
+    ("web.map_zoom", "Zoom level (1-18) of the report form's map at web.map_center."),
 ];
 
 impl Config {
@@ -585,6 +610,14 @@ impl Config {
                 "log.format must be `text` or `json`, not `{}`",
                 self.log.format
             );
+        }
+        if !(1..=18).contains(&self.web.map_zoom) {
+            bail!("web.map_zoom must be between 1 and 18");
+        }
+        if let Some([lat, lon]) = self.web.map_center {
+            if !((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)) {
+                bail!("web.map_center must be [latitude, longitude] with latitude -90..90 and longitude -180..180, not [{lat}, {lon}]");
+            }
         }
         if let Some(bad) = self
             .node

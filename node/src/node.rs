@@ -131,6 +131,16 @@ impl Node {
         Ok(self.owner_of(report_id).await? == self.fed.node_id)
     }
 
+    /// The time zone a node runs on: this node's `node.timezone`, another node's from the regions the directory
+    /// lists for it (none when it serves no known region).
+    pub fn zone_of_node(&self, node_id: &str) -> Option<crate::domain::NodeZone> {
+        if node_id == self.fed.node_id {
+            return Some(self.calendar.zone());
+        }
+        let peer = self.fed.peer(node_id)?;
+        crate::domain::zones::regions_zone(peer.region_codes.iter().map(String::as_str))
+    }
+
     /// A node's name as this node knows it (its id when unknown).
     pub fn node_name(&self, node_id: &str) -> String {
         if node_id == self.fed.node_id {

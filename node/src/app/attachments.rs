@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::{App, AppError, AppResult};
-use crate::attachments;
+use crate::attachments::{self, display};
 use crate::domain::AttachmentRecord;
 
 impl App {
@@ -26,13 +26,51 @@ impl App {
                 added_by: added_by.to_owned(),
                 added_at: self.now(),
             };
-            tokio::task::spawn_blocking(move || attachments::store_blocking(&dir, &checked))
-                .await
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("storing a file failed: {e}")))?
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("storing a file failed: {e}")))?;
+            let sha = checked.sha256.clone();
+            tokio::task::spawn_blocking(move || {
+                attachments::store_blocking(&dir, &checked)?;
+                // The display version is derived data: failing to make it only means the original is served.
+                if let Err(e) =
+                    display::ensure_blocking(&dir, &checked.sha256, checked.kind, &checked.bytes)
+                {
+                    tracing::warn!(attachment.sha256 = %checked.sha256, error = %e, "display version not stored");
+                }
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("storing a file failed: {e}")))?
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("storing a file failed: {e}")))?;
+            tracing::debug!(attachment.sha256 = %sha, "attachment stored");
             self.node.store.attachment_add(&record).await?;
         }
         Ok(())
+    }
+
+    /// The path of a photo's display version (at most 1280 px, see [`display`]), made now when it is
+    /// missing; `None` when the file needs none or cannot have one (then the original is served).
+    pub async fn display_path(&self, file: &AttachmentRecord) -> Option<PathBuf> {
+        let kind = match file.media_type.as_str() {
+            "image/jpeg" => attachments::Kind::Jpeg,
+            "image/png" => attachments::Kind::Png,
+            _ => return None,
+        };
+        let dir = self.node.config.node.data_dir.clone();
+        let ready = display::display_path(&dir, &file.sha256);
+        if tokio::fs::try_exists(&ready).await.unwrap_or(false) {
+            return Some(ready);
+        }
+        let original = self.attachment_path(&file.sha256);
+        let sha = file.sha256.clone();
+        tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&original).ok()?;
+            display::ensure_blocking(&dir, &sha, kind, &bytes)
+                .map_err(|e| tracing::warn!(attachment.sha256 = %sha, error = %e, "display version not stored"))
+                .ok()
+                .flatten()
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// The files of a report.

@@ -117,6 +117,15 @@ impl App {
         self.node.time(ms)
     }
 
+    /// The zone a report is shown in: its owner's (see [`Node::zone_of_node`]), else its region's, else this
+    /// node's.
+    pub fn report_zone(&self, owner: &str, region_code: Option<&str>) -> crate::domain::NodeZone {
+        self.node
+            .zone_of_node(owner)
+            .or_else(|| region_code.and_then(crate::domain::zones::region_zone))
+            .unwrap_or_else(|| self.node.calendar.zone())
+    }
+
     /// A node's name as this node knows it (its id when unknown).
     pub fn node_name(&self, node_id: &str) -> String {
         self.node.node_name(node_id)

@@ -253,8 +253,13 @@ impl App {
         let filter = self.scope(viewer, filter)?;
         let (reports, total) = self.node.store.report_list(&filter).await?;
         let next = filter.offset + reports.len() as i64;
+        let mut items = Vec::with_capacity(reports.len());
+        for r in &reports {
+            let owner = self.node.owner_of(&r.id).await?;
+            items.push(self.summary(r, self.report_zone(&owner, r.region_code.as_deref())));
+        }
         Ok(wire::ReportPage {
-            items: reports.iter().map(|r| self.summary(r)).collect(),
+            items,
             total,
             next_offset: (next < total).then_some(next),
         })

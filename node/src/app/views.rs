@@ -4,7 +4,7 @@
 use lapor_schemas::api as wire;
 
 use super::{Access, App, AppError, AppResult, Viewer};
-use crate::domain::{access, Millis, Report, ReportOrder, TimelineRecord};
+use crate::domain::{access, Millis, NodeZone, Report, ReportOrder, TimelineRecord};
 use crate::storage::{ReportBundle, ReportKey};
 
 /// Parses a list order from a query string value.
@@ -61,7 +61,10 @@ impl App {
                 .await?;
         }
         let staff = access.is_staff();
-        let t = |ms: Option<Millis>| ms.map(|m| self.time(m));
+        // Times read in the owner's zone, where its deadlines are counted (a report filed at the national
+        // portal and owned by Kupang shows WITA everywhere).
+        let zone = self.report_zone(&owner, report.region_code.as_deref());
+        let t = |ms: Option<Millis>| ms.map(|m| zone.datetime(m));
         let transfer = bundle.transfer.clone();
         let timeline = bundle.timeline.clone();
         let agency_name = bundle.agency_name.clone();
@@ -76,10 +79,15 @@ impl App {
             agency_name,
             region_code: report.region_code.clone(),
             location: match (report.lat_e6, report.lon_e6) {
-                (Some(lat), Some(lon)) => Some(wire::Location {
-                    lat: lat as f64 / 1e6,
-                    lon: lon as f64 / 1e6,
-                }),
+                (Some(lat), Some(lon)) => {
+                    let exact =
+                        access::exact_location(access, owner == self.node.id(), report.anonymous);
+                    let (lat, lon) = access::shown_location(lat, lon, exact);
+                    Some(wire::Location {
+                        lat: lat as f64 / 1e6,
+                        lon: lon as f64 / 1e6,
+                    })
+                }
                 _ => None,
             },
             address: report.address.clone(),
@@ -89,8 +97,8 @@ impl App {
             channel: report.channel,
             status: report.status,
             status_label: report.status.label_id().into(),
-            submitted_at: self.time(report.submitted_at),
-            updated_at: self.time(report.updated_at),
+            submitted_at: zone.datetime(report.submitted_at),
+            updated_at: zone.datetime(report.updated_at),
             deadlines: wire::Deadlines {
                 verification_due_at: t(report.verification_due_at),
                 followup_due_at: t(report.followup_due_at),
@@ -117,12 +125,12 @@ impl App {
             transfer: transfer.map(|t| self.transfer_view(t)),
             timeline: timeline
                 .into_iter()
-                .map(|e| self.entry_view(e, staff))
+                .map(|e| Self::entry_view(e, staff, zone))
                 .collect(),
         })
     }
 
-    fn entry_view(&self, e: TimelineRecord, staff: bool) -> wire::TimelineEntry {
+    fn entry_view(e: TimelineRecord, staff: bool, zone: NodeZone) -> wire::TimelineEntry {
         let internal = access::is_internal(e.action);
         let actor = match (staff, &e.actor_name) {
             (true, Some(name)) => format!("{name} ({})", e.actor_role),
@@ -130,7 +138,7 @@ impl App {
         };
         wire::TimelineEntry {
             seq: e.seq,
-            at: self.time(e.at),
+            at: zone.datetime(e.at),
             action: e.action,
             label: e.action.label_id().into(),
             actor,
@@ -140,8 +148,8 @@ impl App {
         }
     }
 
-    /// One list line.
-    pub fn summary(&self, r: &Report) -> wire::ReportSummary {
+    /// One list line, its times in `zone` (the owner's, see [`App::report_zone`]).
+    pub fn summary(&self, r: &Report, zone: NodeZone) -> wire::ReportSummary {
         wire::ReportSummary {
             id: r.id.clone(),
             tracking_code: r.tracking_code.clone(),
@@ -152,8 +160,8 @@ impl App {
             status: r.status,
             status_label: r.status.label_id().into(),
             confidential: r.confidential,
-            submitted_at: self.time(r.submitted_at),
-            due_at: r.current_due().map(|d| self.time(d)),
+            submitted_at: zone.datetime(r.submitted_at),
+            due_at: r.current_due().map(|d| zone.datetime(d)),
             overdue: r.is_overdue(),
             escalated: r.escalated,
         }

@@ -120,3 +120,74 @@ pub fn public_actor(actor_role: &str) -> &'static str {
         _ => "Admin",
     }
 }
+
+/// The grid an anonymous report's public location is rounded to, in microdegrees: 0.001° is about 111 m of
+/// latitude (and as much longitude near the equator, where Indonesia lies).
+pub const PUBLIC_LOCATION_GRID_E6: i64 = 1_000;
+
+/// Whether a viewer sees a report's exact location: the reporter, and the owning node's staff. Everyone else
+/// (the public, and staff of a node that does not own the report, such as the hub's oversight) sees an
+/// anonymous report's pin rounded to [`PUBLIC_LOCATION_GRID_E6`], so the pin cannot point at the reporter's
+/// house; a named report's location is already public with its name withheld, and is shown as given.
+pub fn exact_location(access: Access, owned_here: bool, anonymous: bool) -> bool {
+    match access {
+        Access::Reporter => true,
+        Access::Staff { .. } => owned_here || !anonymous,
+        Access::Public => !anonymous,
+    }
+}
+
+/// A coordinate (microdegrees) rounded to the public grid, halves away from zero.
+pub fn round_to_grid(e6: i64) -> i64 {
+    let g = PUBLIC_LOCATION_GRID_E6;
+    let half = g / 2;
+    if e6 >= 0 {
+        (e6 + half) / g * g
+    } else {
+        -((-e6 + half) / g * g)
+    }
+}
+
+/// The location a viewer is shown: as stored, or rounded (see [`exact_location`]).
+pub fn shown_location(lat_e6: i64, lon_e6: i64, exact: bool) -> (i64, i64) {
+    if exact {
+        (lat_e6, lon_e6)
+    } else {
+        (round_to_grid(lat_e6), round_to_grid(lon_e6))
+    }
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::*;
+
+    #[test]
+    fn rounding_moves_a_pin_at_most_half_the_grid() {
+        assert_eq!(round_to_grid(-10_177_249), -10_177_000);
+        assert_eq!(round_to_grid(-10_177_500), -10_178_000);
+        assert_eq!(round_to_grid(123_607_777), 123_608_000);
+        assert_eq!(round_to_grid(0), 0);
+        for v in [-10_177_499_i64, 123_607_501, 5, -5, 999_999] {
+            assert!((round_to_grid(v) - v).abs() <= PUBLIC_LOCATION_GRID_E6 / 2);
+            assert_eq!(round_to_grid(v) % PUBLIC_LOCATION_GRID_E6, 0);
+        }
+    }
+
+    #[test]
+    fn only_the_reporter_and_the_owners_staff_see_an_anonymous_pin_exactly() {
+        let staff = Access::Staff { identity: false };
+        assert!(exact_location(Access::Reporter, false, true));
+        assert!(exact_location(staff, true, true));
+        assert!(!exact_location(staff, false, true));
+        assert!(!exact_location(Access::Public, true, true));
+        assert!(exact_location(Access::Public, true, false));
+        assert_eq!(
+            shown_location(-10_177_249, 123_607_777, false),
+            (-10_177_000, 123_608_000)
+        );
+        assert_eq!(
+            shown_location(-10_177_249, 123_607_777, true),
+            (-10_177_249, 123_607_777)
+        );
+    }
+}

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod region;
 pub mod tracking;
+pub mod zones;
 
 pub use access::Access;
 pub use calendar::{NodeZone, WorkCalendar};

@@ -6,7 +6,8 @@
 //! Mapping: `status` is `closed` for Selesai and Diarsipkan and `open` otherwise; `status_notes` carries the
 //! LAPOR! status label and, once posted, the agency's follow-up; `agency_responsible` is the agency the report
 //! is dispositioned to (the node while none is); `expected_datetime` is the deadline of the current stage;
-//! every datetime is RFC 3339 in the node's zone; `address_id` is the Kemendagri region code; `media_url` is
+//! every datetime is RFC 3339 in the zone of the report's owner (the node's own for times that are no
+//! report's); `lat`/`long` of an anonymous report are rounded to about 100 m; `address_id` is the Kemendagri region code; `media_url` is
 //! the first photo. No request object carries a name, e-mail or phone.
 
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use super::params::{parse_datetime, Params};
 use super::{keys, services, Ctx, FORM_LIMIT};
 use crate::app::{App, Intake, Viewer};
 use crate::attachments::Checked;
-use crate::domain::{tracking, Millis, Report, Submitter};
+use crate::domain::{access, tracking, Access, Millis, NodeZone, Report, Submitter};
 use crate::http::upload;
 use crate::storage::RequestQuery;
 
@@ -45,6 +46,12 @@ pub fn open311_status(s: ReportStatus) -> &'static str {
 /// A datetime as RFC 3339 in the node's zone.
 pub fn datetime(app: &App, ms: Millis) -> String {
     app.time(ms).to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// A datetime as RFC 3339 in `zone` (a report's owner's, see [`App::report_zone`]).
+fn zoned(zone: NodeZone, ms: Millis) -> String {
+    zone.datetime(ms)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// Names looked up once per response.
@@ -99,7 +106,18 @@ async fn request_val(ctx: &Ctx, r: &Report, names: &mut Names) -> Result<Val, Op
         .into_iter()
         .find(|a| a.media_type.starts_with("image/"))
         .map(|a| format!("{}/track/{}/files/{}", ctx.base, r.tracking_code, a.sha256));
-    let node_name = app.node_name(&app.node().owner_of(&r.id).await?);
+    let owner = app.node().owner_of(&r.id).await?;
+    let node_name = app.node_name(&owner);
+    let zone = app.report_zone(&owner, r.region_code.as_deref());
+    // The public sees an anonymous report's pin rounded to about 100 m (`domain::access::exact_location`).
+    let (lat_e6, lon_e6) = match (r.lat_e6, r.lon_e6) {
+        (Some(lat), Some(lon)) => {
+            let exact = access::exact_location(Access::Public, false, r.anonymous);
+            let (lat, lon) = access::shown_location(lat, lon, exact);
+            (Some(lat), Some(lon))
+        }
+        _ => (None, None),
+    };
     let coord = |v: Option<i64>| v.map_or(Val::Null, |e6| Val::Num(e6 as f64 / 1e6));
     let updated = if r.status.is_terminal() {
         r.closed_at.unwrap_or(r.updated_at)
@@ -129,17 +147,17 @@ async fn request_val(ctx: &Ctx, r: &Report, names: &mut Names) -> Result<Val, Op
                 code = r.tracking_code
             )),
         ),
-        ("requested_datetime", Val::s(datetime(app, r.submitted_at))),
-        ("updated_datetime", Val::s(datetime(app, updated))),
+        ("requested_datetime", Val::s(zoned(zone, r.submitted_at))),
+        ("updated_datetime", Val::s(zoned(zone, updated))),
         (
             "expected_datetime",
-            Val::opt(r.current_due().map(|d| datetime(app, d))),
+            Val::opt(r.current_due().map(|d| zoned(zone, d))),
         ),
         ("address", Val::opt(r.address.clone())),
         ("address_id", Val::opt(r.region_code.clone())),
         ("zipcode", Val::Null),
-        ("lat", coord(r.lat_e6)),
-        ("long", coord(r.lon_e6)),
+        ("lat", coord(lat_e6)),
+        ("long", coord(lon_e6)),
         ("media_url", Val::opt(photo)),
     ]))
 }

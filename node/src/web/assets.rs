@@ -23,6 +23,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/map.js"),
     ),
     (
+        "draft.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/draft.js"),
+    ),
+    (
         "leaflet.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/vendor/leaflet/leaflet.js"),

@@ -216,7 +216,31 @@ pub fn textarea(
     hint: &str,
     required: bool,
 ) -> String {
-    let id = field_id(name);
+    textarea_as(
+        lang,
+        errors,
+        name,
+        &field_id(name),
+        label,
+        value,
+        hint,
+        required,
+    )
+}
+
+/// A labelled textarea with an id of its own, for pages with several forms that each have a field of the same
+/// name (ids must be unique on a page, or labels point at the wrong field).
+#[allow(clippy::too_many_arguments)]
+pub fn textarea_as(
+    lang: Lang,
+    errors: &Errors,
+    name: &str,
+    id: &str,
+    label: &str,
+    value: &str,
+    hint: &str,
+    required: bool,
+) -> String {
     let err = errors.of(lang, name);
     let mut s = format!(
         r#"<div class="field{}"><label for="{id}">{}{}</label>"#,
@@ -235,7 +259,7 @@ pub fn textarea(
         r#"<textarea id="{id}" name="{}" rows="5"{}{}>{}</textarea></div>"#,
         esc(name),
         if required { " required" } else { "" },
-        described_by(&id, !hint.is_empty(), err.is_some()),
+        described_by(id, !hint.is_empty(), err.is_some()),
         esc(value)
     );
     s
@@ -377,7 +401,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: &str, opts: PageOpts) -> String {
         String::new()
     };
     format!(
-        r##"<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · LAPOR! {node}</title><link rel="stylesheet" href="{css}">{map_head}</head><body><a class="skip" href="#main">{skip}</a><header class="top"><div class="wrap"><a class="brand" href="{home}">LAPOR! <span>{node}</span></a><nav aria-label="{navlabel}">{nav}</nav><a class="lang" href="{switch}" hreflang="{other_code}" lang="{other_code}">{other_label}</a></div></header><main id="main" class="wrap">{body}</main><footer class="wrap"><p>{footer}</p></footer></body></html>"##,
+        r##"<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · LAPOR! {node}</title><link rel="stylesheet" href="{css}">{map_head}<script src="{draft}" defer></script></head><body><a class="skip" href="#main">{skip}</a><header class="top"><div class="wrap"><a class="brand" href="{home}">LAPOR! <span>{node}</span></a><nav aria-label="{navlabel}">{nav}</nav><a class="lang" href="{switch}" hreflang="{other_code}" lang="{other_code}">{other_label}</a></div></header><main id="main" class="wrap">{body}</main><footer class="wrap"><p>{footer}</p></footer></body></html>"##,
         html_lang = match lang {
             Lang::Id => "id",
             Lang::En => "en",
@@ -385,6 +409,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: &str, opts: PageOpts) -> String {
         title = esc(title),
         node = esc(&ctx.node_name),
         css = assets::url("site.css"),
+        draft = assets::url("draft.js"),
         skip = tr(lang, "Langsung ke isi", "Skip to content"),
         home = if opts.officer { "/officer" } else { "/" },
         navlabel = tr(lang, "Menu utama", "Main menu"),

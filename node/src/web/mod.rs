@@ -24,7 +24,9 @@ pub mod citizen;
 pub mod escalation;
 pub mod forms;
 pub mod html;
+pub mod map_view;
 pub mod officer;
+pub mod plural;
 pub mod profile;
 pub mod statistics;
 pub mod transfer;
@@ -71,7 +73,10 @@ pub fn router() -> Router<App> {
             get(citizen::track_form).post(citizen::track_lookup),
         )
         .route("/track/{code}", get(citizen::track_page))
-        .route("/track/{code}/{action}", post(citizen::track_action))
+        .route(
+            "/track/{code}/{action}",
+            post(citizen::track_action).layer(upload_limit),
+        )
         .route("/track/{code}/files/{sha256}", get(citizen::attachment))
         .route("/reports", get(citizen::public_list))
         .route("/stats", get(statistics::public_stats))

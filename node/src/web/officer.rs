@@ -17,7 +17,9 @@ use super::citizen::{
     self, filter_of, list_filters, pager, report_details, summary_list, ListParams,
 };
 use super::forms::{self, WebForm};
-use super::html::{checkbox, csrf_field, esc, select, textarea, url_enc, Errors, Input, PageOpts};
+use super::html::{
+    checkbox, csrf_field, esc, select, textarea_as, url_enc, Errors, Input, PageOpts,
+};
 use super::{csrf_failed, describe, error_page, page, redirect, Ctx};
 use crate::app::{App, AppError, Disposition};
 use crate::domain::{Command, UserRef};
@@ -184,16 +186,13 @@ pub async fn inbox(State(app): State<App>, ctx: Ctx, Query(p): Query<ListParams>
         String::new()
     };
     let body = format!(
-        r#"<h1>{}</h1><p class="hint">{} · {}</p>{bulk}{}<p>{} {}</p>{}{}"#,
+        r#"<h1>{}</h1><p class="hint">{} · {}</p>{bulk}{}<p>{}, {}</p>{}{}"#,
         ctx.t("Kotak masuk", "Inbox"),
         esc(&me.display_name),
         esc(me.agency_id.as_deref().unwrap_or(me.role.as_str())),
         list_filters(&ctx, "/officer", &p, &ReportStatus::ALL),
-        list.total,
-        ctx.t(
-            "laporan, batas waktu terdekat di atas",
-            "reports, nearest deadline first"
-        ),
+        super::plural::REPORT.count(ctx.lang, list.total),
+        ctx.t("batas waktu terdekat di atas", "nearest deadline first"),
         summary_list(ctx.lang, &list.items, "/officer/reports/"),
         pager(&ctx, "/officer", &p, list.next_offset, limit),
     );
@@ -254,8 +253,13 @@ async fn action_forms(app: &App, ctx: &Ctx, me: &UserRef, v: &ReportView) -> Str
             esc(button)
         )
     };
-    let note =
-        |label: &str, required: bool| textarea(lang, &no_errors, "note", label, "", "", required);
+    // Every form has a note field; each gets its own id (`f-note-1`, `f-note-2`...).
+    let notes = std::sync::atomic::AtomicUsize::new(0);
+    let note = |label: &str, required: bool| {
+        let n = notes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let id = format!("f-note-{n}");
+        textarea_as(lang, &no_errors, "note", &id, label, "", "", required)
+    };
     let mut s = String::from(r#"<div class="actions">"#);
     let status = v.status;
     if admin && status == ReportStatus::Submitted {

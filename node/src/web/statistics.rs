@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::chart::{self, Bar};
 use super::html::{esc, select, status_label, url_enc, Errors, PageOpts};
+use super::plural::{RATING, REPORT};
 use super::{error_page, page, redirect, Ctx};
 use crate::app::{App, AppError, RecapFormat, Viewer};
 use crate::http::error::Lang;
@@ -82,18 +83,21 @@ fn kpis(ctx: &Ctx, f: &Figures, prev: &Figures) -> String {
     let items: Vec<(String, &str, String)> = vec![
         (
             f.received.to_string(),
-            t("laporan diterima", "reports received"),
+            match (ctx.lang, f.received) {
+                (Lang::En, 1) => "report received",
+                _ => t("laporan diterima", "reports received"),
+            },
             trend(ctx.lang, f.received, prev.received),
         ),
         (
             percent(f.handled_permille),
             t("ditindaklanjuti", "followed up"),
-            format!("{} {}", f.handled, t("laporan", "reports")),
+            REPORT.count(ctx.lang, f.handled),
         ),
         (
             percent(f.completed_permille),
             t("selesai", "completed"),
-            format!("{} {}", f.completed, t("laporan", "reports")),
+            REPORT.count(ctx.lang, f.completed),
         ),
         (
             f.never_answered.to_string(),
@@ -140,7 +144,7 @@ fn kpis(ctx: &Ctx, f: &Figures, prev: &Figures) -> String {
         (
             percent(f.satisfied_permille()),
             t("pelapor puas (nilai 4-5)", "satisfied reporters (4-5)"),
-            format!("{} {}", f.rated, t("penilaian", "ratings")),
+            RATING.count(ctx.lang, f.rated),
         ),
     ];
     let mut s = String::from(r#"<div class="kpis">"#);
@@ -163,7 +167,7 @@ fn kpis(ctx: &Ctx, f: &Figures, prev: &Figures) -> String {
 
 fn rated_table(ctx: &Ctx, rows: &[RatedRow], first: &str) -> String {
     let mut s = format!(
-        r#"<div class="table-scroll"><table><thead><tr><th scope="col">{first}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<div class="table-scroll" tabindex="0"><table><thead><tr><th scope="col">{first}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
         ctx.t("Diterima", "Received"),
         ctx.t("Ditindaklanjuti", "Followed up"),
         ctx.t("Selesai", "Completed"),
@@ -201,7 +205,7 @@ fn rated_table(ctx: &Ctx, rows: &[RatedRow], first: &str) -> String {
 
 fn count_table(head: (&str, &str), rows: &[(String, i64)]) -> String {
     let mut s = format!(
-        r#"<div class="table-scroll"><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<div class="table-scroll" tabindex="0"><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
         esc(head.0),
         esc(head.1)
     );
@@ -325,7 +329,7 @@ pub fn recap_html(ctx: &Ctx, r: &Recap, cats: &[Category], csv: &str, query: &st
     if !r.freshness.is_empty() {
         let _ = write!(
             out,
-            r#"<h3>{}</h3><div class="table-scroll"><table><thead><tr><th scope="col">Node</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+            r#"<h3>{}</h3><div class="table-scroll" tabindex="0"><table><thead><tr><th scope="col">Node</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
             ctx.t("Kesegaran data tiap node", "How fresh each node's data is"),
             ctx.t("Peristiwa terakhir", "Last event"),
             ctx.t("Diterapkan", "Applied"),
@@ -556,7 +560,7 @@ fn emerging_html(ctx: &Ctx, found: &[crate::stats::emerging::Emerging]) -> Strin
     }
     let _ = write!(
         s,
-        r#"<div class="table-scroll"><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<div class="table-scroll" tabindex="0"><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
         ctx.t("Jenis", "Kind"),
         ctx.t("Isu", "Issue"),
         ctx.t("Periode ini", "This period"),
@@ -881,7 +885,7 @@ pub async fn recaps(State(app): State<App>, ctx: Ctx) -> Response {
     } else {
         let _ = write!(
             body,
-            r#"<div class="table-scroll"><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+            r#"<div class="table-scroll" tabindex="0"><table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
             ctx.t("Periode", "Period"),
             ctx.t("Cakupan", "Scope"),
             ctx.t("Dibuat", "Made"),

@@ -337,6 +337,23 @@ impl Boundaries {
     /// the most segments; ties: the first in the file), coordinates in integer
     /// microdegrees.
     ///
+    /// The smallest box around the regions whose code is one of `codes`, as microdegrees
+    /// `(min_lat, min_lon, max_lat, max_lon)`; `None` when none of them is in the file.
+    pub fn extent_of(&self, codes: &[String]) -> Option<(i64, i64, i64, i64)> {
+        let b = self
+            .regions
+            .iter()
+            .filter(|r| codes.contains(&r.code))
+            .fold(BBox::EMPTY, |b, r| BBox {
+                min_lon: b.min_lon.min(r.bbox.min_lon),
+                min_lat: b.min_lat.min(r.bbox.min_lat),
+                max_lon: b.max_lon.max(r.bbox.max_lon),
+                max_lat: b.max_lat.max(r.bbox.max_lat),
+            });
+        (b.min_lat <= b.max_lat && b.min_lon <= b.max_lon)
+            .then_some((b.min_lat, b.min_lon, b.max_lat, b.max_lon))
+    }
+
     /// A point on a region's boundary, a hole's boundary included, is inside
     /// that region.
     #[must_use]

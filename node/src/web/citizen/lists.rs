@@ -151,11 +151,10 @@ pub async fn public_list(
         ReportStatus::Completed,
     ];
     let body = format!(
-        "<h1>{}</h1>{}<p>{} {}</p>{}{}",
+        "<h1>{}</h1>{}<p>{}</p>{}{}",
         ctx.t("Laporan publik", "Public reports"),
         list_filters(&ctx, "/reports", &p, &statuses),
-        page_.total,
-        ctx.t("laporan", "reports"),
+        crate::web::plural::REPORT.count(ctx.lang, page_.total),
         summary_list(ctx.lang, &page_.items, "/track/"),
         pager(&ctx, "/reports", &p, page_.next_offset, limit),
     );

@@ -67,9 +67,28 @@ pub async fn report_form(
         form.get("kind")
     };
     let action = if officer { "/officer/new" } else { "/report" };
+    // `assets/draft.js` keeps what is typed in this browser and sends it when the connection is back; the
+    // messages it shows are written here in the page language.
     let mut s = format!(
-        r#"{}<form method="post" action="{action}" enctype="multipart/form-data" novalidate>{}"#,
+        r#"{}<div id="draft-status" class="alert info" role="status" aria-live="polite" hidden data-restored="{}" data-unsent="{}" data-offline="{}" data-sending="{}"></div><form method="post" action="{action}" enctype="multipart/form-data" novalidate data-draft="{}">{}"#,
         errors.summary(lang),
+        esc(tr(
+            lang,
+            "Isian yang belum terkirim dipulihkan dari perangkat ini. Periksa lalu tekan Kirim laporan.",
+            "What you typed before was restored from this device. Check it, then press Send report."
+        )),
+        esc(tr(
+            lang,
+            "Laporan ini belum terkirim karena koneksi terputus. Isian dipulihkan; pilih lagi foto Anda, lalu tekan Kirim laporan.",
+            "This report was not sent because the connection dropped. What you typed is restored; choose your photos again, then press Send report."
+        )),
+        esc(tr(
+            lang,
+            "Tidak ada koneksi. Laporan Anda disimpan di perangkat ini dan akan dikirim otomatis saat koneksi kembali. Biarkan halaman ini terbuka.",
+            "No connection. Your report is kept on this device and will be sent by itself when the connection is back. Keep this page open."
+        )),
+        esc(tr(lang, "Koneksi tersambung, laporan sedang dikirim…", "Connected, sending your report…")),
+        if officer { "officer-new" } else { "report" },
         csrf_field(ctx)
     );
     if officer {
@@ -189,8 +208,10 @@ pub async fn report_form(
     );
     let _ = write!(
         s,
-        r#"<fieldset><legend>{}</legend><p class="hint">{}</p><div id="map" hidden data-lat="-2.5" data-lon="118" data-zoom="4" role="application" aria-label="{}"></div><p class="hint" id="map-status" aria-live="polite" data-done="{}"></p><div class="row">"#,
+        r#"<fieldset><legend>{}</legend><p class="hint">{}</p><div id="map" hidden {} role="application" aria-label="{}"></div><p class="hint" id="map-status" aria-live="polite" data-done="{}"></p><div class="row">"#,
         tr(lang, "Lokasi", "Location"),
+        crate::web::map_view::MapView::for_node(app.config(), app.node().router.boundaries())
+            .data_attrs(),
         tr(
             lang,
             "Ketuk peta untuk menandai lokasi, atau isi lintang/bujur, alamat, atau kode wilayah. Semua tidak wajib.",

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lapor_schemas::api::ReportView;
@@ -13,7 +13,9 @@ use crate::app::{Access, App, AppError, Viewer};
 use crate::attachments;
 use crate::domain::{AttachmentRecord, Command};
 use crate::web::forms::WebForm;
-use crate::web::html::{badge, csrf_field, esc, textarea, tr, url_enc, Errors, Input, PageOpts};
+use crate::web::html::{
+    badge, csrf_field, esc, textarea, textarea_as, tr, url_enc, Errors, Input, PageOpts,
+};
 use crate::web::{csrf_failed, error_page, page, redirect, Ctx, TRACK_COOKIE};
 
 use super::*;
@@ -232,7 +234,7 @@ pub fn report_details(
     if let Some(l) = &v.location {
         let _ = write!(
             s,
-            r#"<div id="map" hidden data-readonly="1" data-lat="{}" data-lon="{}" data-zoom="15" role="img" aria-label="{}"></div>"#,
+            r#"<div id="map" hidden data-readonly="1" data-lat="{}" data-lon="{}" data-zoom="15" role="group" aria-label="{}"></div>"#,
             l.lat,
             l.lon,
             tr(lang, "Peta lokasi", "Map of the location")
@@ -247,9 +249,11 @@ pub fn report_details(
         for f in files {
             let href = format!("{file_base}/{}", f.sha256);
             if f.media_type.starts_with("image/") {
+                // The thumbnail is the display version (at most 1280 px); the link opens the original for
+                // staff and the display version for everyone else.
                 let _ = write!(
                     s,
-                    r#"<a href="{href}"><img src="{href}" alt="{}" loading="lazy"></a>"#,
+                    r#"<a href="{href}"><img src="{href}?size=display" alt="{}" loading="lazy"></a>"#,
                     esc(&f.file_name)
                 );
             } else {
@@ -355,6 +359,20 @@ async fn render_track(
         &view,
         access == Access::Reporter,
     ));
+    if view.location.is_some()
+        && view.anonymous
+        && !crate::domain::access::exact_location(access, false, true)
+    {
+        let _ = write!(
+            body,
+            r#"<p class="hint">{}</p>"#,
+            tr(
+                lang,
+                "Lokasi laporan anonim ditampilkan dibulatkan sekitar 100 m untuk melindungi pelapor.",
+                "The location of an anonymous report is shown rounded to about 100 m to protect the reporter."
+            )
+        );
+    }
     if access == Access::Reporter {
         body.push_str(&reporter_actions(ctx, &view));
     } else {
@@ -385,11 +403,41 @@ fn reporter_actions(ctx: &Ctx, v: &ReportView) -> String {
     let lang = ctx.lang;
     let code_q = url_enc(&v.tracking_code);
     let csrf = csrf_field(ctx);
+    // Supplement and reply take photos or documents too (the same checks and metadata stripping as the
+    // report form); each form has its own ids so two on one page never share a label.
     let note_form = |action: &str, title: &str, label: &str, button: &str, required: bool| {
+        let files = if matches!(action, "supplement" | "reply") {
+            let id = format!("f-{action}-files");
+            format!(
+                r#"<div class="field"><label for="{id}">{}</label><p class="hint" id="{id}-hint">{}</p><input type="file" id="{id}" name="files" multiple accept="image/jpeg,image/png,application/pdf" aria-describedby="{id}-hint"></div>"#,
+                tr(lang, "Lampiran (tidak wajib)", "Attachments (optional)"),
+                tr(
+                    lang,
+                    "Foto JPEG/PNG atau PDF, maksimal 4 berkas, 5 MB per berkas. Data lokasi dan kamera di foto dihapus.",
+                    "JPEG/PNG photos or PDF, at most 4 files, 5 MB each. Location and camera data in photos are removed."
+                ),
+            )
+        } else {
+            String::new()
+        };
+        let enctype = if files.is_empty() {
+            ""
+        } else {
+            r#" enctype="multipart/form-data""#
+        };
         format!(
-            r#"<form method="post" action="/track/{code_q}/{action}" class="card"><h2>{}</h2>{csrf}{}<p><button type="submit">{}</button></p></form>"#,
+            r#"<form method="post" action="/track/{code_q}/{action}"{enctype} class="card"><h2>{}</h2>{csrf}{}{files}<p><button type="submit">{}</button></p></form>"#,
             esc(title),
-            textarea(lang, &Errors::default(), "note", label, "", "", required),
+            textarea_as(
+                lang,
+                &Errors::default(),
+                "note",
+                &format!("f-{action}-note"),
+                label,
+                "",
+                "",
+                required
+            ),
             esc(button)
         )
     };
@@ -482,6 +530,25 @@ pub async fn track_action(
         return ombudsman_decision(&app, &ctx, &code, &form).await;
     }
     let note = form.get("note").to_owned();
+    // Files go with a supplement or a reply only; they are checked before anything changes, so a refused
+    // photo leaves the report as it was and says which file and why.
+    let files = if matches!(action.as_str(), "supplement" | "reply") {
+        let mut errors = Errors::default();
+        let files = crate::web::forms::check_files(&form, "files", &mut errors);
+        if let Some(e) = errors.0.first() {
+            let msg = crate::web::html::localise(ctx.lang, &e.message);
+            return render_track(
+                &app,
+                &ctx,
+                &code,
+                Some((StatusCode::UNPROCESSABLE_ENTITY, msg)),
+            )
+            .await;
+        }
+        files
+    } else {
+        Vec::new()
+    };
     let cmd = match action.as_str() {
         "supplement" => Command::Supplement { note },
         "reply" => Command::Reply { note },
@@ -516,7 +583,29 @@ pub async fn track_action(
         )
         .await
     {
-        Ok(_) => redirect(&ctx, &back, &[]),
+        Ok((report, _)) => {
+            if files.is_empty() {
+                return redirect(&ctx, &back, &[]);
+            }
+            match app.attach(&report.id, files, "reporter").await {
+                Ok(()) => redirect(&ctx, &back, &[]),
+                Err(e) => {
+                    // The note is recorded; say that the files were not, rather than hiding it.
+                    tracing::error!(report.id = %report.id, error = %e, "storing attachments failed");
+                    let msg = ctx.t(
+                        "Tanggapan tersimpan, tetapi lampiran gagal disimpan. Coba kirim lampiran lagi.",
+                        "Your note was saved but the attachments could not be stored. Try sending them again.",
+                    );
+                    render_track(
+                        &app,
+                        &ctx,
+                        &code,
+                        Some((StatusCode::INTERNAL_SERVER_ERROR, msg.to_owned())),
+                    )
+                    .await
+                }
+            }
+        }
         Err(e) => {
             let (status, msg) = crate::web::describe(ctx.lang, &e);
             render_track(&app, &ctx, &code, Some((status, msg))).await
@@ -553,11 +642,22 @@ async fn ombudsman_decision(app: &App, ctx: &Ctx, code: &str, form: &WebForm) ->
     }
 }
 
-/// `GET /track/{code}/files/{sha256}`: an attachment, if the viewer may see the report.
+/// Query of a file download.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct FileQuery {
+    /// `display`: the display version (at most 1280 px) of a photo.
+    #[serde(default)]
+    pub size: Option<String>,
+}
+
+/// `GET /track/{code}/files/{sha256}`: an attachment, if the viewer may see the report. Photos come as
+/// their display version (`?size=display`, and always for the public and the reporter); staff get the
+/// original.
 pub async fn attachment(
     State(app): State<App>,
     ctx: Ctx,
     Path((code, sha)): Path<(String, String)>,
+    Query(q): Query<FileQuery>,
 ) -> Response {
     if !attachments::is_sha256_hex(&sha) {
         return error_page(&ctx, &AppError::NotFound("file"), PageOpts::default());
@@ -569,15 +669,23 @@ pub async fn attachment(
         Err(AppError::NotFound(_)) => app.load(&Viewer::Public, &code, secret).await,
         Err(e) => Err(e),
     };
-    let report = match loaded {
-        Ok((r, _)) => r,
+    let (report, access) = match loaded {
+        Ok(x) => x,
         Err(e) => return error_page(&ctx, &e, PageOpts::default()),
     };
     let files = app.attachments_of(&report.id).await.unwrap_or_default();
     let Some(file) = files.into_iter().find(|f| f.sha256 == sha) else {
         return error_page(&ctx, &AppError::NotFound("file"), PageOpts::default());
     };
-    let path = app.attachment_path(&file.sha256);
+    // Staff get the original unless they ask for the display version; everyone else gets the display
+    // version of a large photo (the original when it needs none).
+    let display = q.size.as_deref() == Some("display") || !access.is_staff();
+    let display_path = if display {
+        app.display_path(&file).await
+    } else {
+        None
+    };
+    let path = display_path.unwrap_or_else(|| app.attachment_path(&file.sha256));
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) => b,
         Err(e) => {
