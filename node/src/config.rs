@@ -60,6 +60,22 @@ pub struct Config {
     pub open311: crate::open311::Open311Config,
     /// Accountability statistics: ratings, the monthly recap, emerging issues.
     pub stats: StatsConfig,
+    /// Several processes of one node on one PostgreSQL database.
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// How long a process holds a worker's lease without renewing it, in milliseconds.
+    pub lease_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { lease_ms: 15_000 }
+    }
 }
 
 /// `[node]`
@@ -456,6 +472,8 @@ pub const DOCS: &[(&str, &str)] = &[
     ("stats.emerging_min_count", "Emerging issues: the fewest reports of a category, place or word in the period."),
     ("stats.emerging_ratio_percent", "Emerging issues: the least rise against the mean of the previous periods, in percent (200 = doubled)."),
     ("stats.emerging_periods", "Emerging issues: how many previous periods the mean is taken over."),
+    ("cluster", "Several lapor processes of one node (the hub) on one PostgreSQL database behind a load balancer (see docs/OPERATIONS.md, \"Several hub processes\"). On SQLite there is one process (the data directory's lock) and these keys have no effect."),
+    ("cluster.lease_ms", "How long a process holds the lease of a worker that must run once per node (push to each peer, applier, contributions, transfers, deadlines, recap, notifications) without renewing it, in milliseconds (1000-600000). A process killed without warning loses its leases after this long and another process takes them over; it renews every third of it."),
 ];
 
 impl Config {
@@ -571,6 +589,9 @@ impl Config {
             || !(1..=24).contains(&st.emerging_periods)
         {
             bail!("stats: emerging_min_count 1-100000, emerging_ratio_percent 101-100000, emerging_periods 1-24");
+        }
+        if !(1000..=600_000).contains(&self.cluster.lease_ms) {
+            bail!("cluster.lease_ms must be between 1000 and 600000");
         }
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");

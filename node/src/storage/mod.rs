@@ -2,7 +2,7 @@
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
 //! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`],
-//! [`SmsStore`], [`NoticeStore`], [`Open311Store`], [`StatsStore`]) with coarse
+//! [`SmsStore`], [`NoticeStore`], [`Open311Store`], [`StatsStore`], [`LeaseStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -31,6 +31,7 @@ use crate::domain::{
 pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
 pub use identity::IdentityCipher;
+pub use leases::LeaseStore;
 pub use notices::{NewNotice, NoticeOutcome, NoticeRow, NoticeStore};
 pub use open311::{Open311Key, Open311Store, RequestQuery};
 pub use records::*;
@@ -38,6 +39,7 @@ pub use records::*;
 mod decide;
 mod error;
 pub mod identity;
+pub mod leases;
 pub mod notices;
 mod open311;
 mod records;
@@ -279,6 +281,11 @@ pub trait PeerStore: Send + Sync + 'static {
     async fn key_upsert(&self, key: &KeyRow) -> Result<()>;
     /// Every key of every origin.
     async fn key_list(&self) -> Result<Vec<KeyRow>>;
+    /// Rotates this node's signing key in one transaction, so no event of any process can fall between the
+    /// announcement and the switch: authors `draft` (the `key.rotated` event naming `new`, signed by the key
+    /// valid at its sequence number `n`), retires that key after `n` and registers `new` valid from `n + 1`
+    /// (its `valid_from_seq` is ignored). Returns the event.
+    async fn key_rotate(&self, draft: &EventDraft, new: &KeyRow) -> Result<SignedEvent>;
 
     /// Stores a blob by its sha256 (idempotent).
     async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()>;
@@ -340,6 +347,7 @@ pub trait Store:
     + NoticeStore
     + Open311Store
     + StatsStore
+    + LeaseStore
 {
 }
 
@@ -356,6 +364,7 @@ impl<T> Store for T where
         + NoticeStore
         + Open311Store
         + StatsStore
+        + LeaseStore
 {
 }
 
@@ -363,8 +372,8 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, AuditStore, CatalogStore, EventStore, MetaStore, NoticeStore, Open311Store,
-        PeerStore, ReportStore, SmsStore, StatsStore, Store, TransferStore,
+        AccountStore, AuditStore, CatalogStore, EventStore, LeaseStore, MetaStore, NoticeStore,
+        Open311Store, PeerStore, ReportStore, SmsStore, StatsStore, Store, TransferStore,
     };
 }
 

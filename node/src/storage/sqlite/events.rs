@@ -11,6 +11,7 @@ use super::rows::{
     equivocation_from_row, event_from_row, history_from_row, inbox_from_row, origin_head_from_row,
     quarantine_from_row, query_all, EVENT_COLS,
 };
+use super::peers::own_keys;
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, head, insert_event, owner, set_head, set_owner, upsert_report,
@@ -201,7 +202,15 @@ pub(super) fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedE
         None
     };
     let (epoch, report_prev) = decide::report_position(own.as_ref(), draft.epoch);
-    let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
+    let key = decide::signing_key(&own_keys(c, &origin)?, seq)?;
+    let signed = sign_draft(
+        draft,
+        key.as_deref(),
+        seq,
+        prev.as_deref(),
+        epoch,
+        report_prev.as_deref(),
+    )?;
     let id = signed.id().to_string();
     let now = draft.authored_at;
     if let Some(change) = &draft.transfer {

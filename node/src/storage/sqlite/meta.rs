@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/sqlite/0009_privacy.sql"),
     ),
+    (
+        12,
+        include_str!("../../../migrations/sqlite/0012_leases.sql"),
+    ),
 ];
 
 #[async_trait]

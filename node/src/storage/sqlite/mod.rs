@@ -14,6 +14,7 @@ mod accounts;
 mod audit;
 mod catalog;
 mod events;
+mod leases;
 mod meta;
 mod notices;
 mod open311;
