@@ -127,7 +127,9 @@ mod tests {
         assert!(DataDirLock::acquire(dir.path()).is_err());
         drop(b);
         let held = DataDirLock::acquire(dir.path()).unwrap();
-        let err = DataDirLock::acquire_shared(dir.path()).unwrap_err().to_string();
+        let err = DataDirLock::acquire_shared(dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("held exclusively"), "{err}");
         drop(held);
     }

@@ -2764,7 +2764,10 @@ async fn fed_key_rotate(store: DynStore) {
         .event_append(&draft(&signer, "report.updated", "node-a:r1", T0 + 2))
         .await
         .expect("after");
-    assert_eq!((e3.event().origin_seq, e3.event().key_id.as_str()), (3, "k2"));
+    assert_eq!(
+        (e3.event().origin_seq, e3.event().key_id.as_str()),
+        (3, "k2")
+    );
     // Revoked without a rotation: no key may sign seq 4, so nothing is authored.
     store
         .key_upsert(&KeyRow {
@@ -2799,7 +2802,10 @@ async fn leases(store: DynStore) {
     assert!(!take("push:x", "b", 60_000).await, "held by a");
     assert!(take("applier", "b", 60_000).await, "another lease");
     store.lease_release("push:x", "b").await.expect("no-op");
-    assert!(!take("push:x", "b", 60_000).await, "b released nothing of a's");
+    assert!(
+        !take("push:x", "b", 60_000).await,
+        "b released nothing of a's"
+    );
     store.lease_release("push:x", "a").await.expect("release");
     assert!(take("push:x", "b", 60_000).await, "free after release");
     // An expired lease (the holder stopped renewing) goes to whoever asks first.

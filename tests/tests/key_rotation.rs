@@ -87,7 +87,8 @@ async fn signed_by(c: &Cluster, origin: &str) -> Vec<(u64, String, String)> {
 }
 
 fn key_file(m: &Member, key_id: &str) -> SigningKey {
-    let hexed = std::fs::read_to_string(m.dir.join("keys").join(format!("{key_id}.ed25519"))).unwrap();
+    let hexed =
+        std::fs::read_to_string(m.dir.join("keys").join(format!("{key_id}.ed25519"))).unwrap();
     let mut b = [0u8; 32];
     hex::decode_to_slice(hexed.trim(), &mut b).unwrap();
     SigningKey::from_bytes(&b)
@@ -138,7 +139,12 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
         tokio::spawn(async move {
             let mut codes = Vec::new();
             for i in 0..30 {
-                codes.push(file_report(&api, &format!("Lampu jalan {i}")).await.unwrap().0);
+                codes.push(
+                    file_report(&api, &format!("Lampu jalan {i}"))
+                        .await
+                        .unwrap()
+                        .0,
+                );
                 tokio::time::sleep(Duration::from_millis(40)).await;
             }
             codes
@@ -180,10 +186,15 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
     assert_eq!(metric(&m, "lapor_federation_quarantine "), 0, "{m}");
     assert_eq!(metric(&m, "lapor_federation_frozen_origins "), 0, "{m}");
     // The running node signs its requests and seals with the new key once it has seen the rotation.
-    wait_until("kupang to use the new key", LONG, Duration::from_millis(200), || {
-        let out = c.member("kupang").output();
-        async move { out.contains("using the new key") }
-    })
+    wait_until(
+        "kupang to use the new key",
+        LONG,
+        Duration::from_millis(200),
+        || {
+            let out = c.member("kupang").output();
+            async move { out.contains("using the new key") }
+        },
+    )
     .await
     .unwrap();
 
@@ -194,14 +205,17 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
     assert_eq!(k2b, k2);
     let mut later = Vec::new();
     for i in 0..5 {
-        later.push(file_report(&kupang, &format!("Saluran tersumbat {i}")).await.unwrap().0);
+        later.push(
+            file_report(&kupang, &format!("Saluran tersumbat {i}"))
+                .await
+                .unwrap()
+                .0,
+        );
     }
     c.partition("kupang", false).unwrap();
     converged(&kupang, &hub, "kupang").await;
     let log = signed_by(&c, "kupang").await;
-    assert!(log
-        .iter()
-        .all(|(seq, _, key)| *seq <= at3 || key == &k3));
+    assert!(log.iter().all(|(seq, _, key)| *seq <= at3 || key == &k3));
     for code in &later {
         assert_eq!(
             hub.get_json(&format!("/api/v1/reports/{code}"))
@@ -220,10 +234,15 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
     // The test's own signed pulls from the hub sign as the hub, with its current key.
     c.members[0].key_id.clone_from(&h2);
     for i in 0..3 {
-        file_report(&hub, &format!("Laporan nasional {i}")).await.unwrap();
+        file_report(&hub, &format!("Laporan nasional {i}"))
+            .await
+            .unwrap();
     }
     let hub_log = signed_by(&c, "hub").await;
-    assert!(hub_log.iter().any(|(s, _, k)| *s > hat && k == &h2), "{hub_log:?}");
+    assert!(
+        hub_log.iter().any(|(s, _, k)| *s > hat && k == &h2),
+        "{hub_log:?}"
+    );
     c.partition("sikka", false).unwrap();
     converged(&hub, &sikka, "hub").await;
     converged(&hub, &kupang, "hub").await;
@@ -241,11 +260,27 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
     let forged_rotation = rotation_payload(&outsider.verifying_key(), None);
     let forgeries = [
         (
-            next_event(&c, "kupang", KEY_ROTATED, forged_rotation.clone(), &sikka_key, &sikka_key_id).await,
+            next_event(
+                &c,
+                "kupang",
+                KEY_ROTATED,
+                forged_rotation.clone(),
+                &sikka_key,
+                &sikka_key_id,
+            )
+            .await,
             "signed by another node's key",
         ),
         (
-            next_event(&c, "kupang", KEY_ROTATED, forged_rotation.clone(), &outsider, &k3).await,
+            next_event(
+                &c,
+                "kupang",
+                KEY_ROTATED,
+                forged_rotation.clone(),
+                &outsider,
+                &k3,
+            )
+            .await,
             "signed by an outsider under the owner's key id",
         ),
         (
@@ -262,7 +297,13 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
         ),
     ];
     for (i, (wire, what)) in forgeries.iter().enumerate() {
-        let body = push_body("sikka", &sikka_key, &sikka_key_id, &format!("forged-{i}"), &[wire.clone()]);
+        let body = push_body(
+            "sikka",
+            &sikka_key,
+            &sikka_key_id,
+            &format!("forged-{i}"),
+            std::slice::from_ref(wire),
+        );
         let (status, answer) = push(&c.hub().api(), body).await;
         let rejected = answer["rejected"].as_array().cloned().unwrap_or_default();
         let accepted = answer["accepted"].as_array().map_or(0, Vec::len);
@@ -284,7 +325,9 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
         200
     );
     let log = signed_by(&c, "kupang").await;
-    assert!(log.iter().all(|(_, _, k)| *k != key_id_for(&outsider.verifying_key())));
+    assert!(log
+        .iter()
+        .all(|(_, _, k)| *k != key_id_for(&outsider.verifying_key())));
     assert_eq!(log.last().unwrap().2, k3);
     let m = metrics(&hub).await;
     assert_eq!(metric(&m, "lapor_federation_frozen_origins "), 0, "{m}");

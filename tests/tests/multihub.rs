@@ -2,7 +2,9 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::too_many_lines,
-    clippy::similar_names
+    clippy::similar_names,
+    clippy::items_after_statements,
+    clippy::type_complexity
 )]
 //! The hub as two `lapor` processes on one PostgreSQL database behind a TCP balancer, with two SQLite
 //! regional nodes pushing to the balancer: reports are filed on the regions and on the hub (through the
@@ -31,7 +33,14 @@ fn field(out: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("`{name}` not in: {out}"))
 }
 
-fn member(id: &str, code: &str, role: &str, dir: &std::path::Path, port: u16, public: &str) -> Member {
+fn member(
+    id: &str,
+    code: &str,
+    role: &str,
+    dir: &std::path::Path,
+    port: u16,
+    public: &str,
+) -> Member {
     let env = [
         ("LAPOR_NODE__ID", id),
         ("LAPOR_NODE__CODE", code),
@@ -123,7 +132,10 @@ async fn file(
         .await?;
     anyhow::ensure!(st.as_u16() == 201, "filing: {st} {body}");
     Ok((
-        body["tracking_code"].as_str().unwrap_or_default().to_owned(),
+        body["tracking_code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         body["id"].as_str().unwrap_or_default().to_owned(),
     ))
 }
@@ -195,17 +207,44 @@ async fn two_hub_processes_behind_a_balancer_survive_a_sigkill() {
         let dir = root.path().join(id);
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port().unwrap();
-        let mut m = member(id, code, "regional", &dir, port, &format!("http://127.0.0.1:{port}"));
+        let mut m = member(
+            id,
+            code,
+            "regional",
+            &dir,
+            port,
+            &format!("http://127.0.0.1:{port}"),
+        );
         keys(&mut m);
         hub_a
             .cli(&[
-                "peers", "add", "--node-id", id, "--role", "regional", "--url", &m.base(),
-                "--public-key", &m.public_key, "--enc-public", &m.enc_public,
+                "peers",
+                "add",
+                "--node-id",
+                id,
+                "--role",
+                "regional",
+                "--url",
+                &m.base(),
+                "--public-key",
+                &m.public_key,
+                "--enc-public",
+                &m.enc_public,
             ])
             .unwrap();
         m.cli(&[
-            "peers", "add", "--node-id", "hub", "--role", "hub", "--url", &hub_base,
-            "--public-key", &hub_a.public_key, "--enc-public", &hub_a.enc_public,
+            "peers",
+            "add",
+            "--node-id",
+            "hub",
+            "--role",
+            "hub",
+            "--url",
+            &hub_base,
+            "--public-key",
+            &hub_a.public_key,
+            "--enc-public",
+            &hub_a.enc_public,
         ])
         .unwrap();
         regions.push(m);
@@ -258,7 +297,14 @@ async fn two_hub_processes_behind_a_balancer_survive_a_sigkill() {
                 let phone = format!("08123400{i:04}");
                 // A fresh connection each time: the balancer alternates between the processes.
                 let api = fresh(&base, None);
-                match file(&api, &format!("Laporan nasional {i}"), Some(&phone), "31.71").await {
+                match file(
+                    &api,
+                    &format!("Laporan nasional {i}"),
+                    Some(&phone),
+                    "31.71",
+                )
+                .await
+                {
                     Ok((tc, id)) => filed.lock().unwrap().push((tc, id, phone)),
                     // Cut by the kill: committed or not, the citizen does not know (not counted).
                     Err(_) => {
@@ -269,10 +315,15 @@ async fn two_hub_processes_behind_a_balancer_survive_a_sigkill() {
             }
         }));
     }
-    wait_until("half the hub's traffic", LONG, Duration::from_millis(50), || {
-        let n = filed_hub.lock().unwrap().len();
-        async move { n >= 15 }
-    })
+    wait_until(
+        "half the hub's traffic",
+        LONG,
+        Duration::from_millis(50),
+        || {
+            let n = filed_hub.lock().unwrap().len();
+            async move { n >= 15 }
+        },
+    )
     .await
     .unwrap();
     hub_a.kill().unwrap();
@@ -283,7 +334,11 @@ async fn two_hub_processes_behind_a_balancer_survive_a_sigkill() {
     let filed_hub = filed_hub.lock().unwrap().clone();
     let unknown = unknown_hub.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(filed_region.len(), 60);
-    assert!(filed_hub.len() >= 30, "{} filed at the hub", filed_hub.len());
+    assert!(
+        filed_hub.len() >= 30,
+        "{} filed at the hub",
+        filed_hub.len()
+    );
     let served = balancer.served();
     assert!(
         served.iter().all(|n| *n > 0),
@@ -293,20 +348,25 @@ async fn two_hub_processes_behind_a_balancer_survive_a_sigkill() {
     // Convergence: each region's whole log at the hub; the hub's whole log at each region.
     let hub = fresh(&hub_base, Some(&token));
     let region_apis: Vec<Api> = regions.iter().map(Member::api).collect();
-    wait_until("every log to be whole everywhere", LONG, Duration::from_millis(200), || {
-        let (hub, regions) = (hub.clone(), region_apis.clone());
-        async move {
-            let at_hub = metrics(&hub).await;
-            let hub_head = head(&at_hub, "hub");
-            let mut ok = hub_head > 0;
-            for (api, id) in regions.iter().zip(["kupang", "sikka"]) {
-                let own = metrics(api).await;
-                ok &= head(&own, id) > 0 && head(&own, id) == head(&at_hub, id);
-                ok &= head(&own, "hub") == hub_head;
+    wait_until(
+        "every log to be whole everywhere",
+        LONG,
+        Duration::from_millis(200),
+        || {
+            let (hub, regions) = (hub.clone(), region_apis.clone());
+            async move {
+                let at_hub = metrics(&hub).await;
+                let hub_head = head(&at_hub, "hub");
+                let mut ok = hub_head > 0;
+                for (api, id) in regions.iter().zip(["kupang", "sikka"]) {
+                    let own = metrics(api).await;
+                    ok &= head(&own, id) > 0 && head(&own, id) == head(&at_hub, id);
+                    ok &= head(&own, "hub") == hub_head;
+                }
+                ok
             }
-            ok
-        }
-    })
+        },
+    )
     .await
     .unwrap();
 
@@ -356,7 +416,10 @@ async fn two_hub_processes_behind_a_balancer_survive_a_sigkill() {
     wait_until("every filed SMS", LONG, Duration::from_millis(200), || {
         let sms = sms.clone();
         // Sent to the number as given or in international form: compare without the leading 0.
-        let phones: Vec<String> = filed_hub.iter().map(|(_, _, p)| p[1..].to_owned()).collect();
+        let phones: Vec<String> = filed_hub
+            .iter()
+            .map(|(_, _, p)| p[1..].to_owned())
+            .collect();
         async move {
             let got = sms.lock().unwrap().clone();
             phones

@@ -366,7 +366,11 @@ impl Federation {
                 tracing::info!(key_id = %pair.key_id, "this node's signing key was rotated; using the new key");
                 self.signer.set_current(&pair);
                 if let Ok(mut s) = self.request_signer.write() {
-                    *s = Arc::new(RequestSigner::new(&self.node_id, &pair.key_id, pair.signing.clone()));
+                    *s = Arc::new(RequestSigner::new(
+                        &self.node_id,
+                        &pair.key_id,
+                        pair.signing.clone(),
+                    ));
                 }
                 if let Ok(mut e) = self.enc_secrets.write() {
                     if !e.iter().any(|(id, _)| *id == pair.key_id) {

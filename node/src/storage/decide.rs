@@ -314,7 +314,12 @@ mod tests {
         EventId([n; 32]).to_string()
     }
 
-    fn key(id: &str, from: i64, retired: Option<i64>, revoked: Option<i64>) -> crate::storage::KeyRow {
+    fn key(
+        id: &str,
+        from: i64,
+        retired: Option<i64>,
+        revoked: Option<i64>,
+    ) -> crate::storage::KeyRow {
         crate::storage::KeyRow {
             origin: "kupang".into(),
             key_id: id.into(),

@@ -8,11 +8,11 @@ use sqlx::PgConnection;
 
 use super::accept::events_accept;
 use super::peers::blob_put;
+use super::peers::own_keys;
 use super::rows::{
     equivocation_from_row, event_from_row, fetch_all, fetch_optional, history_from_row,
     inbox_from_row, origin_head_from_row, quarantine_from_row, EVENT_COLS,
 };
-use super::peers::own_keys;
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, insert_event, lock_origin, owner, owner_for_update, set_head,

@@ -43,9 +43,10 @@ impl LeaseStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn lease_list(&self) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query("SELECT name, holder, expires_at FROM leases ORDER BY name COLLATE \"C\"")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT name, holder, expires_at FROM leases ORDER BY name COLLATE \"C\"")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()

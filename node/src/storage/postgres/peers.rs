@@ -7,9 +7,7 @@ use sqlx::{PgConnection, Row};
 use super::rows::{fetch_all, fetch_optional, key_from_row, peer_from_row, PEER_COLS};
 use super::{sql_limit, PgStore};
 use crate::domain::Millis;
-use crate::storage::{
-    Conflict, EventDraft, KeyRow, PeerRecord, PeerStore, PushOutcome, Result,
-};
+use crate::storage::{Conflict, EventDraft, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
 
 #[async_trait]
 impl PeerStore for PgStore {

@@ -7,11 +7,11 @@ use lapor_federation::SignedEvent;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::accept::accept_one;
+use super::peers::own_keys;
 use super::rows::{
     equivocation_from_row, event_from_row, history_from_row, inbox_from_row, origin_head_from_row,
     quarantine_from_row, query_all, EVENT_COLS,
 };
-use super::peers::own_keys;
 use super::transfers::apply_transfer;
 use super::{
     append_timeline, enqueue, head, insert_event, owner, set_head, set_owner, upsert_report,

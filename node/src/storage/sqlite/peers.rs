@@ -7,9 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::rows::{key_from_row, peer_from_row, query_all, PEER_COLS};
 use super::SqliteStore;
 use crate::domain::Millis;
-use crate::storage::{
-    Conflict, EventDraft, KeyRow, PeerRecord, PeerStore, PushOutcome, Result,
-};
+use crate::storage::{Conflict, EventDraft, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
 
 #[async_trait]
 impl PeerStore for SqliteStore {
