@@ -67,6 +67,8 @@ pub struct Config {
     pub stats: StatsConfig,
     /// The web pages (citizen portal and officer console).
     pub web: WebConfig,
+    /// Several processes of one node on one PostgreSQL database.
+    pub cluster: ClusterConfig,
 }
 
 /// `[web]`
@@ -86,6 +88,20 @@ impl Default for WebConfig {
             map_center: None,
             map_zoom: 12,
         }
+    }
+}
+
+/// `[cluster]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// How long a process holds a worker's lease without renewing it, in milliseconds.
+    pub lease_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { lease_ms: 15_000 }
     }
 }
 
@@ -510,6 +526,8 @@ pub const DOCS: &[(&str, &str)] = &[
     ("web", "The web pages: the citizen portal and the officer console (see docs/WEB.md)."),
     ("web.map_center", "Where the report form's map opens, [latitude, longitude], e.g. [-10.1772, 123.6070]; unset means the extent of this node's regions (node.region_codes) in routing.boundaries_file, or all of Indonesia without one."),
     ("web.map_zoom", "Zoom level (1-18) of the report form's map at web.map_center."),
+    ("cluster", "Several lapor processes of one node (the hub) on one PostgreSQL database behind a load balancer (see docs/OPERATIONS.md, \"Several hub processes\"). On SQLite there is one process (the data directory's lock) and these keys have no effect."),
+    ("cluster.lease_ms", "How long a process holds the lease of a worker that must run once per node (push to each peer, applier, contributions, transfers, deadlines, recap, notifications) without renewing it, in milliseconds (1000-600000). A process killed without warning loses its leases after this long and another process takes them over; it renews every third of it."),
 ];
 
 impl Config {
@@ -642,6 +660,9 @@ impl Config {
             || !(1..=24).contains(&st.emerging_periods)
         {
             bail!("stats: emerging_min_count 1-100000, emerging_ratio_percent 101-100000, emerging_periods 1-24");
+        }
+        if !(1000..=600_000).contains(&self.cluster.lease_ms) {
+            bail!("cluster.lease_ms must be between 1000 and 600000");
         }
         if self.routing.transfer_cooldown_secs > 365 * 24 * 3600 {
             bail!("routing.transfer_cooldown_secs must be at most 31536000 (a year)");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod federation;
 pub mod http;
+pub mod leases;
 pub mod lock;
 pub mod node;
 pub mod notify;

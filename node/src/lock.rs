@@ -48,6 +48,29 @@ impl DataDirLock {
         Ok(Self { _file: file, path })
     }
 
+    /// Takes a shared lock of `data_dir`: several `lapor serve` processes of a node on PostgreSQL share one
+    /// data directory (keys, attachments), and hold it shared; `lapor restore` and an SQLite node, which
+    /// take it exclusively, are refused while any of them runs.
+    pub fn acquire_shared(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = lock_path(data_dir);
+        let file = open(&path)?;
+        if let Err(e) = file.try_lock_shared() {
+            let holder = holder_of(&path).unwrap_or_default();
+            return Err(match e {
+                std::fs::TryLockError::WouldBlock => anyhow::anyhow!(
+                    "data directory {} is held exclusively by another lapor process{holder} (an SQLite \
+                     node or a restore) / direktori data {} dipakai khusus oleh proses lapor lain{holder}",
+                    data_dir.display(),
+                    data_dir.display()
+                ),
+                std::fs::TryLockError::Error(e) => {
+                    anyhow::Error::new(e).context(format!("locking {}", path.display()))
+                }
+            });
+        }
+        Ok(Self { _file: file, path })
+    }
+
     /// Where the lock lives.
     pub fn path(&self) -> &Path {
         &self.path
@@ -91,5 +114,23 @@ mod tests {
         );
         drop(held);
         DataDirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn shared_holders_coexist_and_exclude_an_exclusive_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = DataDirLock::acquire_shared(dir.path()).unwrap();
+        let b = DataDirLock::acquire_shared(dir.path()).unwrap();
+        let err = DataDirLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("in use by a running lapor node"), "{err}");
+        drop(a);
+        assert!(DataDirLock::acquire(dir.path()).is_err());
+        drop(b);
+        let held = DataDirLock::acquire(dir.path()).unwrap();
+        let err = DataDirLock::acquire_shared(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("held exclusively"), "{err}");
+        drop(held);
     }
 }

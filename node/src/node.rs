@@ -32,6 +32,8 @@ pub struct NodeInner {
     pub fed: Arc<Federation>,
     /// Where new reports belong.
     pub router: Router,
+    /// Leases of the workers that must run once per node (several processes on one PostgreSQL).
+    pub leases: crate::leases::Leases,
 }
 
 impl std::ops::Deref for Node {
@@ -65,6 +67,11 @@ impl Node {
         // Reporter identities are sealed to this node's key in the database (storage::identity).
         store.set_identity_cipher(Arc::new(crate::federation::at_rest::AtRest(fed.clone())));
         let router = Router::open(&config)?;
+        let leases = crate::leases::Leases::new(
+            &config.node.id,
+            store.backend(),
+            std::time::Duration::from_millis(config.cluster.lease_ms),
+        );
         Ok(Self(Arc::new(NodeInner {
             config,
             store,
@@ -72,6 +79,7 @@ impl Node {
             clock,
             fed,
             router,
+            leases,
         })))
     }
 
@@ -86,6 +94,11 @@ impl Node {
             );
         }
         self.fed.init(&self.store).await
+    }
+
+    /// Whether this process may run worker `lease` now ([`crate::leases`]).
+    pub async fn lease(&self, lease: &str) -> bool {
+        self.leases.hold(&self.store, lease).await.is_held()
     }
 
     /// This node's id.

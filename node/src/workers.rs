@@ -89,6 +89,9 @@ pub fn start_deadline_worker(node: Node, mut shutdown: tokio::sync::watch::Recei
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => break,
             }
+            if !node.lease("deadlines").await {
+                continue;
+            }
             match run_deadlines(&node).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(changes = n, "deadline worker applied changes"),
@@ -113,6 +116,9 @@ pub fn start_recap_worker(app: crate::app::App, mut shutdown: tokio::sync::watch
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => break,
+            }
+            if !app.node().lease("recap").await {
+                continue;
             }
             match app.recap_due().await {
                 Ok(0) => {}
@@ -141,6 +147,10 @@ pub fn start_federation(node: &Node) {
     spawn_named("fed-supervisor", push::run_supervisor(node.clone()));
     let publisher = node.clone();
     spawn_named("fed-agencies", async move {
+        // One process of the node publishes (the others would author the same event again).
+        if !publisher.lease("agencies").await {
+            return;
+        }
         if let Err(e) = crate::federation::agencies::publish(&publisher).await {
             tracing::error!(error = %e, "publishing this node's agencies failed");
         }

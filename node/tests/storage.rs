@@ -105,6 +105,8 @@ conformance!(
     fed_inbox_is_fair,
     fed_peers,
     fed_keys,
+    fed_key_rotate,
+    leases,
     fed_consumes,
     fed_transfers,
     fed_no_change_after_an_offer,
@@ -1710,8 +1712,8 @@ impl EventSigner for TestSigner {
         &self.node
     }
 
-    fn sign(&self, mut event: Event) -> Result<SignedEvent, EnvelopeError> {
-        event.key_id = "k1".into();
+    fn sign(&self, mut event: Event, key_id: Option<&str>) -> Result<SignedEvent, EnvelopeError> {
+        event.key_id = key_id.unwrap_or("k1").into();
         self.signed.lock().expect("signed").push(event.clone());
         event.sign(&self.key)
     }
@@ -1762,7 +1764,7 @@ fn remote(
         payload: payload(note),
         blobs: Vec::new(),
     };
-    signer.sign(event).expect("sign")
+    signer.sign(event, None).expect("sign")
 }
 
 fn incoming(ev: &SignedEvent, effect: Effect) -> Incoming {
@@ -2805,6 +2807,107 @@ async fn fed_peers(store: DynStore) {
         .peer_push_result("nobody", PushOutcome::Contact, T0)
         .await
         .expect("no-op");
+}
+
+/// A rotation is one transaction: the announcement signed by the old key, the old key retired after it,
+/// the new key signing from the next sequence number; no key valid at a sequence number means nothing is
+/// signed.
+async fn fed_key_rotate(store: DynStore) {
+    let signer = TestSigner::new("node-a", 1);
+    // No key of the node in the log: the signer's current key signs.
+    let e1 = store
+        .event_append(&draft(&signer, "report.updated", "node-a:r1", T0))
+        .await
+        .expect("first");
+    assert_eq!(e1.event().key_id, "k1");
+    store
+        .key_upsert(&key_row("node-a", "k1", &signer.public_hex(), 1))
+        .await
+        .expect("k1");
+    let rot = store
+        .key_rotate(
+            &draft(&signer, "key.rotated", "node-a:node", T0 + 1),
+            &key_row("node-a", "k2", &"bb".repeat(32), 0),
+        )
+        .await
+        .expect("rotate");
+    assert_eq!(
+        (rot.event().origin_seq, rot.event().key_id.as_str()),
+        (2, "k1")
+    );
+    let keys: Vec<KeyRow> = store
+        .key_list()
+        .await
+        .expect("keys")
+        .into_iter()
+        .filter(|k| k.origin == "node-a")
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let k1 = keys.iter().find(|k| k.key_id == "k1").expect("k1");
+    let k2 = keys.iter().find(|k| k.key_id == "k2").expect("k2").clone();
+    assert_eq!(k1.retired_after_seq, Some(2));
+    assert_eq!((k2.valid_from_seq, k2.retired_after_seq), (3, None));
+    let e3 = store
+        .event_append(&draft(&signer, "report.updated", "node-a:r1", T0 + 2))
+        .await
+        .expect("after");
+    assert_eq!(
+        (e3.event().origin_seq, e3.event().key_id.as_str()),
+        (3, "k2")
+    );
+    // Revoked without a rotation: no key may sign seq 4, so nothing is authored.
+    store
+        .key_upsert(&KeyRow {
+            revoked_from_seq: Some(4),
+            ..k2
+        })
+        .await
+        .expect("revoke");
+    let err = store
+        .event_append(&draft(&signer, "report.updated", "node-a:r1", T0 + 3))
+        .await
+        .expect_err("no valid key");
+    assert!(matches!(err, StorageError::Invalid(_)), "{err:?}");
+    let head = store
+        .origin_heads()
+        .await
+        .expect("heads")
+        .into_iter()
+        .find(|h| h.origin == "node-a")
+        .expect("head");
+    assert_eq!(head.head_seq, 3);
+}
+
+/// Leases: one holder at a time, renewed by the holder, taken by anyone once expired, given up by release.
+async fn leases(store: DynStore) {
+    let take = |name: &'static str, holder: &'static str, ttl: i64| {
+        let store = store.clone();
+        async move { store.lease_acquire(name, holder, ttl).await.expect("lease") }
+    };
+    assert!(take("push:x", "a", 60_000).await);
+    assert!(take("push:x", "a", 60_000).await, "the holder renews");
+    assert!(!take("push:x", "b", 60_000).await, "held by a");
+    assert!(take("applier", "b", 60_000).await, "another lease");
+    store.lease_release("push:x", "b").await.expect("no-op");
+    assert!(
+        !take("push:x", "b", 60_000).await,
+        "b released nothing of a's"
+    );
+    store.lease_release("push:x", "a").await.expect("release");
+    assert!(take("push:x", "b", 60_000).await, "free after release");
+    // An expired lease (the holder stopped renewing) goes to whoever asks first.
+    assert!(take("recap", "a", -1).await);
+    assert!(take("recap", "c", 60_000).await, "expired");
+    assert!(!take("recap", "a", 60_000).await, "c holds it now");
+    let list = store.lease_list().await.expect("list");
+    let holders: Vec<(&str, &str)> = list
+        .iter()
+        .map(|(n, h, _)| (n.as_str(), h.as_str()))
+        .collect();
+    assert_eq!(
+        holders,
+        vec![("applier", "b"), ("push:x", "b"), ("recap", "c")]
+    );
 }
 
 async fn fed_keys(store: DynStore) {

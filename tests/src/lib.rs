@@ -7,6 +7,7 @@
 //! servers, such as a [`FaultProxy`], should use `#[tokio::test(flavor = "multi_thread")]` so those keep
 //! serving while a node starts or stops.
 
+pub mod balancer;
 pub mod cluster;
 pub mod kannel;
 pub mod pg;
@@ -516,6 +517,21 @@ impl Api {
     pub fn new(base: &str) -> Self {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            token: None,
+        }
+    }
+
+    /// A client for `base` that opens a new connection for every request (nothing kept idle), so a load
+    /// balancer in front of several processes spreads the requests over them.
+    pub fn unpooled(base: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
             .build()
             .unwrap_or_default();
         Self {

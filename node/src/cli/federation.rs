@@ -33,7 +33,7 @@ pub fn status_text(node: &Node, s: &Snapshot) -> String {
         "node {} ({:?}), key {}",
         node.id(),
         node.fed.role,
-        node.fed.keys.key_id
+        node.fed.keys().key_id
     );
     let _ = writeln!(out, "\npeers:");
     for ps in &s.peers {

@@ -1,5 +1,8 @@
 //! `lapor keys …`: this node's signing and encryption keys. `rotate` and `revoke` author events in the
-//! node's log: run them while the node is stopped (it signs with the key it loaded at start).
+//! node's log and work while the node runs: every process of the node signs each event with the key its key
+//! log holds valid at the event's sequence number, read in the authoring transaction, so the running node
+//! signs with the new key from the rotation's next sequence number on, without a restart and without an
+//! event slipping in between (see [`PeerStore::key_rotate`](crate::storage::PeerStore::key_rotate)).
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -19,9 +22,10 @@ pub enum KeysAction {
     /// Print this node's current key id and public keys (what a hub operator enrols).
     Show,
     /// Replace the signing key: the old key signs a `key.rotated` event naming the new one, which signs
-    /// everything after it. Stop the node first.
+    /// everything after it. Works while the node runs (the running processes switch at that sequence number).
     Rotate,
-    /// Revoke a key of this node from a sequence number on (for a leaked key). Stop the node first.
+    /// Revoke a key of this node from a sequence number on (for a leaked key: rotate first, then revoke
+    /// the old key with the new one). Works while the node runs.
     Revoke {
         /// The key to revoke.
         #[arg(long)]
@@ -53,12 +57,15 @@ pub async fn run(config: Config, action: KeysAction) -> anyhow::Result<()> {
         KeysAction::Show => {
             let node = super::open_node(config).await?;
             println!("node_id:     {}", node.fed.node_id);
-            print_keys(&node.fed.keys);
+            print_keys(&node.fed.keys());
             Ok(())
         }
         KeysAction::Rotate => {
             let node = super::open_node(config).await?;
+            let old = node.fed.keys().key_id.clone();
             let new = NodeKeys::generate();
+            // The files first: a running process reads the new secret from them the first time its key
+            // log names the new key for an event it authors.
             node_keys::store_pair(&node.config.node.data_dir, &new)?;
             let draft = author::draft(
                 &node,
@@ -66,34 +73,33 @@ pub async fn run(config: Config, action: KeysAction) -> anyhow::Result<()> {
                 &key_event_report_id(node.id()),
                 rotation_payload(&new.signing.verifying_key(), Some(new.enc.public())),
             );
-            let event = node.store.event_append(&draft).await?;
-            let seq = event.event().origin_seq as i64;
-            let old = node.fed.keys.key_id.clone();
-            let mut rows = node.store.key_list().await?;
-            if let Some(row) = rows
-                .iter_mut()
-                .find(|r| r.origin == node.fed.node_id && r.key_id == old)
-            {
-                row.retired_after_seq = Some(seq);
-                node.store.key_upsert(row).await?;
-            }
-            node.store
-                .key_upsert(&KeyRow {
-                    origin: node.fed.node_id.clone(),
-                    key_id: new.key_id.clone(),
-                    public_key: new.public_hex(),
-                    enc_public: Some(new.enc_public_hex()),
-                    valid_from_seq: seq + 1,
-                    retired_after_seq: None,
-                    revoked_from_seq: None,
-                })
+            let event = node
+                .store
+                .key_rotate(
+                    &draft,
+                    &KeyRow {
+                        origin: node.fed.node_id.clone(),
+                        key_id: new.key_id.clone(),
+                        public_key: new.public_hex(),
+                        enc_public: Some(new.enc_public_hex()),
+                        valid_from_seq: 0,
+                        retired_after_seq: None,
+                        revoked_from_seq: None,
+                    },
+                )
                 .await?;
+            let seq = event.event().origin_seq;
+            let signed_by = event.event().key_id.clone();
             node_keys::make_current(&node.config.node.data_dir, &new.key_id)?;
             println!(
-                "rotated at sequence number {seq}: {old} retired, {} signs from {}",
+                "rotated at sequence number {seq}: {signed_by} retired, {} signs from {} \
+                 / kunci diganti pada nomor urut {seq}",
                 new.key_id,
                 seq + 1
             );
+            if signed_by != old {
+                println!("(the key log named {signed_by} as current, not the key file's {old})");
+            }
             print_keys(&new);
             Ok(())
         }

@@ -19,7 +19,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.node.data_dir)
         .with_context(|| format!("creating node.data_dir {}", config.node.data_dir.display()))?;
     // Held until the process ends: `lapor restore` and a second `serve` on this directory refuse meanwhile.
-    let _lock = crate::lock::DataDirLock::acquire(&config.node.data_dir)?;
+    // On PostgreSQL several processes of one node may share the directory (docs/OPERATIONS.md, "Several hub
+    // processes"); the workers that must run once are coordinated by leases in the database (`leases`).
+    let _lock = if url.starts_with("postgres") {
+        crate::lock::DataDirLock::acquire_shared(&config.node.data_dir)?
+    } else {
+        crate::lock::DataDirLock::acquire(&config.node.data_dir)?
+    };
     tracing::info!(database = %storage::redact_url(&url), node.id = %config.node.id, "opening storage");
     let store = storage::open_with(&url, &config.storage)
         .await
@@ -64,6 +70,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     workers::start_recap_worker(app.clone(), stop_rx.clone());
     workers::start_deadline_worker(app.node().clone(), stop_rx);
     workers::start_federation(app.node());
+    let node = app.node().clone();
     let header_timeout =
         std::time::Duration::from_secs(app.config().federation.header_timeout_secs.max(1));
     http::listen::serve(listener, http::router(app), header_timeout, async move {
@@ -71,6 +78,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     })
     .await;
+    node.leases.release_all(&node.store).await;
     tracing::info!("stopped");
     Ok(())
 }

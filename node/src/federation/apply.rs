@@ -489,6 +489,10 @@ pub async fn store_pulled(
 pub async fn run_applier(node: Node) {
     let poll = std::time::Duration::from_millis(node.fed.config.poll_ms);
     loop {
+        if !node.lease("applier").await {
+            tokio::time::sleep(poll).await;
+            continue;
+        }
         match apply_once(&node).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}

@@ -14,7 +14,7 @@ pub struct AtRest(pub Arc<Federation>);
 
 impl IdentityCipher for AtRest {
     fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<String, String> {
-        let keys = &self.0.keys;
+        let keys = self.0.keys();
         let sealed = seal(&keys.enc.public(), plain, aad).map_err(|e| e.to_string())?;
         Ok(format!("{}:{}", keys.key_id, hex::encode(sealed)))
     }
@@ -26,6 +26,6 @@ impl IdentityCipher for AtRest {
             .0
             .enc_secret(key_id)
             .ok_or_else(|| format!("sealed to key {key_id}, which this node does not hold"))?;
-        open(secret, &bytes, aad).map_err(|e| e.to_string())
+        open(&secret, &bytes, aad).map_err(|e| e.to_string())
     }
 }

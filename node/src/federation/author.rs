@@ -54,7 +54,7 @@ pub fn report_draft(
         Some(id) if !report.anonymous => {
             let plain = serde_json::json!({"name": id.name, "phone": id.phone, "email": id.email});
             let sealed = lapor_federation::seal::seal(
-                &node.fed.keys.enc.public(),
+                &node.fed.keys().enc.public(),
                 plain.to_string().as_bytes(),
                 report.id.as_bytes(),
             )
@@ -63,7 +63,7 @@ pub fn report_draft(
             blobs.push((hash.clone(), sealed));
             Some(IdentityRef {
                 blob: hash,
-                sealed_to: node.fed.keys.key_id.clone(),
+                sealed_to: node.fed.keys().key_id.clone(),
             })
         }
         _ => None,

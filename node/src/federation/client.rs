@@ -12,7 +12,7 @@ use crate::node::Node;
 pub async fn signed_get(node: &Node, base: &str, path: &str) -> Result<Vec<u8>, PeerError> {
     node.fed
         .client
-        .get_signed(base, path, &node.fed.request_signer, node.now())
+        .get_signed(base, path, &node.fed.request_signer(), node.now())
         .await
 }
 
@@ -31,7 +31,7 @@ pub async fn log_after(
             origin,
             after,
             limit,
-            &node.fed.request_signer,
+            &node.fed.request_signer(),
             node.now(),
         )
         .await
@@ -41,7 +41,7 @@ pub async fn log_after(
 pub async fn catch_up(node: &Node, base: &str, req: &CatchUpRequest) -> Result<LogPage, PeerError> {
     node.fed
         .client
-        .catch_up(base, req, &node.fed.request_signer, node.now())
+        .catch_up(base, req, &node.fed.request_signer(), node.now())
         .await
 }
 
@@ -49,6 +49,6 @@ pub async fn catch_up(node: &Node, base: &str, req: &CatchUpRequest) -> Result<L
 pub async fn push(node: &Node, base: &str, body: Vec<u8>) -> Result<PushResponse, PeerError> {
     node.fed
         .client
-        .push(base, body, &node.fed.request_signer, node.now())
+        .push(base, body, &node.fed.request_signer(), node.now())
         .await
 }

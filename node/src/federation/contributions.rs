@@ -224,6 +224,10 @@ pub async fn contributions_once(node: &Node) -> anyhow::Result<usize> {
 pub async fn run_contributions(node: Node) {
     let poll = std::time::Duration::from_millis(node.fed.config.poll_ms);
     loop {
+        if !node.lease("contributions").await {
+            tokio::time::sleep(poll).await;
+            continue;
+        }
         match contributions_once(&node).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}

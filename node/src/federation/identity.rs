@@ -225,7 +225,7 @@ fn open_sealed(
         )
     })?;
     let bytes = hex::decode(&s.sealed)?;
-    let plain = open(secret, &bytes, &aad(&req.report_id, &req.for_node))
+    let plain = open(&secret, &bytes, &aad(&req.report_id, &req.for_node))
         .map_err(|e| anyhow::anyhow!("opening the sealed identity: {e}"))?;
     let p: Plain = serde_json::from_slice(&plain)?;
     for (field, v) in [("name", &p.name), ("phone", &p.phone), ("email", &p.email)] {
@@ -284,7 +284,7 @@ async fn ask(
             &p.base_url,
             path,
             body,
-            &node.fed.request_signer,
+            &node.fed.request_signer(),
             node.now(),
         )
         .await

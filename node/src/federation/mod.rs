@@ -54,11 +54,55 @@ use crate::storage::{DynStore, EventSigner, KeyRow, PeerRecord};
 pub use error::{FedError, FedResult};
 pub use keys::NodeKeys;
 
-/// Signs with this node's current key.
+/// Signs this node's events. Storage names the key its key log holds valid at the event's sequence number
+/// (read in the authoring transaction, so a rotation committed by another process, or by `lapor keys rotate`
+/// while this one runs, takes effect at exactly the sequence number it names); the secret is read from
+/// `<data_dir>/keys/` the first time a key is used.
 pub struct LocalSigner {
     node_id: String,
-    key_id: String,
-    key: SigningKey,
+    dir: PathBuf,
+    current: RwLock<(String, SigningKey)>,
+    cache: RwLock<std::collections::HashMap<String, SigningKey>>,
+}
+
+impl LocalSigner {
+    fn new(node_id: &str, data_dir: &std::path::Path, keys: &NodeKeys) -> Self {
+        let mut cache = std::collections::HashMap::new();
+        cache.insert(keys.key_id.clone(), keys.signing.clone());
+        Self {
+            node_id: node_id.to_owned(),
+            dir: keys::key_dir(data_dir),
+            current: RwLock::new((keys.key_id.clone(), keys.signing.clone())),
+            cache: RwLock::new(cache),
+        }
+    }
+
+    /// The secret of `key_id`, from the cache or the key directory.
+    fn secret(&self, key_id: &str) -> Result<SigningKey, EnvelopeError> {
+        if let Some(k) = self.cache.read().ok().and_then(|c| c.get(key_id).cloned()) {
+            return Ok(k);
+        }
+        let pair = keys::load_pair(&self.dir, key_id).map_err(|e| {
+            tracing::error!(key_id, error = %e, "the signing key the key log names is not in the key directory");
+            EnvelopeError::UnknownKey {
+                node: self.node_id.clone(),
+                key_id: key_id.to_owned(),
+            }
+        })?;
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(key_id.to_owned(), pair.signing.clone());
+        }
+        Ok(pair.signing)
+    }
+
+    fn set_current(&self, keys: &NodeKeys) {
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(keys.key_id.clone(), keys.signing.clone());
+        }
+        if let Ok(mut c) = self.current.write() {
+            *c = (keys.key_id.clone(), keys.signing.clone());
+        }
+    }
 }
 
 impl EventSigner for LocalSigner {
@@ -66,9 +110,16 @@ impl EventSigner for LocalSigner {
         &self.node_id
     }
 
-    fn sign(&self, mut event: Event) -> Result<SignedEvent, EnvelopeError> {
-        event.key_id.clone_from(&self.key_id);
-        event.sign(&self.key)
+    fn sign(&self, mut event: Event, key_id: Option<&str>) -> Result<SignedEvent, EnvelopeError> {
+        let (id, key) = match key_id {
+            Some(id) => (id.to_owned(), self.secret(id)?),
+            None => self
+                .current
+                .read()
+                .map_or_else(|p| p.into_inner().clone(), |c| c.clone()),
+        };
+        event.key_id = id;
+        event.sign(&key)
     }
 }
 
@@ -140,10 +191,10 @@ pub struct Federation {
     pub config: FederationConfig,
     /// Where the keys live.
     pub data_dir: PathBuf,
-    /// Current key pair.
-    pub keys: NodeKeys,
+    /// Current key pair (replaced when a rotation is seen, [`Federation::adopt_current_key`]).
+    keys: RwLock<Arc<NodeKeys>>,
     /// Every encryption secret this node ever had, by key id.
-    pub enc_secrets: Vec<(String, EncryptionSecret)>,
+    enc_secrets: RwLock<Vec<(String, EncryptionSecret)>>,
     /// Signs this node's events.
     pub signer: Arc<LocalSigner>,
     /// Every known node's keys.
@@ -162,8 +213,8 @@ pub struct Federation {
     pub transfer_wake: Notify,
     /// HTTP client for peers.
     pub client: FederationClient,
-    /// What this node signs its requests to peers with.
-    pub request_signer: RequestSigner,
+    /// What this node signs its requests to peers with (its current key).
+    request_signer: RwLock<Arc<RequestSigner>>,
     /// Signatures of the pushes received within the time window (no replay).
     pub replay: std::sync::Mutex<lapor_federation::request::ReplayGuard>,
     /// Origins whose broken chain was already logged at error level.
@@ -231,11 +282,7 @@ impl Federation {
             k
         };
         let enc_secrets = keys::all_enc_secrets(&data_dir)?;
-        let signer = Arc::new(LocalSigner {
-            node_id: config.node.id.clone(),
-            key_id: keys.key_id.clone(),
-            key: keys.signing.clone(),
-        });
+        let signer = Arc::new(LocalSigner::new(&config.node.id, &data_dir, &keys));
         let client = FederationClient::from_client(peer_client(&config.federation)?);
         let request_signer =
             RequestSigner::new(&config.node.id, &keys.key_id, keys.signing.clone());
@@ -244,8 +291,8 @@ impl Federation {
             role: config.node.role,
             config: config.federation.clone(),
             data_dir,
-            keys,
-            enc_secrets,
+            keys: RwLock::new(Arc::new(keys)),
+            enc_secrets: RwLock::new(enc_secrets),
             signer,
             keylog: RwLock::new(KeyLog::new()),
             peers: RwLock::new(Vec::new()),
@@ -255,7 +302,7 @@ impl Federation {
             contribution_wake: Notify::new(),
             transfer_wake: Notify::new(),
             client,
-            request_signer,
+            request_signer: RwLock::new(Arc::new(request_signer)),
             replay: std::sync::Mutex::default(),
             alarmed: std::sync::Mutex::default(),
             counters: Counters::default(),
@@ -266,9 +313,10 @@ impl Federation {
     /// is new) and loads the key log and peers from storage.
     pub async fn init(&self, store: &DynStore) -> anyhow::Result<()> {
         let rows = store.key_list().await?;
+        let keys = self.keys();
         if !rows
             .iter()
-            .any(|r| r.origin == self.node_id && r.key_id == self.keys.key_id)
+            .any(|r| r.origin == self.node_id && r.key_id == keys.key_id)
         {
             let head = store
                 .origin_heads()
@@ -279,9 +327,9 @@ impl Federation {
             store
                 .key_upsert(&KeyRow {
                     origin: self.node_id.clone(),
-                    key_id: self.keys.key_id.clone(),
-                    public_key: self.keys.public_hex(),
-                    enc_public: Some(self.keys.enc_public_hex()),
+                    key_id: keys.key_id.clone(),
+                    public_key: keys.public_hex(),
+                    enc_public: Some(keys.enc_public_hex()),
                     valid_from_seq: head + 1,
                     retired_after_seq: None,
                     revoked_from_seq: None,
@@ -305,6 +353,7 @@ impl Federation {
             }
         }
         let peers = store.peer_list().await?;
+        self.adopt_current_key(&log);
         if let Ok(mut k) = self.keylog.write() {
             *k = log;
         }
@@ -312,6 +361,63 @@ impl Federation {
             *p = peers;
         }
         Ok(())
+    }
+
+    /// This node's current key pair.
+    pub fn keys(&self) -> Arc<NodeKeys> {
+        self.keys
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |k| k.clone())
+    }
+
+    /// What this node signs its requests with now.
+    pub fn request_signer(&self) -> Arc<RequestSigner> {
+        self.request_signer
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |k| k.clone())
+    }
+
+    /// Makes the key the key log names current for this node (a rotation committed by `lapor keys rotate`
+    /// or by another process of this node) the one it signs requests, seals and reports with. Events are
+    /// signed by the key valid at their sequence number whatever this says ([`LocalSigner`]). Whether the
+    /// key changed.
+    pub fn adopt_current_key(&self, log: &KeyLog) -> bool {
+        let Some(current) = log.current(&self.node_id) else {
+            return false;
+        };
+        if current.key_id == self.keys().key_id {
+            return false;
+        }
+        match keys::load_pair(&keys::key_dir(&self.data_dir), &current.key_id) {
+            Ok(pair) => {
+                tracing::info!(key_id = %pair.key_id, "this node's signing key was rotated; using the new key");
+                self.signer.set_current(&pair);
+                if let Ok(mut s) = self.request_signer.write() {
+                    *s = Arc::new(RequestSigner::new(
+                        &self.node_id,
+                        &pair.key_id,
+                        pair.signing.clone(),
+                    ));
+                }
+                if let Ok(mut e) = self.enc_secrets.write() {
+                    if !e.iter().any(|(id, _)| *id == pair.key_id) {
+                        e.push((pair.key_id.clone(), pair.enc.clone()));
+                    }
+                }
+                if let Ok(mut k) = self.keys.write() {
+                    *k = Arc::new(pair);
+                }
+                if let Err(e) = keys::make_current(&self.data_dir, &current.key_id) {
+                    tracing::warn!(error = %e, "could not record the current key in the key directory");
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(key_id = %current.key_id, error = %e,
+                    "the key log names a current key of this node that is not in its key directory");
+                false
+            }
+        }
     }
 
     /// A copy of the key log to verify against (key changes seen in a batch apply to its later events
@@ -414,15 +520,25 @@ impl Federation {
         let mut msg = Vec::with_capacity(domain.len() + bytes.len());
         msg.extend_from_slice(domain);
         msg.extend_from_slice(bytes);
-        hex::encode(self.keys.signing.sign(&msg).to_bytes())
+        hex::encode(self.keys().signing.sign(&msg).to_bytes())
     }
 
-    /// The encryption secret of a key id, for opening sealed identities.
-    pub fn enc_secret(&self, key_id: &str) -> Option<&EncryptionSecret> {
-        self.enc_secrets
-            .iter()
-            .find(|(id, _)| id == key_id)
-            .map(|(_, s)| s)
+    /// The encryption secret of a key id, for opening sealed identities; read from the key directory the
+    /// first time (a key made by a rotation in another process).
+    pub fn enc_secret(&self, key_id: &str) -> Option<EncryptionSecret> {
+        let known = self.enc_secrets.read().ok().and_then(|e| {
+            e.iter()
+                .find(|(id, _)| id == key_id)
+                .map(|(_, s)| s.clone())
+        });
+        if known.is_some() {
+            return known;
+        }
+        let pair = keys::load_pair(&keys::key_dir(&self.data_dir), key_id).ok()?;
+        if let Ok(mut e) = self.enc_secrets.write() {
+            e.push((key_id.to_owned(), pair.enc.clone()));
+        }
+        Some(pair.enc)
     }
 
     /// The notifier that wakes `peer`'s push worker even while it backs off.

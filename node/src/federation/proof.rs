@@ -133,7 +133,7 @@ pub fn open_secret(
         .fed
         .enc_secret(key_id)
         .ok_or_else(|| unproven("the proof is sealed to a key this node does not have"))?;
-    let plain = open(secret, &sealed, event.report_id.as_bytes())
+    let plain = open(&secret, &sealed, event.report_id.as_bytes())
         .map_err(|_| unproven("the proof does not open with this node's key"))?;
     let plain = String::from_utf8(plain).map_err(|_| unproven("the proof is not text"))?;
     let mut parts = plain.splitn(6, '\n');

@@ -55,15 +55,9 @@ pub async fn push_once(node: &Node, peer: &str) -> anyhow::Result<usize> {
     };
     let txn = format!("{}-{first}-{last}-{digest}", node.fed.node_id);
     let f = &node.fed;
+    let keys = f.keys();
     let wires: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    let body = sign_push(
-        &txn,
-        &f.node_id,
-        peer,
-        &f.keys.key_id,
-        &wires,
-        &f.keys.signing,
-    )?;
+    let body = sign_push(&txn, &f.node_id, peer, &keys.key_id, &wires, &keys.signing)?;
     let now = node.now();
     let result = client::push(node, &record.base_url, body).await;
     match result {
@@ -120,10 +114,16 @@ pub async fn run_push_worker(node: Node, peer: String) {
     let poll = Duration::from_millis(node.fed.config.poll_ms);
     let contact = node.fed.peer_wake(&peer);
     let mut authored = node.fed.push_wake.subscribe();
+    let lease = crate::leases::push_lease(&peer);
     loop {
         if !node.fed.destinations().contains(&peer) {
             tracing::info!(%peer, "peer removed; its push worker stops");
             return;
+        }
+        // Another process of this node pushes to the peer: wait, and take over if it stops.
+        if !node.lease(&lease).await {
+            tokio::time::sleep(poll).await;
+            continue;
         }
         // Whatever was authored before this point is in the outbox `push_once` reads.
         authored.borrow_and_update();

@@ -675,6 +675,10 @@ pub async fn transfers_once(node: &Node) -> anyhow::Result<usize> {
 pub async fn run_transfers(node: Node) {
     let poll = std::time::Duration::from_millis(node.fed.config.poll_ms);
     loop {
+        if !node.lease("transfers").await {
+            tokio::time::sleep(poll).await;
+            continue;
+        }
         match transfers_once(&node).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}

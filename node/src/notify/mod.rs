@@ -116,6 +116,20 @@ pub fn start(node: Node, mut shutdown: tokio::sync::watch::Receiver<bool>) -> an
         let mut ready = false;
         let mut last_deadlines: Option<tokio::time::Instant> = None;
         loop {
+            match node.leases.hold(&node.store, "notify").await {
+                // Another process sends; when this one takes over, it first puts back what the
+                // previous holder left `sending`.
+                crate::leases::Lease::Elsewhere => {
+                    ready = false;
+                    tokio::select! {
+                        () = tokio::time::sleep(poll) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                    continue;
+                }
+                crate::leases::Lease::Taken => ready = false,
+                crate::leases::Lease::Held => {}
+            }
             if !ready {
                 match prepare(&node).await {
                     Ok(n) => {
@@ -333,6 +347,10 @@ pub async fn send_once(node: &Node, senders: &Senders) -> anyhow::Result<usize> 
         // A channel turned off keeps its notices queued until it is on again.
         if !senders.serves(&row.notice.channel) {
             continue;
+        }
+        // A process that may have lost its lease (a slow batch) stops claiming; the holder sends the rest.
+        if !node.leases.still_held("notify") {
+            break;
         }
         if !store.notice_claim(&row.notice.id, node.now()).await? {
             continue;

@@ -48,6 +48,31 @@ pub enum Arrival {
     Next,
 }
 
+/// The key that signs this node's event at `seq`, from its own rows of the key log (`keys`, any order): the
+/// valid one (`valid_from_seq <= seq`, not retired before it, not revoked at it) with the latest
+/// `valid_from_seq`. `None` when the log holds no key of this node at all (the signer's current key signs);
+/// an error when it holds keys but none may sign at `seq` (revoked without a rotation), so nothing is signed
+/// with a key every peer would refuse.
+pub fn signing_key(keys: &[super::KeyRow], seq: i64) -> Result<Option<String>> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    keys.iter()
+        .filter(|k| {
+            k.valid_from_seq <= seq
+                && k.retired_after_seq.is_none_or(|r| seq <= r)
+                && k.revoked_from_seq.is_none_or(|r| seq < r)
+        })
+        .max_by_key(|k| k.valid_from_seq)
+        .map(|k| Some(k.key_id.clone()))
+        .ok_or_else(|| {
+            StorageError::Invalid(format!(
+                "no signing key of this node is valid at sequence number {seq} (revoked without a \
+                 rotation?): run `lapor keys rotate`"
+            ))
+        })
+}
+
 fn event_id(s: &str) -> Result<EventId> {
     s.parse()
         .map_err(|_| StorageError::Invalid(format!("event id `{s}` is not hex")))
@@ -331,6 +356,44 @@ mod tests {
 
     fn id(n: u8) -> String {
         EventId([n; 32]).to_string()
+    }
+
+    fn key(
+        id: &str,
+        from: i64,
+        retired: Option<i64>,
+        revoked: Option<i64>,
+    ) -> crate::storage::KeyRow {
+        crate::storage::KeyRow {
+            origin: "kupang".into(),
+            key_id: id.into(),
+            public_key: String::new(),
+            enc_public: None,
+            valid_from_seq: from,
+            retired_after_seq: retired,
+            revoked_from_seq: revoked,
+        }
+    }
+
+    #[test]
+    fn the_key_valid_at_a_sequence_number_signs() {
+        assert_eq!(signing_key(&[], 7).unwrap(), None);
+        // k1 signed 1..=10 (the rotation at 10), k2 from 11.
+        let keys = [key("k2", 11, None, None), key("k1", 1, Some(10), None)];
+        assert_eq!(signing_key(&keys, 1).unwrap().as_deref(), Some("k1"));
+        assert_eq!(signing_key(&keys, 10).unwrap().as_deref(), Some("k1"));
+        assert_eq!(signing_key(&keys, 11).unwrap().as_deref(), Some("k2"));
+        assert_eq!(signing_key(&keys, 500).unwrap().as_deref(), Some("k2"));
+        // Two valid keys (a key file replaced by hand, registered at the head): the later one.
+        let both = [key("k1", 1, None, None), key("k3", 5, None, None)];
+        assert_eq!(signing_key(&both, 6).unwrap().as_deref(), Some("k3"));
+        // Revoked from 20 without a rotation: nothing may sign from there.
+        let revoked = [key("k1", 1, Some(10), None), key("k2", 11, None, Some(20))];
+        assert_eq!(signing_key(&revoked, 19).unwrap().as_deref(), Some("k2"));
+        assert!(matches!(
+            signing_key(&revoked, 20),
+            Err(StorageError::Invalid(_))
+        ));
     }
 
     fn item(seq: i64, n: u8, prev: Option<u8>) -> Incoming {

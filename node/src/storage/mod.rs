@@ -2,7 +2,8 @@
 //!
 //! One contract, [`Store`], made of small traits per concern ([`MetaStore`], [`AccountStore`],
 //! [`AuditStore`], [`CatalogStore`], [`ReportStore`], [`EventStore`], [`PeerStore`], [`TransferStore`],
-//! [`SmsStore`], [`NoticeStore`], [`Open311Store`], [`StatsStore`], [`HandoverStore`]) with coarse
+//! [`SmsStore`], [`NoticeStore`], [`Open311Store`], [`StatsStore`], [`HandoverStore`],
+//! [`LeaseStore`]) with coarse
 //! domain-level methods that each own their transaction; one implementation for embedded SQLite
 //! ([`sqlite::SqliteStore`], the default) and one for PostgreSQL ([`postgres::PgStore`], the hub), each a
 //! folder with one file per concern. Both keep times as integer milliseconds (UTC) and run their own
@@ -32,6 +33,7 @@ pub use decide::{BROKEN_CHAIN, INBOX_SHARE};
 pub use error::{Conflict, Result, StorageError};
 pub use handover::{HandoverRow, HandoverStore};
 pub use identity::IdentityCipher;
+pub use leases::LeaseStore;
 pub use notices::{NewNotice, NoticeOutcome, NoticeRow, NoticeStore};
 pub use open311::{Open311Key, Open311Store, RequestQuery};
 pub use records::*;
@@ -40,6 +42,7 @@ mod decide;
 mod error;
 pub mod handover;
 pub mod identity;
+pub mod leases;
 pub mod notices;
 mod open311;
 mod records;
@@ -289,6 +292,11 @@ pub trait PeerStore: Send + Sync + 'static {
     async fn key_upsert(&self, key: &KeyRow) -> Result<()>;
     /// Every key of every origin.
     async fn key_list(&self) -> Result<Vec<KeyRow>>;
+    /// Rotates this node's signing key in one transaction, so no event of any process can fall between the
+    /// announcement and the switch: authors `draft` (the `key.rotated` event naming `new`, signed by the key
+    /// valid at its sequence number `n`), retires that key after `n` and registers `new` valid from `n + 1`
+    /// (its `valid_from_seq` is ignored). Returns the event.
+    async fn key_rotate(&self, draft: &EventDraft, new: &KeyRow) -> Result<SignedEvent>;
 
     /// Stores a blob by its sha256 (idempotent).
     async fn blob_put(&self, hash: &str, content: &[u8], now: Millis) -> Result<()>;
@@ -370,6 +378,7 @@ pub trait Store:
     + Open311Store
     + StatsStore
     + HandoverStore
+    + LeaseStore
 {
 }
 
@@ -387,6 +396,7 @@ impl<T> Store for T where
         + Open311Store
         + StatsStore
         + HandoverStore
+        + LeaseStore
 {
 }
 
@@ -394,8 +404,9 @@ impl<T> Store for T where
 /// reaches the methods of every concern without it; a concrete backend type needs the trait in scope.
 pub mod prelude {
     pub use super::{
-        AccountStore, AuditStore, CatalogStore, EventStore, HandoverStore, MetaStore, NoticeStore,
-        Open311Store, PeerStore, ReportStore, SmsStore, StatsStore, Store, TransferStore,
+        AccountStore, AuditStore, CatalogStore, EventStore, HandoverStore, LeaseStore, MetaStore,
+        NoticeStore, Open311Store, PeerStore, ReportStore, SmsStore, StatsStore, Store,
+        TransferStore,
     };
 }
 

@@ -32,8 +32,13 @@ pub struct StatsRow {
 pub trait EventSigner: Send + Sync + 'static {
     /// This node's id, the `origin` of what it signs.
     fn node_id(&self) -> &str;
-    /// Fills in `key_id` and signs.
-    fn sign(&self, event: Event) -> std::result::Result<SignedEvent, EnvelopeError>;
+    /// Fills in `key_id` and signs, with the key `key_id` when storage names one (the key this node's key log
+    /// holds valid at the event's sequence number), with its current key when the log holds none of its own.
+    fn sign(
+        &self,
+        event: Event,
+        key_id: Option<&str>,
+    ) -> std::result::Result<SignedEvent, EnvelopeError>;
 }
 
 /// An event to author in the transaction of a change. Storage fills in `origin_seq`, `origin_prev`,
@@ -142,6 +147,7 @@ impl std::fmt::Debug for EventDraft {
 /// Builds and signs the event of a draft at the given log position.
 pub fn sign_draft(
     draft: &EventDraft,
+    key_id: Option<&str>,
     seq: i64,
     prev: Option<&str>,
     epoch: i64,
@@ -173,7 +179,7 @@ pub fn sign_draft(
             })
             .collect::<super::Result<_>>()?,
     };
-    draft.signer.sign(event).map_err(|e| match e {
+    draft.signer.sign(event, key_id).map_err(|e| match e {
         lapor_federation::EnvelopeError::EventTooLarge { .. } => {
             super::StorageError::EventTooLarge(e.to_string())
         }

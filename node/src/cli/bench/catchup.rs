@@ -40,7 +40,10 @@ async fn build_log(hub: &Proc, n: usize) -> anyhow::Result<()> {
     let store = crate::storage::open(&config.database_url()?).await?;
     let node = Node::new(config, store, Arc::new(SystemClock))?;
     node.init().await?;
-    let (key, key_id) = (node.fed.keys.signing.clone(), node.fed.keys.key_id.clone());
+    let (key, key_id) = {
+        let keys = node.fed.keys();
+        (keys.signing.clone(), keys.key_id.clone())
+    };
     let origin = hub.id.clone();
     let events =
         tokio::task::spawn_blocking(move || events_of(&origin, &key, &key_id, n)).await??;

@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 
 use super::accept::events_accept;
 use super::peers::blob_put;
+use super::peers::own_keys;
 use super::rows::{
     equivocation_from_row, event_from_row, fetch_all, fetch_optional, history_from_row,
     inbox_from_row, origin_head_from_row, quarantine_from_row, EVENT_COLS,
@@ -225,7 +226,15 @@ pub(super) async fn author_event(c: &mut PgConnection, draft: &EventDraft) -> Re
         decide::change_may_commit(&draft.report_id, &draft.kind, draft.epoch, open)?;
     }
     let (epoch, report_prev) = decide::report_position(own.as_ref(), draft.epoch);
-    let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
+    let key = decide::signing_key(&own_keys(c, &origin).await?, seq)?;
+    let signed = sign_draft(
+        draft,
+        key.as_deref(),
+        seq,
+        prev.as_deref(),
+        epoch,
+        report_prev.as_deref(),
+    )?;
     let id = signed.id().to_string();
     if let Some(change) = &draft.transfer {
         apply_transfer(c, change, &id).await?;

@@ -1,12 +1,13 @@
 //! [`PeerStore`] on PostgreSQL: peers, keys, the outbox and blobs.
 
 use async_trait::async_trait;
+use lapor_federation::SignedEvent;
 use sqlx::{PgConnection, Row};
 
 use super::rows::{fetch_all, fetch_optional, key_from_row, peer_from_row, PEER_COLS};
 use super::{sql_limit, PgStore};
 use crate::domain::Millis;
-use crate::storage::{Conflict, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
+use crate::storage::{Conflict, EventDraft, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
 
 #[async_trait]
 impl PeerStore for PgStore {
@@ -89,6 +90,36 @@ impl PeerStore for PgStore {
     async fn key_list(&self) -> Result<Vec<KeyRow>> {
         let mut conn = self.pool.acquire().await?;
         key_list(&mut conn).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(key.id = %new.key_id), err(level = "debug"))]
+    async fn key_rotate(&self, draft: &EventDraft, new: &KeyRow) -> Result<SignedEvent> {
+        let mut tx = self.pool.begin().await?;
+        let signed = super::events::author_event(&mut tx, draft).await?;
+        let e = signed.event();
+        let seq = e.origin_seq as i64;
+        sqlx::query(
+            "UPDATE node_keys SET retired_after_seq = $3 WHERE origin = $1 AND key_id = $2 \
+             AND (retired_after_seq IS NULL OR retired_after_seq > $3)",
+        )
+        .bind(&e.origin)
+        .bind(&e.key_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        key_upsert(
+            &mut tx,
+            &KeyRow {
+                origin: e.origin.clone(),
+                valid_from_seq: seq + 1,
+                retired_after_seq: None,
+                revoked_from_seq: None,
+                ..new.clone()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(signed)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(blob.sha256 = %hash), err(level = "debug"))]
@@ -304,6 +335,14 @@ pub(super) async fn key_upsert(c: &mut PgConnection, k: &KeyRow) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The keys of one origin (the signer's own, read in the authoring transaction).
+pub(super) async fn own_keys(c: &mut PgConnection, origin: &str) -> Result<Vec<KeyRow>> {
+    fetch_all(sqlx::query(
+        "SELECT origin, key_id, public_key, enc_public, valid_from_seq, retired_after_seq, revoked_from_seq \
+         FROM node_keys WHERE origin = $1",
+    ).bind(origin), &mut *c, key_from_row).await
 }
 
 async fn key_list(c: &mut PgConnection) -> Result<Vec<KeyRow>> {

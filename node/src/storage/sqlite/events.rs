@@ -7,6 +7,7 @@ use lapor_federation::SignedEvent;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::accept::accept_batch;
+use super::peers::own_keys;
 use super::rows::{
     equivocation_from_row, event_from_row, history_from_row, inbox_from_row, origin_head_from_row,
     quarantine_from_row, query_all, EVENT_COLS,
@@ -231,7 +232,15 @@ pub(super) fn author_event(c: &Connection, draft: &EventDraft) -> Result<SignedE
         decide::change_may_commit(&draft.report_id, &draft.kind, draft.epoch, open)?;
     }
     let (epoch, report_prev) = decide::report_position(own.as_ref(), draft.epoch);
-    let signed = sign_draft(draft, seq, prev.as_deref(), epoch, report_prev.as_deref())?;
+    let key = decide::signing_key(&own_keys(c, &origin)?, seq)?;
+    let signed = sign_draft(
+        draft,
+        key.as_deref(),
+        seq,
+        prev.as_deref(),
+        epoch,
+        report_prev.as_deref(),
+    )?;
     let id = signed.id().to_string();
     let now = draft.authored_at;
     if let Some(change) = &draft.transfer {

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_identity.sql"),
     ),
     (
+        12,
+        include_str!("../../../migrations/sqlite/0012_leases.sql"),
+    ),
+    (
         13,
         include_str!("../../../migrations/sqlite/0013_stats_aggregates.sql"),
     ),

@@ -17,6 +17,7 @@ mod bundle;
 mod catalog;
 mod events;
 mod handover;
+mod leases;
 mod meta;
 mod notices;
 mod open311;

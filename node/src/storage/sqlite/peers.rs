@@ -1,12 +1,13 @@
 //! [`PeerStore`] on SQLite: peers, keys, the outbox and blobs.
 
 use async_trait::async_trait;
+use lapor_federation::SignedEvent;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{key_from_row, peer_from_row, query_all, PEER_COLS};
 use super::SqliteStore;
 use crate::domain::Millis;
-use crate::storage::{Conflict, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
+use crate::storage::{Conflict, EventDraft, KeyRow, PeerRecord, PeerStore, PushOutcome, Result};
 
 #[async_trait]
 impl PeerStore for SqliteStore {
@@ -89,6 +90,33 @@ impl PeerStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn key_list(&self) -> Result<Vec<KeyRow>> {
         self.read(key_list).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(key.id = %new.key_id), err(level = "debug"))]
+    async fn key_rotate(&self, draft: &EventDraft, new: &KeyRow) -> Result<SignedEvent> {
+        let (draft, new) = (draft.clone(), new.clone());
+        self.write(move |c| {
+            let signed = super::events::author_event(c, &draft)?;
+            let e = signed.event();
+            let seq = e.origin_seq as i64;
+            c.execute(
+                "UPDATE node_keys SET retired_after_seq = ?3 WHERE origin = ?1 AND key_id = ?2 \
+                 AND (retired_after_seq IS NULL OR retired_after_seq > ?3)",
+                params![e.origin, e.key_id, seq],
+            )?;
+            key_upsert(
+                c,
+                &KeyRow {
+                    origin: e.origin.clone(),
+                    valid_from_seq: seq + 1,
+                    retired_after_seq: None,
+                    revoked_from_seq: None,
+                    ..new
+                },
+            )?;
+            Ok(signed)
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(blob.sha256 = %hash), err(level = "debug"))]
@@ -225,6 +253,12 @@ pub(super) fn key_upsert(c: &Connection, k: &KeyRow) -> Result<()> {
         ],
     )?;
     Ok(())
+}
+
+/// The keys of one origin (the signer's own, read in the authoring transaction).
+pub(super) fn own_keys(c: &Connection, origin: &str) -> Result<Vec<KeyRow>> {
+    query_all(c, "SELECT origin, key_id, public_key, enc_public, valid_from_seq, retired_after_seq, revoked_from_seq \
+         FROM node_keys WHERE origin = ?1", params![origin], key_from_row)
 }
 
 fn key_list(c: &Connection) -> Result<Vec<KeyRow>> {
