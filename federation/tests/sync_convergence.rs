@@ -179,9 +179,12 @@ impl Net {
                 // A regional node pushes its own log to the hub; the hub pushes its own log to each region.
                 if self.linked(from, to) {
                     let after = self.cursor[from][to];
-                    for wire in self.logs[from][after..].to_vec() {
-                        self.flight.push((from, to, wire));
-                    }
+                    self.flight.extend(
+                        self.logs[from][after..]
+                            .iter()
+                            .cloned()
+                            .map(|w| (from, to, w)),
+                    );
                     self.pushed[from][to] = self.logs[from].len();
                 }
             }
@@ -253,6 +256,8 @@ impl Net {
         }
     }
 
+    // `o` names an origin in `logs`, `states[n]` and `NODES` alike.
+    #[allow(clippy::needless_range_loop)]
     fn check(&self) -> Result<(), TestCaseError> {
         for o in 0..3 {
             let want: Vec<_> = self.logs[o]

@@ -164,7 +164,7 @@ impl Schedule {
             60..=69 => self.transfer().await,
             70..=79 => self.partition(),
             80..=89 => self.fault(),
-            90..=95 => self.crash().await,
+            90..=95 => self.crash(),
             _ => self.pause(),
         }
     }
@@ -322,7 +322,7 @@ impl Schedule {
         Ok(())
     }
 
-    async fn crash(&mut self) -> anyhow::Result<()> {
+    fn crash(&mut self) -> anyhow::Result<()> {
         let i = self.live_member();
         let m = &mut self.c.members[i];
         tokio::task::block_in_place(|| -> anyhow::Result<()> {
@@ -349,7 +349,7 @@ impl Schedule {
         Ok(())
     }
 
-    async fn heal(&mut self) -> anyhow::Result<()> {
+    fn heal(&mut self) -> anyhow::Result<()> {
         if let Some((i, _)) = self.stopped.take() {
             signal(&self.c.members[i], "CONT")?;
         }
@@ -567,7 +567,7 @@ async fn run_schedule(seed: u64, steps: usize) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     if failure.is_none() {
-        if let Err(e) = s.heal().await {
+        if let Err(e) = s.heal() {
             failure = Some(format!("heal: {e:#}"));
         }
     }
@@ -607,12 +607,11 @@ async fn run_schedule(seed: u64, steps: usize) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn random_schedules_converge() {
     let steps = env_u64("LAPOR_CHAOS_STEPS").map_or(12, |n| n as usize);
-    let seeds: Vec<u64> = match env_u64("LAPOR_CHAOS_SEED") {
-        Some(seed) => vec![seed],
-        None => {
-            let n = env_u64("LAPOR_CHAOS_SCHEDULES").unwrap_or(2);
-            (0..n).map(|i| BASE_SEED + i).collect()
-        }
+    let seeds: Vec<u64> = if let Some(seed) = env_u64("LAPOR_CHAOS_SEED") {
+        vec![seed]
+    } else {
+        let n = env_u64("LAPOR_CHAOS_SCHEDULES").unwrap_or(2);
+        (0..n).map(|i| BASE_SEED + i).collect()
     };
     let mut failed = Vec::new();
     for (i, seed) in seeds.iter().enumerate() {
