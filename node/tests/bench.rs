@@ -18,8 +18,12 @@ const METRICS: &[&str] = &[
     "memory.rss_under_load",
     "stats.agency_month",
     "stats.public_month",
-    "ingest.batched",
-    "ingest.single",
+    "ingest.batched.sqlite",
+    "catchup.rate",
+    "lag.p50",
+    "lag.p99",
+    "lag.drain",
+    "ingest.single.sqlite",
 ];
 
 #[test]
