@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use lapor_node::domain::{Millis, Report, TimelineRecord};
 use lapor_node::storage::{self, DynStore};
-use lapor_schemas::{Channel, ReportKind, ReportStatus, TimelineAction};
+use lapor_schemas::{ReportStatus, TimelineAction};
 use support::Backend;
 
 /// 2025-01-06T00:00:00Z.
@@ -38,41 +38,11 @@ fn report(id: &str, agency: &str) -> Report {
     Report {
         id: id.to_owned(),
         tracking_code: format!("KPG-{}", id.replace(':', "-").to_uppercase()),
-        secret_hash: format!("secret-of-{id}"),
-        kind: ReportKind::Complaint,
-        title: "Jalan rusak".into(),
-        body: "Lubang besar di jalan".into(),
-        category_id: None,
         agency_id: Some(agency.to_owned()),
-        agency_path: None,
-        region_code: None,
-        lat_e6: None,
-        lon_e6: None,
-        address: None,
-        incident_date: None,
-        anonymous: false,
-        confidential: false,
-        channel: Channel::Web,
         status: ReportStatus::Verified,
-        submitted_at: T0,
-        updated_at: T0,
         verified_at: Some(T0),
-        responded_at: None,
-        closed_at: None,
         verification_due_at: None,
-        followup_due_at: None,
-        autocomplete_at: None,
-        escalation_at: None,
-        verification_overdue: false,
-        followup_overdue: false,
-        escalated: false,
-        archive_reason: None,
-        duplicate_of: None,
-        rating_score: None,
-        rating_comment: None,
-        reporter_user_id: None,
-        created_by: None,
-        version: 1,
+        ..support::report(id, "Jalan rusak", "Lubang besar di jalan", T0)
     }
 }
 

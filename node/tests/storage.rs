@@ -123,45 +123,7 @@ conformance!(
 
 /// A freshly submitted web complaint.
 fn report(id: &str, title: &str, body: &str, submitted_at: Millis) -> Report {
-    Report {
-        id: format!("node-a:{id}"),
-        tracking_code: format!("TST-{}", id.to_uppercase()),
-        secret_hash: format!("secret-of-{id}"),
-        kind: ReportKind::Complaint,
-        title: title.to_owned(),
-        body: body.to_owned(),
-        category_id: None,
-        agency_id: None,
-        agency_path: None,
-        region_code: None,
-        lat_e6: None,
-        lon_e6: None,
-        address: None,
-        incident_date: None,
-        anonymous: false,
-        confidential: false,
-        channel: Channel::Web,
-        status: ReportStatus::Submitted,
-        submitted_at,
-        updated_at: submitted_at,
-        verified_at: None,
-        responded_at: None,
-        closed_at: None,
-        verification_due_at: Some(submitted_at + 3 * DAY),
-        followup_due_at: None,
-        autocomplete_at: None,
-        escalation_at: None,
-        verification_overdue: false,
-        followup_overdue: false,
-        escalated: false,
-        archive_reason: None,
-        duplicate_of: None,
-        rating_score: None,
-        rating_comment: None,
-        reporter_user_id: None,
-        created_by: None,
-        version: 1,
-    }
+    support::report(id, title, body, submitted_at)
 }
 
 /// A report with every optional field filled in.

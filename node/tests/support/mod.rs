@@ -294,3 +294,51 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// A freshly submitted web complaint of `node-a` (id `node-a:<id>`): the base report of the storage tests.
+pub fn report(
+    id: &str,
+    title: &str,
+    body: &str,
+    submitted_at: lapor_node::domain::Millis,
+) -> lapor_node::domain::Report {
+    lapor_node::domain::Report {
+        id: format!("node-a:{id}"),
+        tracking_code: format!("TST-{}", id.to_uppercase()),
+        secret_hash: format!("secret-of-{id}"),
+        kind: lapor_schemas::ReportKind::Complaint,
+        title: title.to_owned(),
+        body: body.to_owned(),
+        category_id: None,
+        agency_id: None,
+        agency_path: None,
+        region_code: None,
+        lat_e6: None,
+        lon_e6: None,
+        address: None,
+        incident_date: None,
+        anonymous: false,
+        confidential: false,
+        channel: lapor_schemas::Channel::Web,
+        status: lapor_schemas::ReportStatus::Submitted,
+        submitted_at,
+        updated_at: submitted_at,
+        verified_at: None,
+        responded_at: None,
+        closed_at: None,
+        verification_due_at: Some(submitted_at + 3 * 86_400_000),
+        followup_due_at: None,
+        autocomplete_at: None,
+        escalation_at: None,
+        verification_overdue: false,
+        followup_overdue: false,
+        escalated: false,
+        archive_reason: None,
+        duplicate_of: None,
+        rating_score: None,
+        rating_comment: None,
+        reporter_user_id: None,
+        created_by: None,
+        version: 1,
+    }
+}
