@@ -276,6 +276,33 @@ async fn assets_are_embedded_and_cached() {
     assert_eq!(old.status, StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn the_report_forms_map_carries_its_opening_view() {
+    let t = test_app(Backend::Sqlite).await.unwrap();
+    let page = send(&t, "GET", "/report", "", None).await;
+    let start = page.body.find(r#"<div id="map""#).expect("map element");
+    let tag = page.body[start..].split('>').next().unwrap();
+    // No web.map_center and no boundary file: all of Indonesia, as data- attributes map.js reads.
+    assert!(
+        tag.contains(r#"data-lat="-2.5" data-lon="118" data-zoom="4""#),
+        "{tag}"
+    );
+    assert!(
+        tag.contains(r#"aria-label="Peta lokasi kejadian""#),
+        "{tag}"
+    );
+    assert!(
+        !tag.contains("Ketuk"),
+        "the hint is not an attribute: {tag}"
+    );
+    assert!(page
+        .body
+        .contains(r#"<p class="hint">Ketuk peta untuk menandai lokasi"#));
+    assert!(page
+        .body
+        .contains(r#"id="map-status" aria-live="polite" data-done="Lokasi ditandai:""#));
+}
+
 /// The CSRF token in the page at `uri` fetched with `cookies`.
 async fn token_in(t: &TestApp, uri: &str, cookies: &str) -> String {
     let p = send(t, "GET", uri, cookies, None).await;

@@ -214,8 +214,6 @@ async fn run_script(script: &'static str, base: &str, admin_pass: &'static str) 
 /// as a display version of at most 1280 px; the report form's draft survives a dropped connection; an
 /// anonymous report's pin is rounded for the public (web, JSON API, Open311) and exact for the node's staff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "unfinished (issue 18): the last run passed axe-core and the 30 KB budget on the first pages, then \
-            found no data-bounds on the report form's map; run with --ignored"]
 async fn citizen_pages_light_and_accessible_in_chromium() {
     prepare_tools();
     let dir = tempfile::tempdir().expect("tempdir");

@@ -206,19 +206,20 @@ pub async fn report_form(
         }
         .render(lang, errors),
     );
+    let map_attrs =
+        crate::web::map_view::MapView::for_node(app.config(), app.node().router.boundaries())
+            .data_attrs();
     let _ = write!(
         s,
-        r#"<fieldset><legend>{}</legend><p class="hint">{}</p><div id="map" hidden {} role="application" aria-label="{}"></div><p class="hint" id="map-status" aria-live="polite" data-done="{}"></p><div class="row">"#,
-        tr(lang, "Lokasi", "Location"),
-        crate::web::map_view::MapView::for_node(app.config(), app.node().router.boundaries())
-            .data_attrs(),
-        tr(
+        r#"<fieldset><legend>{legend}</legend><p class="hint">{hint}</p><div id="map" hidden {map_attrs} role="application" aria-label="{label}"></div><p class="hint" id="map-status" aria-live="polite" data-done="{done}"></p><div class="row">"#,
+        legend = tr(lang, "Lokasi", "Location"),
+        hint = tr(
             lang,
             "Ketuk peta untuk menandai lokasi, atau isi lintang/bujur, alamat, atau kode wilayah. Semua tidak wajib.",
             "Tap the map to drop a pin, or fill in latitude/longitude, an address or a region code. All optional."
         ),
-        tr(lang, "Peta lokasi kejadian", "Map of the location"),
-        tr(lang, "Lokasi ditandai:", "Pin placed:"),
+        label = tr(lang, "Peta lokasi kejadian", "Map of the location"),
+        done = tr(lang, "Lokasi ditandai:", "Pin placed:"),
     );
     for (name, label) in [
         ("lat", tr(lang, "Lintang", "Latitude")),
