@@ -124,7 +124,7 @@ async fn next_event(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hung in its only run (issue 12): run with --ignored"]
+#[ignore = "fails (issue 12): the running node keeps signing requests with the retired key (one 401 key_not_current) and never logs adopting the new key; run with --ignored"]
 async fn keys_rotate_while_running_partitioned_and_forged() {
     let mut c = Cluster::start(&[("kupang", "KPG"), ("sikka", "SKA")])
         .await
@@ -197,7 +197,14 @@ async fn keys_rotate_while_running_partitioned_and_forged() {
         },
     )
     .await
-    .unwrap();
+    .unwrap_or_else(|e| {
+        let out = c.member("kupang").output();
+        let keyish: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("key") || l.contains("ERROR") || l.contains("WARN"))
+            .collect();
+        panic!("{e}: {keyish:#?}");
+    });
 
     // 2. Rotation while cut off from the hub: the backlog (announcement first) reaches the hub after the
     // partition heals, and the hub accepts the new key's events.

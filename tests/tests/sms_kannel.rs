@@ -376,8 +376,29 @@ async fn sms_at_the_hub_goes_to_the_node_of_its_keyword() -> anyhow::Result<()> 
         if let Some(a) = agency {
             assert_eq!(r["agency_id"], a, "{r}");
         }
-        // The number stays where the SMS was filed: it does not travel with the report.
-        assert!(!r.to_string().contains("81234567890"), "{r}");
+        // The number is not in the signed history; it reaches the new owner sealed to its key (PROTOCOL
+        // section 9.6), and the hub, where the SMS was filed, erases its copy once Kupang has it.
+        for (who, api, held) in [
+            ("kupangkota", kupang_admin.clone(), true),
+            ("the hub", hub.clone(), false),
+        ] {
+            wait_for(
+                &format!(
+                    "the reporter's number {} at {who}",
+                    if held { "held" } else { "erased" }
+                ),
+                Duration::from_secs(60),
+                Duration::from_millis(200),
+                || {
+                    let (api, code) = (api.clone(), code.clone());
+                    async move {
+                        let (_, r) = api.get_json(&format!("/api/v1/reports/{code}")).await?;
+                        Ok((r.to_string().contains("81234567890") == held).then_some(()))
+                    }
+                },
+            )
+            .await?;
+        }
     }
     Ok(())
 }
